@@ -1,0 +1,32 @@
+"""gRPC stubs the gateway calls, over channels that forward request/trace ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from gateway.config import GatewaySettings
+from kit.grpc.client import open_channel
+from timbre.v1 import billing_pb2_grpc, tenancy_pb2_grpc
+
+
+@dataclass
+class Backends:
+    tenancy: tenancy_pb2_grpc.TenancyServiceStub
+    billing: billing_pb2_grpc.BillingServiceStub
+    channels: list[grpc.Channel]
+
+    def close(self) -> None:
+        for channel in self.channels:
+            channel.close()
+
+
+def connect(settings: GatewaySettings) -> Backends:
+    tenancy = open_channel(settings.tenancy_addr, default_timeout=settings.grpc_timeout_seconds)
+    billing = open_channel(settings.billing_addr, default_timeout=settings.grpc_timeout_seconds)
+    return Backends(
+        tenancy=tenancy_pb2_grpc.TenancyServiceStub(tenancy),
+        billing=billing_pb2_grpc.BillingServiceStub(billing),
+        channels=[tenancy, billing],
+    )

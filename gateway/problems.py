@@ -1,0 +1,120 @@
+"""RFC 9457 problem+json responses, and the mapping from gRPC status (+ ErrorInfo) to HTTP."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import grpc
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from kit.grpc.status import error_info
+from kit.logging import current, get_logger
+
+log = get_logger("gateway")
+
+PROBLEM_TYPE = "https://timbre.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+HTTP_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+
+def problem(status: int, title: str, detail: str = "", reason: str = "", instance: str = "",
+            headers: dict[str, str] | None = None, **extra) -> JSONResponse:
+    body = {
+        "type": PROBLEM_TYPE + (reason.lower().replace("_", "-") if reason else "about-blank"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "reason": reason or None,
+        "instance": instance or None,
+        "request_id": current("request_id"),
+        **extra,
+    }
+    return JSONResponse({k: v for k, v in body.items() if v is not None}, status_code=status,
+                        media_type=MEDIA_TYPE, headers=headers)
+
+
+def _retry_after(metadata: dict[str, str]) -> str | None:
+    if "retry_after_seconds" in metadata:
+        return metadata["retry_after_seconds"]
+    if "reset_time" in metadata:
+        reset = datetime.fromisoformat(metadata["reset_time"])
+        return str(max(1, math.ceil((reset - datetime.now(timezone.utc)).total_seconds())))
+    return None
+
+
+def from_rpc_error(request: Request, error: grpc.RpcError) -> JSONResponse:
+    code = error.code()
+    status = HTTP_STATUS.get(code, 500)
+    info = error_info(error)
+    metadata = dict(info.metadata) if info else {}
+    reason = info.reason if info else code.name
+    headers = {}
+    if status == 429:
+        retry = _retry_after(metadata)
+        if retry:
+            headers["Retry-After"] = retry
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="timbre"'
+    detail = error.details() or ""
+    if status >= 500:
+        log.warning("upstream_error", code=code.name, detail=detail)
+        if status == 500:
+            detail = "internal error"
+    return problem(status, code.name.replace("_", " ").capitalize(), detail, reason, request.url.path,
+                   headers=headers, **({"metadata": metadata} if metadata else {}))
+
+
+async def rpc_error_handler(request: Request, error: grpc.RpcError) -> JSONResponse:
+    return from_rpc_error(request, error)
+
+
+async def validation_error_handler(request: Request, error: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", ""), "type": e.get("type", "")}
+        for e in error.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem(400, "Bad request", "the body is not valid JSON", "INVALID_ARGUMENT", request.url.path,
+                       errors=errors)
+    return problem(422, "Unprocessable request", "the request does not match the schema", "INVALID_ARGUMENT",
+                   request.url.path, errors=errors)
+
+
+async def http_error_handler(request: Request, error: HTTPException) -> JSONResponse:
+    reason = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+              405: "METHOD_NOT_ALLOWED", 413: "AUDIO_TOO_LARGE", 429: "RATE_LIMITED"}.get(error.status_code, "")
+    return problem(error.status_code, _title(error.status_code), str(error.detail or ""), reason,
+                   request.url.path, headers=getattr(error, "headers", None))
+
+
+async def unhandled_error_handler(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled_error")
+    return problem(500, "Internal error", "internal error", "INTERNAL", request.url.path)
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

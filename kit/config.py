@@ -1,0 +1,94 @@
+"""Settings from the environment (prefix ``TIMBRE_``) with safe defaults for a local stack.
+
+Secrets have no defaults: ``make up`` writes random ones to ``.run/secrets.env``, which every
+process reads, so nothing secret is hard-coded and operator/service grants stay disabled until set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_FILE = os.environ.get("TIMBRE_ENV_FILE", ".run/secrets.env")
+
+# Well-known local ports; every one can be overridden through the environment.
+SERVICE_PORTS = {
+    "tenancy": 50051,
+    "embedding": 50052,
+    "synthesis": 50053,
+    "watermark": 50054,
+    "billing": 50055,
+}
+METRICS_PORTS = {
+    "tenancy": 9101,
+    "embedding": 9102,
+    "synthesis": 9103,
+    "watermark": 9104,
+    "billing": 9105,
+}
+
+
+class KitSettings(BaseSettings):
+    """What every process needs: where the stack is, and the deployment's secrets."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TIMBRE_", env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: str = "local"
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    state_dir: Path = Path(".run")
+
+    database_url: str = "postgresql+psycopg://timbre@127.0.0.1:55432/timbre"
+    db_pool_size: int = 10
+
+    kafka_bootstrap: str = "127.0.0.1:59092"
+    # Prepended to every topic and consumer group; lets test runs share one broker safely.
+    topic_prefix: str = ""
+
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_root: Path = Path(".run/objects")
+    s3_endpoint: str = "127.0.0.1:59000"
+    s3_access_key: str = "timbre"
+    s3_secret_key: SecretStr = SecretStr("timbre-local")
+    s3_bucket: str = "timbre"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+
+    # Grants: an operator secret yields operator tokens, a service secret yields service tokens.
+    operator_secret: SecretStr | None = None
+    service_secret: SecretStr | None = None
+
+    tenancy_addr: str = f"127.0.0.1:{SERVICE_PORTS['tenancy']}"
+    embedding_addr: str = f"127.0.0.1:{SERVICE_PORTS['embedding']}"
+    synthesis_addr: str = f"127.0.0.1:{SERVICE_PORTS['synthesis']}"
+    watermark_addr: str = f"127.0.0.1:{SERVICE_PORTS['watermark']}"
+    billing_addr: str = f"127.0.0.1:{SERVICE_PORTS['billing']}"
+
+
+class ServiceSettings(KitSettings):
+    """A gRPC service process: its ports, pool sizes and shutdown grace."""
+
+    service_name: str = "service"
+    grpc_host: str = "127.0.0.1"
+    # None: the service's well-known port; 0: any free port (tests).
+    grpc_port: int | None = None
+    metrics_port: int | None = None
+    grpc_workers: int = 16
+    shutdown_grace_seconds: float = 10.0
+    # Background loops (outbox relay, consumers) can be turned off, e.g. for a read-only replica.
+    run_workers: bool = True
+    relay_batch_size: int = 200
+    relay_poll_seconds: float = 0.2
+    consumer_max_attempts: int = 5
+
+    def model_post_init(self, __context) -> None:  # noqa: D401 - pydantic hook
+        if self.grpc_port is None:
+            self.grpc_port = SERVICE_PORTS.get(self.service_name, 50050)
+        if self.metrics_port is None:
+            self.metrics_port = METRICS_PORTS.get(self.service_name, 9100)

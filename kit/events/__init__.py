@@ -1,0 +1,1 @@
+"""Kafka events: topic specs, Protobuf envelopes, the outbox writer and relay, idempotent consumers."""

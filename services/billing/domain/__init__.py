@@ -1,0 +1,1 @@
+"""Billing rules: periods and the deployment cost model."""

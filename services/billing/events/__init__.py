@@ -1,0 +1,1 @@
+"""Billing's event handlers (applied by an idempotent consumer)."""

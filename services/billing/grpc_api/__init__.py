@@ -1,0 +1,1 @@
+"""BillingService's gRPC edge."""

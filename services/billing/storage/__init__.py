@@ -1,0 +1,1 @@
+"""Billing's PostgreSQL schema ("billing")."""

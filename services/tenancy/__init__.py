@@ -1,0 +1,1 @@
+"""Tenancy: tenants and tiers, API keys, JWT access tokens (JWKS), quota reservations."""

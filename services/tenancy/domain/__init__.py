@@ -1,0 +1,1 @@
+"""Tenancy rules, free of frameworks: tiers and their limits, API-key format, quota arithmetic."""

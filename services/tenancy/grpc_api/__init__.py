@@ -1,0 +1,1 @@
+"""TenancyService's gRPC edge: authorisation per call and proto ↔ domain conversion."""

@@ -1,0 +1,64 @@
+"""Tenancy service process: `python -m services.tenancy.main`."""
+
+from __future__ import annotations
+
+import json
+
+from kit.db.engine import UnitOfWork, make_engine
+from kit.events.outbox import Outbox
+from kit.events.relay import OutboxRelay
+from kit.grpc.auth import JwksVerifier
+from kit.grpc.convert import TIER_CODES
+from kit.grpc.server import ServiceDefinition, ServiceProcess
+from kit.logging import configure_logging
+from services.tenancy.config import TenancySettings
+from services.tenancy.grpc_api.servicer import PUBLIC_METHODS, TenancyServicer
+from services.tenancy.service_layer.accounts import Accounts
+from services.tenancy.service_layer.quotas import Quotas
+from services.tenancy.service_layer.tokens import Tokens
+from services.tenancy.storage import signing
+from services.tenancy.storage.tables import SCHEMA
+from services.tenancy.workers import QuotaSweeper
+from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
+
+
+def build(settings: TenancySettings) -> ServiceProcess:
+    engine = make_engine(settings.database_url, settings.db_pool_size)
+    uow = UnitOfWork(engine)
+    outbox = Outbox(SCHEMA, settings.service_name)
+    accounts = Accounts(uow, outbox, TIER_CODES)
+    tokens = Tokens(
+        accounts, signing.load_or_create(engine), TIER_CODES, settings.operator_secret, settings.service_secret,
+        settings.tenant_token_ttl_seconds, settings.privileged_token_ttl_seconds,
+    )
+    quotas = Quotas(uow)
+    workers = []
+    if settings.run_workers:
+        workers = [
+            OutboxRelay(engine, SCHEMA, settings.service_name, settings.kafka_bootstrap, settings.topic_prefix,
+                        settings.relay_batch_size, settings.relay_poll_seconds),
+            QuotaSweeper(quotas, settings.quota_sweep_seconds),
+        ]
+    definition = ServiceDefinition(
+        name=settings.service_name,
+        servicers=[(
+            tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
+            TenancyServicer(accounts, tokens, quotas, engine),
+            tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name,
+        )],
+        verifier=JwksVerifier(lambda: json.dumps(signing.jwks(engine))),
+        public_methods=PUBLIC_METHODS,
+        workers=workers,
+        on_stop=[engine.dispose],
+    )
+    return ServiceProcess(definition, settings)
+
+
+def main() -> None:
+    settings = TenancySettings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    build(settings).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

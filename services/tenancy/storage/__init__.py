@@ -1,0 +1,1 @@
+"""Tenancy's PostgreSQL schema ("tenancy") and the repository over it."""

@@ -1,0 +1,50 @@
+"""Test configuration shared by every suite.
+
+Tests run against the real PostgreSQL and Kafka of the local stack (started here if they are not
+running), but in their own database (timbre_test) and under a per-run topic prefix, so a running
+dev stack and earlier runs cannot interfere. Secrets are random per run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+
+RUN_ID = secrets.token_hex(3)
+os.environ["TIMBRE_DATABASE_URL"] = "postgresql+psycopg://timbre@127.0.0.1:55432/timbre_test"
+os.environ["TIMBRE_TOPIC_PREFIX"] = f"test-{RUN_ID}."
+os.environ["TIMBRE_OPERATOR_SECRET"] = secrets.token_urlsafe(24)
+os.environ["TIMBRE_SERVICE_SECRET"] = secrets.token_urlsafe(24)
+os.environ["TIMBRE_STORAGE_ROOT"] = tempfile.mkdtemp(prefix="timbre-objects-")
+os.environ["TIMBRE_LOG_LEVEL"] = os.environ.get("TIMBRE_TEST_LOG_LEVEL", "WARNING")
+os.environ["TIMBRE_ENV_FILE"] = os.devnull
+
+
+import pytest  # noqa: E402 - after the environment is set
+
+from kit.config import KitSettings  # noqa: E402
+from kit.db.engine import make_engine  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def settings() -> KitSettings:
+    return KitSettings()
+
+
+@pytest.fixture(scope="session")
+def infra(settings):
+    """PostgreSQL and Kafka of the local stack (started if needed), migrated, topics created."""
+    from kit.logging import configure_logging
+    from timbre.stack.stack import infra_up
+
+    configure_logging("tests", settings.log_level)
+    infra_up(quiet=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def engine(infra):
+    engine = make_engine(infra.database_url)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,52 @@
+"""Domain errors become gRPC statuses with ErrorInfo, and the gateway turns those into problems."""
+
+from datetime import datetime, timedelta, timezone
+
+import grpc
+from grpc_status import rpc_status
+from starlette.requests import Request
+
+from gateway.problems import from_rpc_error
+from kit.errors import NotFound, QuotaExceeded
+from kit.grpc.status import error_info, to_rpc_status
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, status: grpc.Status) -> None:
+        self._status = status
+
+    def code(self):
+        return self._status.code
+
+    def details(self):
+        return self._status.details
+
+    def trailing_metadata(self):
+        return self._status.trailing_metadata
+
+
+def _request() -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/v1/x", "headers": [], "query_string": b""})
+
+
+def test_quota_error_maps_to_429_with_reason_and_retry_after():
+    reset = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    error = FakeRpcError(to_rpc_status(QuotaExceeded("over", limit=10, reset_time=reset)))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error_info(error).reason == "QUOTA_EXCEEDED"
+    response = from_rpc_error(_request(), error)
+    assert response.status_code == 429
+    assert 7000 < int(response.headers["retry-after"]) <= 7200
+    assert response.media_type == "application/problem+json"
+
+
+def test_not_found_maps_to_404_problem():
+    response = from_rpc_error(_request(), FakeRpcError(to_rpc_status(NotFound("voice not found"))))
+    assert response.status_code == 404
+    assert b'"reason":"NOT_FOUND"' in response.body
+
+
+def test_status_round_trips_through_grpc_status_helpers():
+    status = to_rpc_status(NotFound("x", reason="VOICE_NOT_FOUND"))
+    proto = rpc_status.from_call(FakeRpcError(status))
+    assert proto.code == grpc.StatusCode.NOT_FOUND.value[0] and proto.message == "x"

@@ -1,0 +1,23 @@
+import json
+
+from kit.logging import bind_context, configure_logging, get_logger
+
+
+def test_json_lines_carry_ids_and_never_secrets(capsys):
+    configure_logging("unit", "INFO")
+    key = "tmb_0123456789_" + "A" * 43
+    with bind_context(request_id="req-1", trace_id="tr-1"):
+        get_logger("t").info("login", api_key=key, authorization=f"Bearer {key}", note=f"used {key}", user="ann")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["request_id"], line["trace_id"], line["service"], line["event"]) == ("req-1", "tr-1", "unit", "login")
+    assert line["api_key"] == "***" and line["authorization"] == "***"
+    assert key not in line["note"] and line["user"] == "ann"
+
+
+def test_standard_library_logs_are_json_too(capsys):
+    import logging
+
+    configure_logging("unit", "INFO")
+    logging.getLogger("kafka").warning("broker down")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["event"] == "broker down" and line["level"] == "warning"

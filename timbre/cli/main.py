@@ -1,0 +1,23 @@
+"""`timbre` — stack control, operator commands, and (later) engine and watermark tools."""
+
+from __future__ import annotations
+
+import click
+
+from timbre.cli.admin import admin
+from timbre.cli.demo import demo
+from timbre.cli.stack import stack
+
+
+@click.group()
+def cli() -> None:
+    """Timbre voice platform."""
+
+
+cli.add_command(stack)
+cli.add_command(admin)
+cli.add_command(demo)
+
+
+if __name__ == "__main__":
+    cli()
