@@ -1,0 +1,18 @@
+"""Run every benchmark in turn (`make bench`); each prints its own figures and machine facts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = ["bench.gateway_latency"]
+
+
+def main() -> None:
+    for module in BENCHMARKS:
+        print(f"== {module}", flush=True)
+        subprocess.run([sys.executable, "-m", module], check=True)
+
+
+if __name__ == "__main__":
+    main()
