@@ -1,14 +1,20 @@
 """Gateway overhead: latency of GET /v1/me (API-key check + JWT + 2 gRPC calls + PostgreSQL) next to
 GET /health (the HTTP floor) and a direct gRPC GetTenant, all in the same run against the local stack.
 
-Needs `make up`. Usage: python -m bench.gateway_latency [--requests 500]
+Needs `make up`. Starts its own gateway process (same code) on a free port with the rate limit
+lifted, so the limiter does not cut the run short. Usage: python -m bench.gateway_latency [--requests 500]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 
@@ -18,7 +24,28 @@ from kit.grpc.client import bearer, open_channel
 from kit.grpc.convert import TIER_CODES
 from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
-GATEWAY = "http://127.0.0.1:8080"
+
+
+@contextmanager
+def bench_gateway():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TIMBRE_GATEWAY_PORT": str(port), "TIMBRE_RATE_LIMIT_PER_SECOND": "1000000",
+           "TIMBRE_RATE_LIMIT_BURST": "1000000", "TIMBRE_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([sys.executable, "-m", "gateway.main"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(15)
 
 
 def _time(call, n: int) -> list[float]:
@@ -43,7 +70,7 @@ def main() -> None:
                                        metadata=bearer(operator))
         token = tenancy.IssueToken(tenancy_pb2.IssueTokenRequest(api_key=created.api_key_secret)).access_token
         headers = {"Authorization": f"Bearer {created.api_key_secret}"}
-        with httpx.Client(base_url=GATEWAY, timeout=10) as http:
+        with bench_gateway() as url, httpx.Client(base_url=url, timeout=10) as http:
             for _ in range(20):  # warm-up
                 http.get("/v1/me", headers=headers)
             health = _time(lambda: http.get("/health"), args.requests)

@@ -20,8 +20,10 @@ router = APIRouter(tags=["tenant"])
 @router.get("/v1/me", response_model=MeOut, summary="The calling tenant, its tier limits and this period's usage")
 def me(request: Request, caller: Caller = TenantCaller) -> MeOut:
     tenancy = request.app.state.backends.tenancy
-    tenant = tenancy.GetTenant(tenancy_pb2.GetTenantRequest(), metadata=caller.metadata)
+    # Both calls in flight at once.
+    tenant_call = tenancy.GetTenant.future(tenancy_pb2.GetTenantRequest(), metadata=caller.metadata)
     usage = tenancy.GetUsage(tenancy_pb2.GetUsageRequest(), metadata=caller.metadata)
+    tenant = tenant_call.result()
     return MeOut(
         tenant=TenantOut.of(tenant.tenant),
         limits=LimitsOut.of(tenant.limits),

@@ -75,7 +75,6 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
 
     def GetUsage(self, request, context):
         tenant_id = current_principal().tenant_scope(request.tenant_id)
-        self.accounts.get_tenant(tenant_id)  # NOT_FOUND for malformed or unknown ids
         tenant, usage, period, reset = self.quotas.usage(tenant_id)
         return tenancy_pb2.GetUsageResponse(
             tenant_id=tenant_id, period=period, limits=limits_message(tenant.tier),

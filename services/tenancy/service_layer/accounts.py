@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Row
 
 from kit.db.engine import UnitOfWork
+from kit.ids import is_uuid
 from kit.errors import InvalidArgument, NotFound, Unauthenticated
 from kit.events.outbox import Outbox
 from kit.events.topics import TENANT_EVENTS
@@ -49,7 +50,7 @@ class Accounts:
 
     def get_tenant(self, tenant_id: str) -> Row:
         with self.uow.read() as conn:
-            tenant = repo.get_tenant(conn, tenant_id) if _is_uuid(tenant_id) else None
+            tenant = repo.get_tenant(conn, tenant_id) if is_uuid(tenant_id) else None
         if tenant is None:
             raise NotFound("tenant not found")
         return tenant
@@ -75,7 +76,7 @@ class Accounts:
     def revoke_api_key(self, tenant_id: str, key_id: str) -> Row:
         with self.uow.begin() as conn:
             # Another tenant's key id is indistinguishable from an unknown one.
-            row = repo.tenant_api_key(conn, tenant_id, key_id) if _is_uuid(key_id) else None
+            row = repo.tenant_api_key(conn, tenant_id, key_id) if is_uuid(key_id) else None
             if row is None:
                 raise NotFound("API key not found")
             revoked = repo.revoke_api_key(conn, key_id)
@@ -98,11 +99,3 @@ class Accounts:
             repo.touch_api_key(conn, row.id)
             tenant = repo.get_tenant(conn, row.tenant_id)
         return row, tenant
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-        return True
-    except (ValueError, TypeError, AttributeError):
-        return False

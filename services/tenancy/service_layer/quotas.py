@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Row
 
 from kit.db.engine import UnitOfWork
+from kit.ids import is_uuid
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.tenancy.domain import quota
 from services.tenancy.domain.tiers import limits_for
@@ -78,7 +79,7 @@ class Quotas:
         now = datetime.now(timezone.utc)
         period = quota.period_of(now)
         with self.uow.read() as conn:
-            tenant = repo.get_tenant(conn, tenant_id)
+            tenant = repo.get_tenant(conn, tenant_id) if is_uuid(tenant_id) else None
             if tenant is None:
                 raise NotFound("tenant not found")
             return tenant, store.snapshot(conn, tenant_id, period), period, quota.period_reset(now)
@@ -100,8 +101,9 @@ class Quotas:
         return row
 
 
+
+
 def _checked_id(reservation_id: str) -> str:
-    try:
-        return str(uuid.UUID(reservation_id))
-    except (ValueError, TypeError) as exc:
-        raise NotFound("reservation not found") from exc
+    if not is_uuid(reservation_id):
+        raise NotFound("reservation not found")
+    return reservation_id

@@ -25,32 +25,23 @@ def _active(tenant_id: str):
 
 
 def snapshot(conn: Connection, tenant_id: str, period: str) -> UsageSnapshot:
-    used = conn.execute(
-        select(usage_periods.c.characters_used).where(
-            usage_periods.c.tenant_id == tenant_id, usage_periods.c.period == period
+    """Used and reserved amounts in one round trip (this runs on every reservation and /v1/me)."""
+    active = select(reservations).where(_active(tenant_id)).subquery()
+    row = conn.execute(
+        select(
+            select(usage_periods.c.characters_used)
+            .where(usage_periods.c.tenant_id == tenant_id, usage_periods.c.period == period)
+            .scalar_subquery(),
+            select(func.sum(active.c.characters)).where(active.c.period == period).scalar_subquery(),
+            # Voice-profile and job reservations count whatever their period.
+            select(func.sum(active.c.voice_profiles)).scalar_subquery(),
+            select(func.sum(active.c.job_slots)).scalar_subquery(),
+            select(func.count()).where(voice_slots.c.tenant_id == tenant_id).scalar_subquery(),
         )
-    ).scalar() or 0
-    reserved = conn.execute(
-        select(
-            func.coalesce(func.sum(reservations.c.characters), 0),
-            func.coalesce(func.sum(reservations.c.voice_profiles), 0),
-            func.coalesce(func.sum(reservations.c.job_slots), 0),
-        ).where(_active(tenant_id), reservations.c.period == period)
     ).one()
-    # Voice-profile and job reservations count whatever their period.
-    other = conn.execute(
-        select(
-            func.coalesce(func.sum(reservations.c.voice_profiles), 0),
-            func.coalesce(func.sum(reservations.c.job_slots), 0),
-        ).where(_active(tenant_id), reservations.c.period != period)
-    ).one()
-    slots = conn.execute(select(func.count()).where(voice_slots.c.tenant_id == tenant_id)).scalar() or 0
-    return UsageSnapshot(
-        characters_used=int(used),
-        characters_reserved=int(reserved[0]),
-        voice_profiles_used=int(slots + reserved[1] + other[0]),
-        jobs_running=int(reserved[2] + other[1]),
-    )
+    used, reserved, profiles, jobs, slots = (int(v or 0) for v in row)
+    return UsageSnapshot(characters_used=used, characters_reserved=reserved,
+                         voice_profiles_used=slots + profiles, jobs_running=jobs)
 
 
 def find_by_idempotency(conn: Connection, tenant_id: str, key: str) -> Row | None:
