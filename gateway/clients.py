@@ -8,13 +8,14 @@ import grpc
 
 from gateway.config import GatewaySettings
 from kit.grpc.client import open_channel
-from timbre.v1 import billing_pb2_grpc, tenancy_pb2_grpc
+from timbre.v1 import billing_pb2_grpc, embedding_pb2_grpc, tenancy_pb2_grpc
 
 
 @dataclass
 class Backends:
     tenancy: tenancy_pb2_grpc.TenancyServiceStub
     billing: billing_pb2_grpc.BillingServiceStub
+    embedding: embedding_pb2_grpc.EmbeddingServiceStub
     channels: list[grpc.Channel]
 
     def close(self) -> None:
@@ -25,8 +26,10 @@ class Backends:
 def connect(settings: GatewaySettings) -> Backends:
     tenancy = open_channel(settings.tenancy_addr, default_timeout=settings.grpc_timeout_seconds)
     billing = open_channel(settings.billing_addr, default_timeout=settings.grpc_timeout_seconds)
+    embedding = open_channel(settings.embedding_addr, default_timeout=settings.grpc_timeout_seconds)
     return Backends(
         tenancy=tenancy_pb2_grpc.TenancyServiceStub(tenancy),
         billing=billing_pb2_grpc.BillingServiceStub(billing),
-        channels=[tenancy, billing],
+        embedding=embedding_pb2_grpc.EmbeddingServiceStub(embedding),
+        channels=[tenancy, billing, embedding],
     )

@@ -102,3 +102,84 @@ class TokenOut(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"
     expires_at: datetime | None
     tenant_id: str
+
+
+VOICE_STATUS = {0: "unspecified", 1: "processing", 2: "ready", 3: "rejected", 4: "disabled"}
+PROHIBITED_USES = {
+    "fraud_impersonation": 1, "non_consensual_content": 2, "political_manipulation": 3,
+    "harassment_defamation": 4, "undisclosed_deepfake": 5,
+}
+PROHIBITED_NAMES = {v: k for k, v in PROHIBITED_USES.items()}
+
+
+class VoiceOut(BaseModel):
+    id: str
+    name: str
+    status: Literal["processing", "ready", "rejected", "disabled", "unspecified"]
+    status_reason: str | None = None
+    status_detail: str | None = None
+    progress: float
+    speech_seconds: float
+    has_active_consent: bool
+    encoder: str | None = None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, voice) -> "VoiceOut":
+        return cls(id=voice.voice_id, name=voice.name, status=VOICE_STATUS[voice.status],
+                   status_reason=voice.status_reason or None, status_detail=voice.status_detail or None,
+                   progress=voice.progress, speech_seconds=round(voice.speech_seconds, 2),
+                   has_active_consent=voice.has_active_consent, encoder=voice.encoder or None,
+                   created_at=when(voice.create_time), updated_at=when(voice.update_time))
+
+
+class VoiceList(BaseModel):
+    items: list[VoiceOut]
+    next_page_token: str | None = None
+
+
+class VerifyOut(BaseModel):
+    score: float
+    threshold: float
+    same_speaker: bool
+
+
+class ChallengeIn(Strict):
+    language: Literal["th", "en"] | None = None
+
+
+class ChallengeOut(BaseModel):
+    challenge_id: str
+    statement: str
+    phrase: str
+    expires_at: datetime | None
+
+
+class ConsentOut(BaseModel):
+    id: str
+    voice_id: str
+    kind: Literal["spoken", "written", "unspecified"]
+    owner_name: str
+    purpose: str
+    expires_at: datetime | None
+    prohibited_uses_acknowledged: list[str]
+    authorized_tenant_ids: list[str]
+    evidence_sha256: str
+    speaker_score: float | None
+    phrase_verified: bool
+    created_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, consent) -> "ConsentOut":
+        return cls(id=consent.consent_id, voice_id=consent.voice_id,
+                   kind={0: "unspecified", 1: "spoken", 2: "written"}[consent.kind],
+                   owner_name=consent.details.owner_name, purpose=consent.details.purpose,
+                   expires_at=when(consent.details.expire_time),
+                   prohibited_uses_acknowledged=[PROHIBITED_NAMES.get(u, str(u))
+                                                 for u in consent.details.prohibited_uses_acknowledged],
+                   authorized_tenant_ids=list(consent.details.authorized_tenant_ids),
+                   evidence_sha256=consent.evidence_sha256, speaker_score=consent.speaker_score or None,
+                   phrase_verified=consent.phrase_verified, created_at=when(consent.create_time),
+                   revoked_at=when(consent.revoke_time))

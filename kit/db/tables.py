@@ -24,7 +24,7 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
         Column("event_id", String(36), nullable=False, unique=True),
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
-        Column("payload", LargeBinary, nullable=False),
+        Column("payload", LargeBinary, nullable=True),  # NULL: a tombstone (compacted topics)
         Column("headers", LargeBinary, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True), nullable=True),
@@ -56,7 +56,7 @@ def create_event_tables_v1(op, schema: str) -> None:
         sa.Column("event_id", sa.String(36), nullable=False, unique=True),
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
-        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=True),
         sa.Column("headers", sa.LargeBinary, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),

@@ -25,7 +25,9 @@ from kit.metrics import EVENTS_CONSUMED
 
 log = get_logger("consumer")
 
-Handler = Callable[[Connection, Event], None]
+# A handler is called inside the transaction. If it also has `prepare(event)`, that runs first,
+# outside any transaction (for slow work such as model inference), and its result is passed on.
+Handler = Callable[..., None]
 
 
 class EventConsumer:
@@ -115,6 +117,15 @@ class EventConsumer:
         raise AssertionError("unreachable")
 
     def apply(self, event: Event, handler: Handler) -> str:
+        prepare = getattr(handler, "prepare", None)
+        prepared = None
+        if prepare:
+            with self.engine.connect() as conn:  # skip slow preparation for a known duplicate
+                seen = conn.execute(self.inbox.select().where(self.inbox.c.consumer == self.name,
+                                                              self.inbox.c.event_id == event.event_id)).first()
+            if seen is not None:
+                return "duplicate"
+            prepared = prepare(event)
         with self.engine.begin() as conn:
             marked = conn.execute(
                 insert(self.inbox)
@@ -124,7 +135,10 @@ class EventConsumer:
             ).first()
             if marked is None:
                 return "duplicate"
-            handler(conn, event)
+            if prepare:
+                handler(conn, event, prepared)
+            else:
+                handler(conn, event)
         return "applied"
 
     def _dead_letter(self, message: Message, error: str, attempts: int) -> None:

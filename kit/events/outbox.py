@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from google.protobuf.message import Message
 from sqlalchemy import Connection, MetaData, Table, insert
@@ -31,3 +32,8 @@ class Outbox:
             )
         )
         return envelope.event_id
+
+    def add_tombstone(self, conn: Connection, topic: TopicSpec, key: str) -> None:
+        """A null value for `key` on a compacted topic: compaction then forgets the key."""
+        conn.execute(insert(self.table).values(event_id=str(uuid.uuid4()), topic=topic.name, key=key, payload=None,
+                                               headers=b"[]"))

@@ -41,6 +41,8 @@ class ServiceDefinition:
     public_methods: Iterable[str] = ()
     workers: list[BackgroundWorker] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    # Health stays NOT_SERVING until this returns True (e.g. an index still loading).
+    ready: Callable[[], bool] | None = None
 
 
 class ServiceProcess:
@@ -73,10 +75,26 @@ class ServiceProcess:
             thread = threading.Thread(target=self._run_worker, args=(worker,), name=worker.name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        for name in ["", *self._service_names]:
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.definition.ready is None:
+            self._set_serving()
+        else:
+            for name in ["", *self._service_names]:
+                self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            threading.Thread(target=self._serve_when_ready, name="readiness", daemon=True).start()
         log.info("service_started", port=self.port, workers=[w.name for w in self.definition.workers])
         return self
+
+    def _set_serving(self) -> None:
+        for name in ["", *self._service_names]:
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def _serve_when_ready(self) -> None:
+        while not self.stop_event.is_set():
+            if self.definition.ready():
+                self._set_serving()
+                log.info("service_ready")
+                return
+            self.stop_event.wait(0.2)
 
     def _run_worker(self, worker: BackgroundWorker) -> None:
         while not self.stop_event.is_set():

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import grpc
-
+from kit.clients.tenancy import jwks_fetcher
 from kit.db.engine import UnitOfWork, make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.relay import OutboxRelay
@@ -16,17 +15,7 @@ from services.billing.domain.cost_model import CostModel
 from services.billing.events.handlers import HANDLERS
 from services.billing.grpc_api.servicer import BillingServicer
 from services.billing.storage.tables import SCHEMA
-from timbre.v1 import billing_pb2, billing_pb2_grpc, tenancy_pb2, tenancy_pb2_grpc
-
-
-def tenancy_jwks(address: str):
-    """Fetch the JWKS from the tenancy service (the verifier caches it)."""
-
-    def fetch() -> str:
-        with grpc.insecure_channel(address) as channel:
-            return tenancy_pb2_grpc.TenancyServiceStub(channel).GetJwks(tenancy_pb2.GetJwksRequest(), timeout=5).jwks_json
-
-    return fetch
+from timbre.v1 import billing_pb2, billing_pb2_grpc
 
 
 def usage_consumer(settings: BillingSettings, engine) -> EventConsumer:
@@ -52,7 +41,7 @@ def build(settings: BillingSettings) -> ServiceProcess:
             BillingServicer(UnitOfWork(engine), CostModel()),
             billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
         )],
-        verifier=JwksVerifier(tenancy_jwks(settings.tenancy_addr)),
+        verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
         workers=workers,
         on_stop=[engine.dispose],
     )

@@ -89,7 +89,7 @@ def billing(infra, tenancy):
 
 
 @pytest.fixture
-def gateway_factory(tenancy, billing):
+def gateway_factory(tenancy, billing, request):
     """Build a gateway TestClient over the real services, with optional setting overrides."""
     from fastapi.testclient import TestClient
 
@@ -98,8 +98,13 @@ def gateway_factory(tenancy, billing):
 
     clients = []
 
+    embedding_addr = (request.getfixturevalue("embedding").address
+                      if "embedding" in request.fixturenames else "127.0.0.1:1")
+
     def make(**overrides) -> TestClient:
-        client = TestClient(create_app(GatewaySettings(tenancy_addr=tenancy, billing_addr=billing, **overrides)),
+        settings = GatewaySettings(tenancy_addr=tenancy, billing_addr=billing, embedding_addr=embedding_addr,
+                                   **overrides)
+        client = TestClient(create_app(settings),
                             raise_server_exceptions=False)
         clients.append(client)
         return client
@@ -112,3 +117,26 @@ def gateway_factory(tenancy, billing):
 @pytest.fixture
 def gateway(gateway_factory):
     return gateway_factory()
+
+
+@pytest.fixture(scope="session")
+def embedding(infra, tenancy):
+    """A real embedding service in this process (its consumers, relay and index sync running)."""
+    from services.embedding.config import EmbeddingSettings
+    from services.embedding.main import EmbeddingApp
+
+    app = EmbeddingApp(EmbeddingSettings(grpc_port=0, metrics_port=0, tenancy_addr=tenancy))
+    process = app.process().start()
+    assert app.index_sync.caught_up.wait(60), "speaker index did not load"
+    app.address = f"127.0.0.1:{process.port}"
+    yield app
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def embedding_stub(embedding):
+    from timbre.v1 import embedding_pb2_grpc
+
+    channel = open_channel(embedding.address)
+    yield embedding_pb2_grpc.EmbeddingServiceStub(channel)
+    channel.close()

@@ -1,12 +1,15 @@
 """`timbre demo` — the main job on the embedded default, end to end through the public edges.
 
-Today: stack up → a tenant and API key (operator CLI path) → GET /v1/me through the gateway.
-Enrollment, speech and watermark verification join as their issues land.
+Stack up → the demo tenant (created once, kept in .run/demo-tenant.json) → GET /v1/me → enroll a
+sample voice the project makes (the Piper "joe" speaker) through REST → wait for its status.
+Speech and watermark verification join as their issues land.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import click
 import httpx
@@ -23,29 +26,61 @@ def _step(number: int, text: str) -> None:
     click.secho(f"[{number}] {text}", bold=True)
 
 
+def _demo_tenant(settings: KitSettings, state: Path, http: httpx.Client) -> str:
+    """The demo tenant's API key: reused across runs so its voices stay its own."""
+    path = state / "demo-tenant.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if http.get("/v1/me", headers={"Authorization": f"Bearer {saved['api_key']}"}).status_code == 200:
+            click.echo(f"    reusing tenant {saved['tenant_id']}")
+            return saved["api_key"]
+    with operator_channel(settings, settings.tenancy_addr) as channel:
+        reply = tenancy_pb2_grpc.TenancyServiceStub(channel).CreateTenant(
+            tenancy_pb2.CreateTenantRequest(name="Demo Studio", tier=TIER_CODES["pro"]))
+    path.write_text(json.dumps({"tenant_id": reply.tenant.tenant_id, "api_key": reply.api_key_secret}))
+    path.chmod(0o600)
+    click.echo(f"    created tenant {reply.tenant.tenant_id}, key {reply.api_key.prefix}…")
+    return reply.api_key_secret
+
+
+def _wait_voice(http: httpx.Client, voice_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        voice = http.get(f"/v1/voices/{voice_id}").raise_for_status().json()
+        if voice["status"] != "processing":
+            return voice
+        time.sleep(0.5)
+    raise click.ClickException(f"voice {voice_id} still processing after {timeout:.0f}s")
+
+
 @click.command()
-@click.option("--tier", type=click.Choice(sorted(TIER_CODES)), default="pro", show_default=True)
 @click.option("--gateway", default=GATEWAY, show_default=True)
-def demo(tier: str, gateway: str) -> None:
+def demo(gateway: str) -> None:
     """Start the stack and run the main job."""
+    from timbre import samples
     from timbre.stack import stack
 
     _step(1, "stack up")
     stack.up()
     settings = KitSettings()  # reads the secrets `stack up` wrote
 
-    _step(2, f"create a {tier} tenant and its first API key (operator)")
-    with operator_channel(settings, settings.tenancy_addr) as channel:
-        reply = tenancy_pb2_grpc.TenancyServiceStub(channel).CreateTenant(
-            tenancy_pb2.CreateTenantRequest(name="Demo Studio", tier=TIER_CODES[tier])
-        )
-    api_key = reply.api_key_secret
-    click.echo(f"    tenant {reply.tenant.tenant_id}, key {reply.api_key.prefix}…")
+    with httpx.Client(base_url=gateway, timeout=60) as http:
+        _step(2, "the demo tenant (operator creates it once)")
+        api_key = _demo_tenant(settings, stack.state_paths().root, http)
+        http.headers["Authorization"] = f"Bearer {api_key}"
 
-    _step(3, "GET /v1/me with the API key")
-    with httpx.Client(base_url=gateway, timeout=30, headers={"Authorization": f"Bearer {api_key}"}) as http:
-        me = http.get("/v1/me")
-        if me.status_code != 200:
-            raise click.ClickException(f"/v1/me answered {me.status_code}: {me.text}")
-        click.echo(json.dumps(me.json(), indent=2))
+        _step(3, "GET /v1/me")
+        click.echo(json.dumps(http.get("/v1/me").raise_for_status().json(), indent=2))
+
+        _step(4, "enroll a sample voice: the Piper 'joe' speaker reading two passages (POST /v1/voices)")
+        audio = samples.wav_bytes(samples.joe(samples.PASSAGES[0] + " " + samples.PASSAGES[1]), fmt="flac")
+        reply = http.post("/v1/voices", data={"name": "Joe (sample)", "language": "en"},
+                          files=[("files", ("joe.flac", audio, "audio/flac"))])
+        if reply.status_code != 202:
+            raise click.ClickException(f"POST /v1/voices answered {reply.status_code}: {reply.text}")
+        click.echo(f"    202 {reply.json()['status']} {reply.json()['id']}")
+        voice = _wait_voice(http, reply.json()["id"])
+        click.echo(json.dumps(voice, indent=2))
+        if voice["status"] != "ready":
+            raise click.ClickException(f"the sample voice was {voice['status']}: {voice.get('status_detail')}")
     click.secho("demo: done", fg="green")

@@ -6,6 +6,7 @@ import click
 
 from timbre.cli.admin import admin
 from timbre.cli.demo import demo
+from timbre.cli.models import models
 from timbre.cli.stack import stack
 
 
@@ -17,6 +18,7 @@ def cli() -> None:
 cli.add_command(stack)
 cli.add_command(admin)
 cli.add_command(demo)
+cli.add_command(models)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,14 @@ class ServiceProc:
 SERVICES = [
     ServiceProc("tenancy", "services.tenancy.main", SERVICE_PORTS["tenancy"], "grpc"),
     ServiceProc("billing", "services.billing.main", SERVICE_PORTS["billing"], "grpc"),
+    ServiceProc("embedding", "services.embedding.main", SERVICE_PORTS["embedding"], "grpc"),
     ServiceProc("gateway", "gateway.main", GATEWAY_PORT, "http"),
 ]
-SCHEMAS = {"tenancy": "services/tenancy/migrations", "billing": "services/billing/migrations"}
+SCHEMAS = {
+    "tenancy": "services/tenancy/migrations",
+    "billing": "services/billing/migrations",
+    "embedding": "services/embedding/migrations",
+}
 
 
 def state_paths() -> Paths:
@@ -106,7 +111,7 @@ def up(with_s3: bool = False) -> None:
             continue
         terminate(paths, service.name)
         spawn(paths, service.name, [sys.executable, "-m", service.module], env=env, cwd=REPO)
-        wait_for(lambda s=service: _ready(s), 60, service.name)
+        wait_for(lambda s=service: _ready(s), 120, service.name)
         _say(service.name, f"ready on 127.0.0.1:{service.port}")
     _say("stack", f"up in {time.monotonic() - started:.1f}s; gateway http://127.0.0.1:{GATEWAY_PORT}")
 

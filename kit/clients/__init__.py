@@ -1,0 +1,1 @@
+"""Clients one service uses to call another, with the caller's service identity."""

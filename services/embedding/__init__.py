@@ -1,0 +1,1 @@
+"""Embedding: voice enrollment, speaker embeddings, the cross-tenant speaker index, consent."""

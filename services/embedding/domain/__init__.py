@@ -1,0 +1,1 @@
+"""Enrollment rules: audio acceptance, duplicate-voice decisions, consent phrases. No I/O here."""

@@ -1,0 +1,69 @@
+"""Consumer of the voice lifecycle topic (group "embedding-voices").
+
+VoiceEnrollmentRequested is analysed outside the transaction (`prepare`) and its outcome applied
+inside it. The other handlers perform idempotent side effects (quota commit/release, file deletion),
+so a redelivery after a crash repeats them harmlessly.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from kit.events.envelope import Event
+from kit.logging import get_logger
+from services.embedding.service_layer.voices import Voices
+from services.embedding.storage import repository as repo
+from timbre.v1 import events_pb2
+
+log = get_logger("embedding.events")
+
+
+class EnrollmentHandler:
+    def __init__(self, voices: Voices) -> None:
+        self.voices = voices
+
+    def prepare(self, event: Event):
+        return self.voices.analyse_enrollment(event.payload)
+
+    def __call__(self, conn: Connection, event: Event, prepared=None) -> None:
+        self.voices.apply_enrollment(conn, event.payload, prepared)
+
+
+def handlers(voices: Voices) -> dict:
+    def reservation_of(conn: Connection, voice_id: str) -> str | None:
+        row = conn.execute(repo.voices.select().where(repo.voices.c.id == voice_id)).first()
+        return row.reservation_id if row else None
+
+    def on_embedded(conn: Connection, event: Event) -> None:
+        payload: events_pb2.VoiceEmbedded = event.payload
+        reservation = reservation_of(conn, payload.voice_id)
+        if reservation:
+            voices.quotas.commit(reservation)
+
+    def on_rejected(conn: Connection, event: Event) -> None:
+        payload: events_pb2.VoiceRejected = event.payload
+        removed = voices.purge_files(payload.tenant_id, payload.voice_id)
+        reservation = reservation_of(conn, payload.voice_id)
+        if reservation:
+            voices.quotas.release(reservation)
+        log.info("rejected_voice_purged", voice_id=payload.voice_id, files=removed)
+
+    def on_deleted(conn: Connection, event: Event) -> None:
+        payload: events_pb2.VoiceDeleted = event.payload
+        voices.purge_files(payload.tenant_id, payload.voice_id)
+        reservation = reservation_of(conn, payload.voice_id)
+        if reservation:
+            voices.quotas.release(reservation)  # in case it was still pending
+        voices.quotas.release_voice_profile(payload.tenant_id, payload.voice_id)
+
+    def on_consent_revoked(conn: Connection, event: Event) -> None:
+        payload: events_pb2.ConsentRevoked = event.payload
+        voices.purge_files(payload.tenant_id, payload.voice_id)
+
+    return {
+        events_pb2.VoiceEnrollmentRequested.DESCRIPTOR.full_name: EnrollmentHandler(voices),
+        events_pb2.VoiceEmbedded.DESCRIPTOR.full_name: on_embedded,
+        events_pb2.VoiceRejected.DESCRIPTOR.full_name: on_rejected,
+        events_pb2.VoiceDeleted.DESCRIPTOR.full_name: on_deleted,
+        events_pb2.ConsentRevoked.DESCRIPTOR.full_name: on_consent_revoked,
+    }

@@ -1,0 +1,1 @@
+"""EmbeddingService's gRPC edge."""

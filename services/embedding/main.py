@@ -1,0 +1,86 @@
+"""Embedding service process: `python -m services.embedding.main`."""
+
+from __future__ import annotations
+
+import torch
+
+from kit.audio.vad import SileroVad
+from kit.clients.tenancy import TenancyClient, jwks_fetcher
+from kit.db.engine import UnitOfWork, make_engine
+from kit.events.consumer import EventConsumer
+from kit.events.outbox import Outbox
+from kit.events.relay import OutboxRelay
+from kit.events.topics import VOICE_LIFECYCLE
+from kit.grpc.auth import JwksVerifier
+from kit.grpc.server import ServiceDefinition, ServiceProcess
+from kit.logging import configure_logging
+from kit.models import ModelStore
+from kit.storage import open_store
+from services.embedding.config import EmbeddingSettings
+from services.embedding.domain.audio_checks import AudioPolicy
+from services.embedding.encoders import load_encoder
+from services.embedding.events.handlers import handlers
+from services.embedding.events.index_sync import IndexSync
+from services.embedding.grpc_api.servicer import EmbeddingServicer
+from services.embedding.index.speaker_index import SpeakerIndex
+from services.embedding.service_layer.analysis import Analyzer
+from services.embedding.service_layer.consent import Consents
+from services.embedding.service_layer.voices import Voices
+from services.embedding.storage.tables import SCHEMA
+from timbre.v1 import embedding_pb2, embedding_pb2_grpc
+
+
+class EmbeddingApp:
+    """Everything the process wires together; tests reach the parts through it."""
+
+    def __init__(self, settings: EmbeddingSettings, quotas=None) -> None:
+        torch.set_num_threads(settings.torch_threads)
+        store = ModelStore()
+        self.settings = settings
+        self.engine = make_engine(settings.database_url, settings.db_pool_size)
+        uow = UnitOfWork(self.engine)
+        outbox = Outbox(SCHEMA, settings.service_name)
+        encoder = load_encoder(settings.encoder, store)
+        self.analyzer = Analyzer(encoder, SileroVad(store.require("silero_vad") / "silero_vad.onnx"), AudioPolicy())
+        self.index = SpeakerIndex(encoder.dim, settings.index_ivf_threshold, settings.index_nprobe)
+        self.index_sync = IndexSync(self.index, settings.kafka_bootstrap, settings.topic_prefix, encoder.name)
+        self.quotas = quotas or TenancyClient(settings, settings.service_name)
+        duplicate_threshold, verify_threshold = settings.thresholds()
+        self.voices = Voices(uow, outbox, open_store(settings), self.analyzer, self.index, self.quotas,
+                             duplicate_threshold)
+        self.consents = Consents(uow, outbox, self.voices.store, self.analyzer, self.voices, verify_threshold,
+                                 settings.challenge_ttl_seconds)
+
+    def process(self) -> ServiceProcess:
+        settings = self.settings
+        workers = [self.index_sync]
+        if settings.run_workers:
+            workers += [
+                EventConsumer("embedding-voices", [VOICE_LIFECYCLE], handlers(self.voices), self.engine, SCHEMA,
+                              settings.kafka_bootstrap, settings.topic_prefix, settings.consumer_max_attempts),
+                OutboxRelay(self.engine, SCHEMA, settings.service_name, settings.kafka_bootstrap,
+                            settings.topic_prefix, settings.relay_batch_size, settings.relay_poll_seconds),
+            ]
+        definition = ServiceDefinition(
+            name=settings.service_name,
+            servicers=[(
+                embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
+                EmbeddingServicer(self.voices, self.consents),
+                embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
+            )],
+            verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
+            workers=workers,
+            on_stop=[self.engine.dispose],
+            ready=self.index_sync.caught_up.is_set,
+        )
+        return ServiceProcess(definition, settings)
+
+
+def main() -> None:
+    settings = EmbeddingSettings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    EmbeddingApp(settings).process().serve_forever()
+
+
+if __name__ == "__main__":
+    main()

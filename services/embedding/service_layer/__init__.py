@@ -1,0 +1,1 @@
+"""Embedding use cases: enrollment, analysis, verification, consent."""

@@ -1,0 +1,1 @@
+"""Embedding's PostgreSQL schema ("embedding") and repositories."""
