@@ -1,0 +1,1 @@
+"""Watermark: a keyed payload watermark on every output, detection, and the provenance registry."""
