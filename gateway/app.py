@@ -14,7 +14,7 @@ from gateway import problems
 from gateway.clients import Backends, connect
 from gateway.config import GatewaySettings
 from gateway.ratelimit import RateLimiter
-from gateway.routes import api_keys, consent, health, me, tenants, voices
+from gateway.routes import api_keys, consent, health, me, tenants, voices, watermark
 from kit.grpc.interceptors import trace_ids
 from kit.logging import bind_context, get_logger
 from kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -39,7 +39,7 @@ def create_app(settings: GatewaySettings | None = None, backends: Backends | Non
     app.state.backends = backends
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.upstreams = {"tenancy": settings.tenancy_addr, "billing": settings.billing_addr,
-                           "embedding": settings.embedding_addr}
+                           "embedding": settings.embedding_addr, "watermark": settings.watermark_addr}
 
     app.add_exception_handler(grpc.RpcError, problems.rpc_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
@@ -63,7 +63,7 @@ def create_app(settings: GatewaySettings | None = None, backends: Backends | Non
         response.headers["X-Request-ID"] = request_id
         return response
 
-    for module in (tenants, api_keys, me, voices, consent, health):
+    for module in (tenants, api_keys, me, voices, consent, watermark, health):
         app.include_router(module.router)
 
     return app

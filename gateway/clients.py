@@ -8,7 +8,7 @@ import grpc
 
 from gateway.config import GatewaySettings
 from kit.grpc.client import open_channel
-from timbre.v1 import billing_pb2_grpc, embedding_pb2_grpc, tenancy_pb2_grpc
+from timbre.v1 import billing_pb2_grpc, embedding_pb2_grpc, tenancy_pb2_grpc, watermark_pb2_grpc
 
 
 @dataclass
@@ -16,6 +16,7 @@ class Backends:
     tenancy: tenancy_pb2_grpc.TenancyServiceStub
     billing: billing_pb2_grpc.BillingServiceStub
     embedding: embedding_pb2_grpc.EmbeddingServiceStub
+    watermark: watermark_pb2_grpc.WatermarkServiceStub
     channels: list[grpc.Channel]
 
     def close(self) -> None:
@@ -27,9 +28,11 @@ def connect(settings: GatewaySettings) -> Backends:
     tenancy = open_channel(settings.tenancy_addr, default_timeout=settings.grpc_timeout_seconds)
     billing = open_channel(settings.billing_addr, default_timeout=settings.grpc_timeout_seconds)
     embedding = open_channel(settings.embedding_addr, default_timeout=settings.grpc_timeout_seconds)
+    watermark = open_channel(settings.watermark_addr, default_timeout=settings.grpc_timeout_seconds)
     return Backends(
         tenancy=tenancy_pb2_grpc.TenancyServiceStub(tenancy),
         billing=billing_pb2_grpc.BillingServiceStub(billing),
         embedding=embedding_pb2_grpc.EmbeddingServiceStub(embedding),
-        channels=[tenancy, billing, embedding],
+        watermark=watermark_pb2_grpc.WatermarkServiceStub(watermark),
+        channels=[tenancy, billing, embedding, watermark],
     )

@@ -7,7 +7,8 @@ Kept in one place so the order cannot drift between services; each concern is it
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
 import grpc
 
@@ -117,47 +118,38 @@ class EdgeInterceptor(grpc.ServerInterceptor):
         context.abort_with_status(status)  # raises; never returns
         raise AssertionError("unreachable")
 
+    @contextmanager
+    def _call(self, context: grpc.ServicerContext, method: str) -> Iterator[None]:
+        """Everything around one call: ids and log context, auth, status mapping, metrics."""
+        metadata = _metadata(context)
+        request_id, trace_id = trace_ids(metadata)
+        started = time.perf_counter()
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+        with bind_context(request_id=request_id, trace_id=trace_id):
+            code = grpc.StatusCode.OK
+            token = None
+            try:
+                token = set_principal(self._authenticate(metadata, method))
+                yield
+            except Exception as exc:  # noqa: BLE001 - mapped to a status below
+                code = _code_of(exc)
+                self._fail(context, exc)
+            finally:
+                if token is not None:
+                    reset_principal(token)
+                self._finish(method, code, started)
+
     def _wrap_unary(self, behavior: Callable, method: str) -> Callable:
         def handle(request, context):
-            metadata = _metadata(context)
-            request_id, trace_id = trace_ids(metadata)
-            started = time.perf_counter()
-            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-            with bind_context(request_id=request_id, trace_id=trace_id):
-                code = grpc.StatusCode.OK
-                token = None
-                try:
-                    token = set_principal(self._authenticate(metadata, method))
-                    return behavior(request, context)
-                except Exception as exc:  # noqa: BLE001 - mapped to a status below
-                    code = _code_of(exc)
-                    self._fail(context, exc)
-                finally:
-                    if token is not None:
-                        reset_principal(token)
-                    self._finish(method, code, started)
+            with self._call(context, method):
+                return behavior(request, context)
 
         return handle
 
     def _wrap_stream(self, behavior: Callable, method: str) -> Callable:
         def handle(request, context):
-            metadata = _metadata(context)
-            request_id, trace_id = trace_ids(metadata)
-            started = time.perf_counter()
-            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-            with bind_context(request_id=request_id, trace_id=trace_id):
-                code = grpc.StatusCode.OK
-                token = None
-                try:
-                    token = set_principal(self._authenticate(metadata, method))
-                    yield from behavior(request, context)
-                except Exception as exc:  # noqa: BLE001
-                    code = _code_of(exc)
-                    self._fail(context, exc)
-                finally:
-                    if token is not None:
-                        reset_principal(token)
-                    self._finish(method, code, started)
+            with self._call(context, method):
+                yield from behavior(request, context)
 
         return handle
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
+from typing import Iterator
 from datetime import timedelta
 
 from minio import Minio
@@ -11,6 +13,17 @@ from minio.error import S3Error
 from kit.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, validate_key
 
 _MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
+
+
+@contextmanager
+def _not_found_as(key: str) -> Iterator[None]:
+    """S3's "no such key" errors become ObjectNotFound; others pass through."""
+    try:
+        yield
+    except S3Error as exc:
+        if exc.code in _MISSING:
+            raise ObjectNotFound(key) from exc
+        raise
 
 
 class S3ObjectStore(ObjectStore):
@@ -27,12 +40,8 @@ class S3ObjectStore(ObjectStore):
         return ObjectInfo(key, len(data), content_type, metadata or {})
 
     def get(self, key: str) -> bytes:
-        try:
+        with _not_found_as(key):
             response = self.client.get_object(self.bucket, validate_key(key))
-        except S3Error as exc:
-            if exc.code in _MISSING:
-                raise ObjectNotFound(key) from exc
-            raise
         try:
             return response.read()
         finally:
@@ -40,12 +49,8 @@ class S3ObjectStore(ObjectStore):
             response.release_conn()
 
     def stat(self, key: str) -> ObjectInfo:
-        try:
+        with _not_found_as(key):
             info = self.client.stat_object(self.bucket, validate_key(key))
-        except S3Error as exc:
-            if exc.code in _MISSING:
-                raise ObjectNotFound(key) from exc
-            raise
         metadata = {
             k[len("x-amz-meta-"):].lower(): v
             for k, v in (info.metadata or {}).items()

@@ -71,6 +71,21 @@ def new_tenant(tenancy_stub, operator_token):
     return create
 
 
+def wait_serving(address: str, timeout: float = 30.0) -> None:
+    import time
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        while time.monotonic() < deadline:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"{address} did not report SERVING")
+
+
 def code_of(call) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as caught:
         call()
@@ -102,6 +117,7 @@ def gateway_factory(tenancy, billing, request):
                       if "embedding" in request.fixturenames else "127.0.0.1:1")
 
     def make(**overrides) -> TestClient:
+        overrides.setdefault("watermark_addr", "127.0.0.1:1")
         settings = GatewaySettings(tenancy_addr=tenancy, billing_addr=billing, embedding_addr=embedding_addr,
                                    **overrides)
         client = TestClient(create_app(settings),
@@ -129,6 +145,7 @@ def embedding(infra, tenancy):
     process = app.process().start()
     assert app.index_sync.caught_up.wait(60), "speaker index did not load"
     app.address = f"127.0.0.1:{process.port}"
+    wait_serving(app.address)
     yield app
     process.stop()
 
@@ -140,3 +157,17 @@ def embedding_stub(embedding):
     channel = open_channel(embedding.address)
     yield embedding_pb2_grpc.EmbeddingServiceStub(channel)
     channel.close()
+
+
+@pytest.fixture(scope="session")
+def watermark(infra, tenancy):
+    """A real watermark service in this process, with a random key for the run."""
+    import secrets
+
+    from services.watermark.config import WatermarkSettings
+    from services.watermark.main import build
+
+    settings = WatermarkSettings(grpc_port=0, metrics_port=0, tenancy_addr=tenancy, watermark_key=secrets.token_hex(32))
+    process = build(settings).start()
+    yield f"127.0.0.1:{process.port}", settings
+    process.stop()

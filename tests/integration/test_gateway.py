@@ -91,8 +91,10 @@ def test_rate_limit_answers_429_with_retry_after(gateway_factory, new_tenant):
     assert gateway.get("/v1/me", headers=auth(other)).status_code == 200  # limits are per key
 
 
-def test_token_exchange_jwks_health_and_openapi(embedding, gateway, new_tenant):
+def test_token_exchange_jwks_health_and_openapi(embedding, watermark, gateway_factory, new_tenant):
+    gateway = gateway_factory(watermark_addr=watermark[0])
     _, key, _ = new_tenant("free")
+    assert gateway.get("/v1/me", headers=auth(key)).status_code == 200
     token = gateway.post("/v1/tokens", headers=auth(key)).json()
     assert token["token_type"] == "Bearer" and token["access_token"].count(".") == 2
     jwks = gateway.get("/.well-known/jwks.json").json()
@@ -100,7 +102,7 @@ def test_token_exchange_jwks_health_and_openapi(embedding, gateway, new_tenant):
     assert gateway.get("/health").json() == {"status": "ok"}
     ready = gateway.get("/ready")
     assert ready.status_code == 200 and ready.json()["checks"] == {"tenancy": "SERVING", "billing": "SERVING",
-                                                                    "embedding": "SERVING"}
+                                                                    "embedding": "SERVING", "watermark": "SERVING"}
     spec = gateway.get("/openapi.json").json()
     assert {"/v1/tenants", "/v1/api-keys", "/v1/api-keys/{key_id}", "/v1/me"} <= set(spec["paths"])
     metrics = gateway.get("/metrics").text

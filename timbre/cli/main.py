@@ -8,6 +8,7 @@ from timbre.cli.admin import admin
 from timbre.cli.demo import demo
 from timbre.cli.models import models
 from timbre.cli.stack import stack
+from timbre.cli.watermark import watermark
 
 
 @click.group()
@@ -19,6 +20,7 @@ cli.add_command(stack)
 cli.add_command(admin)
 cli.add_command(demo)
 cli.add_command(models)
+cli.add_command(watermark)
 
 
 if __name__ == "__main__":

@@ -37,12 +37,14 @@ SERVICES = [
     ServiceProc("tenancy", "services.tenancy.main", SERVICE_PORTS["tenancy"], "grpc"),
     ServiceProc("billing", "services.billing.main", SERVICE_PORTS["billing"], "grpc"),
     ServiceProc("embedding", "services.embedding.main", SERVICE_PORTS["embedding"], "grpc"),
+    ServiceProc("watermark", "services.watermark.main", SERVICE_PORTS["watermark"], "grpc"),
     ServiceProc("gateway", "gateway.main", GATEWAY_PORT, "http"),
 ]
 SCHEMAS = {
     "tenancy": "services/tenancy/migrations",
     "billing": "services/billing/migrations",
     "embedding": "services/embedding/migrations",
+    "watermark": "services/watermark/migrations",
 }
 
 

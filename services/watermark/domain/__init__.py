@@ -1,0 +1,1 @@
+"""Provenance rules: who may see what of a generation's record."""

@@ -1,0 +1,1 @@
+"""Watermark's event handlers: the provenance registry follows completed generations."""

@@ -1,0 +1,1 @@
+"""WatermarkService's gRPC edge."""

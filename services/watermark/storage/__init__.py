@@ -1,0 +1,1 @@
+"""Watermark's PostgreSQL schema ("watermark"): the provenance registry."""

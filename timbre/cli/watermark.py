@@ -1,0 +1,58 @@
+"""`timbre watermark embed|detect` with the deployment's key (TIMBRE_WATERMARK_KEY)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from kit.audio.codec import AudioDecodeError, decode, encode
+from kit.errors import TimbreError
+
+
+def _marker():
+    from services.watermark.codec import Watermarker
+    from services.watermark.config import WatermarkSettings
+
+    settings = WatermarkSettings()
+    try:
+        return Watermarker(settings.key_bytes(), settings.watermark_strength_db)
+    except TimbreError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _read(path: str):
+    try:
+        return decode(Path(path).read_bytes(), target_rate=None, max_seconds=3600)
+    except AudioDecodeError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+
+
+@click.group()
+def watermark() -> None:
+    """Embed or detect Timbre's watermark in local files."""
+
+
+@watermark.command()
+@click.option("--in", "source", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "target", required=True, type=click.Path(dir_okay=False))
+@click.option("--generation-id", required=True, type=click.IntRange(0, 2**32 - 1))
+@click.option("--strength", type=click.FloatRange(0.5, 6.0), default=None, help="dB (default from config)")
+def embed(source: str, target: str, generation_id: int, strength: float | None) -> None:
+    """Mark a file (written as WAV at the input's sample rate)."""
+    clip = _read(source)
+    if not 16000 <= clip.sample_rate <= 48000:
+        raise click.ClickException(f"sample rate {clip.sample_rate} Hz: the mark needs 16–48 kHz")
+    marked = _marker().embed(clip.samples, clip.sample_rate, generation_id, strength)
+    Path(target).write_bytes(encode(marked, clip.sample_rate, "wav"))
+
+
+@watermark.command()
+@click.option("--in", "source", required=True, type=click.Path(exists=True, dir_okay=False))
+def detect(source: str) -> None:
+    """Print {"watermarked", "confidence", "generation_id"} as one JSON object."""
+    clip = _read(source)
+    found = _marker().detect(clip.samples, clip.sample_rate)
+    click.echo(json.dumps({"watermarked": found.watermarked, "confidence": round(found.confidence, 4),
+                           "generation_id": found.generation_id}))
