@@ -13,7 +13,7 @@ import time
 from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
-from sqlalchemy import Connection, Engine, MetaData
+from sqlalchemy import Engine, MetaData
 from sqlalchemy.dialects.postgresql import insert
 
 from kit.db.tables import inbox_table

@@ -69,7 +69,7 @@ class Consents:
         self.challenge_ttl = challenge_ttl_seconds
 
     def _ready_voice(self, conn, tenant_id: str, voice_id: str, for_update: bool = False) -> Row:
-        row = repo.voice(conn, voice_id, tenant_id, for_update) if is_uuid(voice_id) else None
+        row = repo.voice(conn, voice_id, tenant_id, for_update)
         if row is None:
             raise NotFound("voice not found")
         if row.status == "disabled":
@@ -149,7 +149,7 @@ class Consents:
 
     def revoke(self, tenant_id: str, voice_id: str) -> Row:
         with self.uow.begin() as conn:
-            voice = repo.voice(conn, voice_id, tenant_id, for_update=True) if is_uuid(voice_id) else None
+            voice = repo.voice(conn, voice_id, tenant_id, for_update=True)
             if voice is None:
                 raise NotFound("voice not found")
             revoked = repo.revoke_consents(conn, voice_id)
@@ -164,7 +164,7 @@ class Consents:
 
     def get(self, tenant_id: str, voice_id: str) -> Row:
         with self.uow.read() as conn:
-            voice = repo.voice(conn, voice_id, tenant_id) if is_uuid(voice_id) else None
+            voice = repo.voice(conn, voice_id, tenant_id)
             row = repo.latest_consent(conn, voice_id) if voice else None
         if row is None:
             raise NotFound("no consent recorded for this voice")

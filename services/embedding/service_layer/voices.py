@@ -14,7 +14,6 @@ from kit.db.engine import UnitOfWork
 from kit.errors import InvalidArgument, NotFound
 from kit.events.outbox import Outbox
 from kit.events.topics import SPEAKER_INDEX, VOICE_LIFECYCLE
-from kit.ids import is_uuid
 from kit.storage import ObjectNotFound, ObjectStore
 from services.embedding.domain.audio_checks import AudioPolicy, Rejection
 from services.embedding.domain.duplicates import decide
@@ -99,19 +98,20 @@ class Voices:
         reservation = self.quotas.reserve(tenant_id, voice_profiles=1, voice_id=voice_id,
                                           idempotency_key=f"voice:{voice_id}", ttl_seconds=24 * 3600)
         keys = []
+        digests = [hashlib.sha256(upload.data).hexdigest() for upload in files]
         try:
-            for i, (upload, clip) in enumerate(zip(files, clips)):
-                key = f"{sample_prefix(tenant_id, voice_id)}{i:02d}-{hashlib.sha256(upload.data).hexdigest()[:16]}"
+            for i, (upload, digest) in enumerate(zip(files, digests)):
+                key = f"{sample_prefix(tenant_id, voice_id)}{i:02d}-{digest[:16]}"
                 self.store.put(key, upload.data, "application/octet-stream", {"filename": upload.filename[:200]})
                 keys.append(key)
             with self.uow.begin() as conn:
                 row = repo.add_voice(conn, id=voice_id, tenant_id=tenant_id, name=name, status="processing",
                                      transcript=transcript, language=language, reservation_id=reservation,
                                      idempotency_key=idempotency_key or None, progress=0.1)
-                for i, (upload, clip, key) in enumerate(zip(files, clips, keys)):
+                for i, (upload, clip, key, digest) in enumerate(zip(files, clips, keys, digests)):
                     repo.add_sample(conn, voice_id=voice_id, index=i, object_key=key,
                                     filename=upload.filename[:300] or f"file{i}",
-                                    sha256=hashlib.sha256(upload.data).hexdigest(), bytes=len(upload.data),
+                                    sha256=digest, bytes=len(upload.data),
                                     seconds=clip.seconds, native_rate=clip.native_rate, codec=clip.codec)
                 self.outbox.add(conn, VOICE_LIFECYCLE, voice_id, events_pb2.VoiceEnrollmentRequested(
                     voice_id=voice_id, tenant_id=tenant_id, sample_keys=keys, transcript=transcript,
@@ -184,7 +184,7 @@ class Voices:
 
     def get(self, tenant_id: str, voice_id: str) -> Row:
         with self.uow.read() as conn:
-            row = repo.voice(conn, voice_id, tenant_id) if is_uuid(voice_id) else None
+            row = repo.voice(conn, voice_id, tenant_id)
         if row is None:
             raise NotFound("voice not found")
         return row
@@ -192,7 +192,7 @@ class Voices:
     def owner_of(self, voice_id: str) -> str:
         """The tenant of a voice (operator calls name a voice, not a tenant)."""
         with self.uow.read() as conn:
-            row = repo.voice(conn, voice_id) if is_uuid(voice_id) else None
+            row = repo.voice(conn, voice_id)
         if row is None:
             raise NotFound("voice not found")
         return row.tenant_id
@@ -207,7 +207,7 @@ class Voices:
 
     def delete(self, tenant_id: str, voice_id: str) -> None:
         with self.uow.begin() as conn:
-            row = repo.voice(conn, voice_id, tenant_id, for_update=True) if is_uuid(voice_id) else None
+            row = repo.voice(conn, voice_id, tenant_id, for_update=True)
             if row is None:
                 raise NotFound("voice not found")
             repo.set_status(conn, voice_id, "deleted", embedding=None)

@@ -7,6 +7,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Connection, Row, func, insert, select, update
 
+from kit.ids import is_uuid
 from services.embedding.storage.tables import challenges, consents, samples, voices
 
 VISIBLE = ("processing", "ready", "rejected", "disabled")
@@ -21,7 +22,9 @@ def add_sample(conn: Connection, **values) -> None:
 
 
 def voice(conn: Connection, voice_id: str, tenant_id: str | None = None, for_update: bool = False) -> Row | None:
-    """A voice that is not deleted; with tenant_id, only if it belongs to that tenant."""
+    """A voice that is not deleted; with tenant_id, only if it belongs to that tenant. Malformed ids: None."""
+    if not is_uuid(voice_id):
+        return None
     query = select(voices).where(voices.c.id == voice_id, voices.c.status.in_(VISIBLE))
     if tenant_id is not None:
         query = query.where(voices.c.tenant_id == tenant_id)

@@ -110,7 +110,6 @@ class Watermarker:
         self._onehot = np.zeros((BITS, SLOTS, _GROUPS), np.float32)
         self._onehot[self._owner, np.arange(SLOTS)[:, None], np.arange(_GROUPS)[None, :]] = 1.0
         self._pattern = self._onehot * self._chips  # (bits, slots, bins)
-        self._norm = self._onehot.sum(axis=(1, 2))
 
     # --- payload ------------------------------------------------------------------------------
 
