@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.gateway_latency", "bench.embedding_speed", "bench.index_search"]
+BENCHMARKS = ["bench.gateway_latency", "bench.embedding_speed", "bench.index_search", "bench.cloning_quality"]
 
 
 def main() -> None:

@@ -136,3 +136,24 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str = "wav", bitrate: int
 
 def content_type(fmt: str) -> str:
     return FORMATS[fmt][2]
+
+
+class StreamResampler:
+    """Resamples a stream chunk by chunk with filter state carried across chunks (no clicks at the
+    seams, unlike resampling each chunk on its own). Call with None at the end to flush."""
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        self.from_rate, self.to_rate = from_rate, to_rate
+        self._resampler = None if from_rate == to_rate else av.AudioResampler(format="flt", layout="mono",
+                                                                                 rate=to_rate)
+
+    def __call__(self, samples: np.ndarray | None) -> np.ndarray:
+        if self._resampler is None:
+            return np.zeros(0, np.float32) if samples is None else samples.astype(np.float32, copy=False)
+        frame = None
+        if samples is not None:
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None], format="flt",
+                                               layout="mono")
+            frame.sample_rate = self.from_rate
+        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)

@@ -1,8 +1,10 @@
 """`timbre demo` — the main job on the embedded default, end to end through the public edges.
 
 Stack up → the demo tenant (created once, kept in .run/demo-tenant.json) → GET /v1/me → enroll a
-sample voice the project makes (the Piper "joe" speaker) through REST → wait for its status.
-Speech and watermark verification join as their issues land.
+sample voice the project makes (the Piper "joe" speaker) through REST → wait for its status →
+clone that voice with the embedded engine and speak one Thai and one English sentence → mark them
+through the watermark service → detect the marks through REST.
+Until the synthesis service lands (issue 6), the clone is built and spoken in this process.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import httpx
 from kit.config import KitSettings
 from kit.grpc.convert import TIER_CODES
 from timbre.cli.client import operator_channel
-from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
+from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc, watermark_pb2, watermark_pb2_grpc
 
 GATEWAY = "http://127.0.0.1:8080"
 
@@ -83,4 +85,45 @@ def demo(gateway: str) -> None:
         click.echo(json.dumps(voice, indent=2))
         if voice["status"] != "ready":
             raise click.ClickException(f"the sample voice was {voice['status']}: {voice.get('status_detail')}")
+
+        _step(5, "clone the enrolled recording with the embedded engine and speak Thai and English")
+        clips = _speak_with_clone(samples, samples.PASSAGES[0] + " " + samples.PASSAGES[1])
+
+        _step(6, "watermark each clip (WatermarkService.Embed) and detect it through POST /v1/watermark/detect")
+        out = stack.state_paths().root / "demo"
+        out.mkdir(exist_ok=True)
+        with operator_channel(settings, settings.watermark_addr) as channel:
+            marker = watermark_pb2_grpc.WatermarkServiceStub(channel)
+            for language, wav in clips.items():
+                marked = marker.Embed(watermark_pb2.EmbedRequest(audio=wav))
+                path = out / f"speech-{language}.wav"
+                path.write_bytes(marked.audio)
+                found = http.post("/v1/watermark/detect", files=[("file", (path.name, marked.audio, "audio/wav"))])
+                found = found.raise_for_status().json()
+                click.echo(f"    {path}: generation {marked.generation_id} → detect {json.dumps(found)}")
+                if not found.get("watermarked") or found.get("generation_id") != marked.generation_id:
+                    raise click.ClickException(f"the mark in {path} was not found")
     click.secho("demo: done", fg="green")
+
+
+def _speak_with_clone(samples, transcript: str) -> dict[str, bytes]:
+    import numpy as np
+    import torch
+
+    from services.synthesis.engine.embedded import EmbeddedEngine
+    from services.synthesis.engine.interface import SpeechOptions
+
+    torch.set_num_threads(1)
+    engine = EmbeddedEngine()
+    started = time.monotonic()
+    voice = engine.build_voice([samples.joe(transcript)], transcript)
+    click.echo(f"    voice built in {time.monotonic() - started:.1f} s ({len(voice)} bytes)")
+    sentences = {"th": "สวัสดีครับ ยินดีต้อนรับสู่ทิมเบอร์ เสียงนี้สร้างขึ้นเมื่อวันที่ 26/11/2026",
+                 "en": "Hello from Timbre. This sentence was spoken in a cloned voice, and it carries a watermark."}
+    clips = {}
+    for language, text in sentences.items():
+        audio = np.concatenate(list(engine.synthesize(text, voice, SpeechOptions(language=language,
+                                                                                  sample_rate=22050))))
+        clips[language] = samples.wav_bytes(audio, 22050)
+        click.echo(f"    {language}: {len(audio) / 22050:.1f} s of speech")
+    return clips

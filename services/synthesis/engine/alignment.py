@@ -1,0 +1,78 @@
+"""Frame pairing between base speech and a reference speaker.
+
+Parallel (a transcript is known): the base voice speaks the same words and dynamic time warping on
+speaker-normalised cepstra pairs each reference frame with the base frame saying the same thing.
+Non-parallel: each reference frame is paired with its nearest base frame from a base corpus (cosine
+on speaker-normalised cepstra), which finds the same sound in most cases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from services.synthesis.engine.features import cepstra
+
+
+def speech_frames(log_mel: np.ndarray, margin_db: float = 35.0) -> np.ndarray:
+    """Frames within `margin_db` of the loud end of the clip (pauses and breaths are left out)."""
+    level = log_mel.max(axis=1)
+    return level > np.percentile(level, 95) - margin_db / 8.686  # log-mel is in nepers
+
+
+def normalised_cepstra(log_mel: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    c = cepstra(log_mel)
+    ref = c[mask] if mask is not None and mask.any() else c
+    c = (c - ref.mean(axis=0)) / (ref.std(axis=0) + 1e-5)
+    return c / (np.linalg.norm(c, axis=1, keepdims=True) + 1e-9)
+
+
+def dtw_path(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Monotonic alignment of unit-norm feature rows a (n) and b (m): index pairs along the best path.
+
+    Anti-diagonal sweeps keep the O(n·m) dynamic programme in numpy.
+    """
+    n, m = len(a), len(b)
+    cost = (1.0 - a @ b.T).astype(np.float32)
+    acc = np.full((n + 1, m + 1), np.inf, dtype=np.float32)
+    acc[0, 0] = 0.0
+    step = np.zeros((n, m), dtype=np.int8)  # 0 diagonal, 1 from above (i-1), 2 from the left (j-1)
+    for d in range(2, n + m + 1):
+        i = np.arange(max(1, d - m), min(n, d - 1) + 1)
+        j = d - i
+        options = np.stack([acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]])
+        choice = np.argmin(options, axis=0)
+        acc[i, j] = cost[i - 1, j - 1] + options[choice, np.arange(len(i))]
+        step[i - 1, j - 1] = choice
+    i, j = n - 1, m - 1
+    path = [(i, j)]
+    while i > 0 or j > 0:
+        move = step[i, j] if i > 0 and j > 0 else (1 if i > 0 else 2)
+        if move == 0:
+            i, j = i - 1, j - 1
+        elif move == 1:
+            i -= 1
+        else:
+            j -= 1
+        path.append((i, j))
+    pairs = np.array(path[::-1])
+    return pairs[:, 0], pairs[:, 1]
+
+
+def parallel_pairs(base_mel: np.ndarray, target_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(base frames, target frames) paired by DTW, speech frames only."""
+    base_mask, target_mask = speech_frames(base_mel), speech_frames(target_mel)
+    bi, ti = dtw_path(normalised_cepstra(base_mel, base_mask), normalised_cepstra(target_mel, target_mask))
+    keep = base_mask[bi] & target_mask[ti]
+    return base_mel[bi[keep]], target_mel[ti[keep]]
+
+
+def nearest_pairs(base_mel: np.ndarray, target_mel: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """(base frames, target frames): every target speech frame with its nearest base speech frame."""
+    base_mask, target_mask = speech_frames(base_mel), speech_frames(target_mel)
+    base_keys = normalised_cepstra(base_mel, base_mask)[base_mask]
+    base_frames = base_mel[base_mask]
+    target_frames = target_mel[target_mask]
+    target_keys = normalised_cepstra(target_mel, target_mask)[target_mask]
+    best = np.concatenate([np.argmax(target_keys[s:s + chunk] @ base_keys.T, axis=1)
+                           for s in range(0, len(target_keys), chunk)])
+    return base_frames[best], target_frames

@@ -1,0 +1,159 @@
+"""The embedded default engine (CPU, offline): base voice → per-voice mel conversion → HiFi-GAN.
+
+Building a voice fits one Conversion per base voice (Piper joe for English, espeak-ng for Thai) from
+the reference. With a transcript the base voice speaks the same words (parallel pairs by DTW);
+without one, a base corpus is paired by nearest frames. See docs/engine.md for what was measured.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from kit.audio.codec import StreamResampler, resample
+from kit.errors import InvalidArgument
+from kit.models import ModelStore
+from services.synthesis.engine import alignment, conversion
+from services.synthesis.engine.base_voice import base_name, base_voice
+from services.synthesis.engine.features import median_f0
+from services.synthesis.engine.interface import REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine
+from services.synthesis.engine.mel import HOP, RATE, log_mel
+from services.synthesis.engine.text import chunk_text, normalise
+from services.synthesis.engine.vocoder import load_vocoder
+
+ARTIFACT_KIND = "timbre-embedded-v1"
+MIN_REFERENCE_SECONDS = 3.0
+PITCH_RATIO_RANGE = (0.5, 2.5)
+FIRST_WINDOW = 24  # frames (0.28 s) in the first vocoder window: the first audio comes early
+VOCODER_WINDOW = 160  # frames per later window (1.9 s): fewer seams, less overhead
+VOCODER_CONTEXT = 16  # frames of context on each side of a window
+THAI_CORPUS = ("สวัสดีครับ วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง "
+               "คุณพ่อของฉันทำงานที่โรงพยาบาลในกรุงเทพ ทุกเช้าเขาตื่นนอนตอนหกโมง แล้วดื่มกาแฟร้อนหนึ่งแก้ว "
+               "นักเรียนกำลังอ่านหนังสือในห้องสมุด เสียงฝนตกข้างนอกทำให้ทุกคนรู้สึกสบายใจ")
+
+
+def _english_corpus() -> str:
+    from timbre.samples import PASSAGES
+
+    return " ".join(PASSAGES)
+
+
+class EmbeddedEngine(VoiceEngine):
+    name = "embedded"
+    native_rate = RATE
+
+    def __init__(self, store: ModelStore | None = None, device: str = "cpu",
+                 fit_options: conversion.FitOptions | None = None) -> None:
+        self.store = store or ModelStore()
+        self.vocoder = load_vocoder(self.store.require("hifigan"), device)
+        self.fit_options = fit_options or conversion.FitOptions()
+        self._base_f0_cache: dict[str, float] = {}
+
+    def _base(self, language: str):
+        return base_voice(language, str(self.store.root))
+
+    def _base_mel(self, language: str, text: str, pitch_ratio: float = 1.0) -> np.ndarray:
+        base = self._base(language)
+        chunks = chunk_text(normalise(text, language), language)
+        return log_mel(np.concatenate([base.speak_at_pitch(chunk, 1.0, pitch_ratio) for chunk in chunks]))
+
+    def _base_f0(self, language: str) -> float:
+        """Median F0 of the base voice (over its corpus), computed once per engine."""
+        if language not in self._base_f0_cache:
+            text = _english_corpus() if language == "en" else THAI_CORPUS
+            base = self._base(language)
+            audio = np.concatenate([base.speak(c) for c in chunk_text(normalise(text, language), language)])
+            self._base_f0_cache[language] = median_f0(audio)
+        return self._base_f0_cache[language]
+
+    # -- building ---------------------------------------------------------------------------
+    def build_voice(self, references: list[np.ndarray], transcript: str | None = None,
+                    progress: Progress | None = None) -> bytes:
+        report = progress or (lambda stage, fraction: None)
+        if not references:
+            raise InvalidArgument("at least one reference recording is needed", field="reference")
+        seconds = sum(len(r) for r in references) / REFERENCE_RATE
+        if seconds < MIN_REFERENCE_SECONDS:
+            raise InvalidArgument(f"the reference is {seconds:.1f} s; at least {MIN_REFERENCE_SECONDS:g} s of speech "
+                                  "is needed", reason="AUDIO_TOO_SHORT")
+        started = time.monotonic()
+        target_audio = np.concatenate([resample(r, REFERENCE_RATE, RATE) for r in references])
+        target_mel = log_mel(target_audio)
+        target_speech = target_mel[alignment.speech_frames(target_mel)]
+        target_f0 = median_f0(target_audio)
+        report("reference analysed", 0.05)
+        conversions = {}
+        for index, language in enumerate(self.languages):
+            parallel = bool(transcript) and language == "en"
+            base_f0 = self._base_f0(language)
+            pitch_ratio = float(np.clip(target_f0 / base_f0, *PITCH_RATIO_RANGE)) if target_f0 and base_f0 else 1.0
+            if parallel:
+                base_mel = self._base_mel(language, transcript, pitch_ratio)
+                base_pairs, target_pairs = alignment.parallel_pairs(base_mel, target_mel)
+            else:
+                text = _english_corpus() if language == "en" else THAI_CORPUS
+                base_mel = self._base_mel(language, text, pitch_ratio)
+                base_pairs, target_pairs = alignment.nearest_pairs(base_mel, target_mel)
+            fitted = conversion.fit(base_pairs, target_pairs, pitch_ratio, target_speech, self.fit_options)
+            fitted.report.update(parallel=parallel, base_f0=base_f0, target_f0=target_f0)
+            conversions[base_name(language)] = fitted.to_state()
+            report(f"{language}: fitted", 0.05 + 0.95 * (index + 1) / len(self.languages))
+        buffer = io.BytesIO()
+        torch.save({"kind": ARTIFACT_KIND, "reference_seconds": seconds, "build_seconds": time.monotonic() - started,
+                    "conversions": conversions}, buffer)
+        report("done", 1.0)
+        return buffer.getvalue()
+
+    @staticmethod
+    def load_voice(artifact: bytes) -> dict[str, conversion.Conversion]:
+        try:
+            state = torch.load(io.BytesIO(artifact), map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable or unsafe artifact is the same error
+            raise InvalidArgument(f"the voice artifact is not readable ({exc.__class__.__name__})",
+                                  field="voice") from exc
+        if not isinstance(state, dict) or state.get("kind") != ARTIFACT_KIND:
+            raise InvalidArgument("the voice artifact was not built by the embedded engine", field="voice")
+        try:
+            return {name: conversion.Conversion.from_state(s) for name, s in state["conversions"].items()}
+        except (KeyError, TypeError) as exc:
+            raise InvalidArgument("the voice artifact is incomplete", field="voice") from exc
+
+    # -- speaking ---------------------------------------------------------------------------
+    def _vocode_windows(self, mel: np.ndarray, first: int) -> Iterator[np.ndarray]:
+        """Vocode in windows (the first one short, so audio starts early), each with context frames
+        on both sides so the seams are inaudible."""
+        start, size = 0, first
+        while start < len(mel):
+            end = min(len(mel), start + size)
+            low, high = max(0, start - VOCODER_CONTEXT), min(len(mel), end + VOCODER_CONTEXT)
+            yield self.vocoder(mel[low:high])[(start - low) * HOP:(end - low) * HOP]
+            start, size = end, VOCODER_WINDOW
+
+    def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
+        conversions = self.load_voice(voice) if voice is not None else None
+        convert = conversions[base_name(options.language)] if conversions else None
+        pitch_ratio = 2.0 ** (options.pitch / 12.0)
+        voice_ratio = convert.pitch_ratio if convert else 1.0
+        resampler = StreamResampler(RATE, self.output_rate(options))
+        base = self._base(options.language)
+        first = FIRST_WINDOW
+        for chunk in chunk_text(normalise(text, options.language), options.language):
+            samples = base.speak_at_pitch(chunk, options.speed, voice_ratio * pitch_ratio)
+            if convert is None and abs(pitch_ratio - 1.0) < 1e-4:
+                pieces = iter([samples])  # the base voice as it is: no vocoder round trip
+            else:
+                mel = log_mel(samples)
+                mel = convert(mel, pitch_ratio) if convert else conversion.envelope_warp(mel, 1.0 / pitch_ratio)
+                pieces = self._vocode_windows(mel, first)
+            for piece in pieces:
+                out = resampler(piece)
+                if len(out):
+                    yield out
+            first = VOCODER_WINDOW
+        tail = resampler(None)
+        if len(tail):
+            yield tail

@@ -1,0 +1,103 @@
+"""Frame features for conversion: cepstra of the log-mel (content-ish, speaker-normalisable),
+a mel-axis frequency warp (pitch and formant moves in the mel domain) and a pitch estimate."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from scipy.fft import dct, idct
+
+from services.synthesis.engine.mel import FMAX, N_MELS, RATE
+
+ENVELOPE_CEPSTRA = 16  # cepstral coefficients kept for the spectral envelope; the rest is fine structure
+
+
+def cepstra(log_mel: np.ndarray, count: int = 20) -> np.ndarray:
+    """MFCC-like coefficients 1..count (c0 = loudness dropped)."""
+    return dct(log_mel, type=2, norm="ortho", axis=1)[:, 1:count + 1]
+
+
+def split_envelope(log_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(envelope, fine structure): low quefrencies are the vocal tract, the rest the harmonics."""
+    coefficients = dct(log_mel, type=2, norm="ortho", axis=1)
+    coefficients[:, ENVELOPE_CEPSTRA:] = 0.0
+    envelope = idct(coefficients, type=2, norm="ortho", axis=1)
+    return envelope, log_mel - envelope
+
+
+@functools.lru_cache(maxsize=1)
+def _bin_hz() -> np.ndarray:
+    # slaney mel scale: linear below 1 kHz, logarithmic above (the scale of the vocoder's filters)
+    mels = np.linspace(0.0, _hz_to_mel(FMAX), N_MELS + 2)[1:-1]
+    return _mel_to_hz(mels)
+
+
+def _hz_to_mel(hz):
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-9) / 1000.0) / (np.log(6.4) / 27.0), linear)
+
+
+def _mel_to_hz(mel):
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+@functools.lru_cache(maxsize=64)
+def _warp_positions(ratio: float) -> np.ndarray:
+    """For each output bin, the (fractional) input bin whose frequency is f / ratio."""
+    hz = _bin_hz()
+    source_mel = _hz_to_mel(hz / ratio)
+    step = _hz_to_mel(FMAX) / (N_MELS + 1)
+    return np.clip(source_mel / step - 1.0, 0.0, N_MELS - 1.0)
+
+
+def warp(frames: np.ndarray, ratio: float) -> np.ndarray:
+    """Scale every frequency by `ratio` (>1 moves energy up) in the mel domain."""
+    if abs(ratio - 1.0) < 1e-4:
+        return frames
+    positions = _warp_positions(round(float(ratio), 4))
+    low = np.floor(positions).astype(int)
+    high = np.minimum(low + 1, N_MELS - 1)
+    fraction = (positions - low).astype(np.float32)
+    return frames[:, low] * (1.0 - fraction) + frames[:, high] * fraction
+
+
+def shift(log_mel: np.ndarray, pitch_ratio: float, formant_ratio: float = 1.0) -> np.ndarray:
+    """Move pitch (harmonics) and formants (envelope) independently."""
+    if abs(pitch_ratio - 1.0) < 1e-4 and abs(formant_ratio - 1.0) < 1e-4:
+        return log_mel
+    envelope, fine = split_envelope(log_mel)
+    return warp(envelope, formant_ratio) + warp(fine, pitch_ratio)
+
+
+def median_f0(samples: np.ndarray, rate: int = RATE, low: float = 60.0, high: float = 400.0) -> float:
+    """Median fundamental frequency of the voiced frames (0 if none): normalised autocorrelation,
+    corrected for the window's taper; the period is the first peak within 10% of the best one (so
+    a period multiple does not win)."""
+    frame, hop = int(0.05 * rate), int(0.01 * rate)
+    if len(samples) < frame:
+        return 0.0
+    frames = np.lib.stride_tricks.sliding_window_view(samples, frame)[::hop]
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    energy = (frames ** 2).sum(axis=1)
+    frames = frames[energy > 0.05 * np.percentile(energy, 95)]
+    if not len(frames):
+        return 0.0
+    window = np.hanning(frame)
+    def autocorrelation(x):
+        spectrum = np.fft.rfft(x, 2 * frame)
+        return np.fft.irfft(np.abs(spectrum) ** 2)[..., :frame]
+    taper = autocorrelation(window)
+    acf = autocorrelation(frames * window) / np.maximum(taper / taper[0], 1e-3)
+    acf /= np.maximum(acf[:, :1], 1e-9)
+    lags = np.arange(int(rate / high), int(rate / low))
+    scores = acf[:, lags]
+    best = scores.max(axis=1)
+    first = lags[np.argmax(scores >= 0.9 * best[:, None], axis=1)]
+    # the peak that lag sits on: the best lag within a fifth above it
+    near = (lags[None, :] >= first[:, None]) & (lags[None, :] <= 1.2 * first[:, None])
+    period = lags[np.argmax(np.where(near, scores, -np.inf), axis=1)]
+    voiced = best > 0.5
+    return float(np.median(rate / period[voiced])) if voiced.any() else 0.0

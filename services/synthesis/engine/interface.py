@@ -1,0 +1,74 @@
+"""What every voice engine offers: build a voice artifact from reference audio, and speak text with
+it as a stream of PCM chunks. Options are checked here, once, for every engine."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from kit.errors import InvalidArgument
+
+MAX_TEXT_CHARS = 5000
+LANGUAGES = ("th", "en")
+SPEED_RANGE = (0.5, 2.0)
+PITCH_RANGE = (-12.0, 12.0)  # semitones
+RATE_RANGE = (8000, 48000)
+REFERENCE_RATE = 16000  # reference audio arrives decoded at this rate (kit.audio.decode's default)
+
+Progress = Callable[[str, float], None]  # (stage, fraction 0..1)
+
+
+@dataclass(frozen=True)
+class SpeechOptions:
+    language: str = "th"
+    speed: float = 1.0
+    pitch: float = 0.0  # semitones
+    sample_rate: int = 0  # 0: the engine's native rate
+
+    def checked(self, max_chars: int, text: str, languages: tuple[str, ...] = LANGUAGES) -> "SpeechOptions":
+        if not text.strip():
+            raise InvalidArgument("text is empty", field="text")
+        if len(text) > max_chars:
+            raise InvalidArgument(f"text is {len(text)} characters; the limit is {max_chars}", reason="TEXT_TOO_LONG",
+                                  limit=max_chars, characters=len(text))
+        if self.language not in languages:
+            raise InvalidArgument(f"language {self.language!r} is not offered; one of {', '.join(languages)}",
+                                  field="language")
+        if not SPEED_RANGE[0] <= self.speed <= SPEED_RANGE[1]:
+            raise InvalidArgument(f"speed {self.speed} is outside {SPEED_RANGE[0]}–{SPEED_RANGE[1]}", field="speed")
+        if not PITCH_RANGE[0] <= self.pitch <= PITCH_RANGE[1]:
+            raise InvalidArgument(f"pitch {self.pitch} semitones is outside {PITCH_RANGE[0]:g}–{PITCH_RANGE[1]:g}",
+                                  field="pitch")
+        if self.sample_rate and not RATE_RANGE[0] <= self.sample_rate <= RATE_RANGE[1]:
+            raise InvalidArgument(f"sample rate {self.sample_rate} Hz is outside {RATE_RANGE[0]}–{RATE_RANGE[1]} Hz",
+                                  field="sample_rate")
+        return self
+
+
+class VoiceEngine(ABC):
+    name: str
+    native_rate: int
+    languages: tuple[str, ...] = LANGUAGES
+
+    @abstractmethod
+    def build_voice(self, references: list[np.ndarray], transcript: str | None = None,
+                    progress: Progress | None = None) -> bytes:
+        """Reference speech (float32 mono at REFERENCE_RATE) → the voice artifact (speaker.pth bytes)."""
+
+    @abstractmethod
+    def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
+        """Checked options → float32 chunks at options.sample_rate (or native_rate)."""
+
+    def synthesize(self, text: str, voice: bytes | None = None, options: SpeechOptions | None = None,
+                   max_chars: int = MAX_TEXT_CHARS) -> Iterator[np.ndarray]:
+        """Text → PCM chunks (float32 mono), one per sentence, the first as soon as it is spoken.
+
+        Errors in the text or options are raised here, before any work, not at the first chunk."""
+        options = (options or SpeechOptions()).checked(max_chars, text, self.languages)
+        return self._stream(text, voice, options)
+
+    def output_rate(self, options: SpeechOptions) -> int:
+        return options.sample_rate or self.native_rate

@@ -1,0 +1,87 @@
+"""The embedded engine on the real store models (Piper joe, int8 HiFi-GAN, ECAPA): a clone sounds
+more like its reference than the base voice does, streams sentence by sentence, speaks Thai, and
+refuses bad input before doing any work."""
+
+import numpy as np
+import pytest
+import torch
+
+from kit.errors import InvalidArgument
+from services.synthesis.engine.embedded import EmbeddedEngine
+from services.synthesis.engine.interface import SpeechOptions
+from timbre import samples
+
+TARGET = "en-us+f3"  # an espeak voice: far from the Piper base, so the gain is measurable
+
+
+@pytest.fixture(scope="module")
+def engine():
+    torch.set_num_threads(1)
+    return EmbeddedEngine()
+
+
+@pytest.fixture(scope="module")
+def voice(engine):
+    text = " ".join(samples.PASSAGES[:2])
+    return engine.build_voice([samples.espeak(text, TARGET)], text)
+
+
+def _speak(engine, text, voice, **options):
+    return list(engine.synthesize(text, voice, SpeechOptions(**{"language": "en", "sample_rate": 16000,
+                                                                **options})))
+
+
+def test_clone_is_closer_to_the_target_than_the_base_voice(engine, voice):
+    from kit.models import ModelStore
+    from services.embedding.encoders import load_encoder
+    from services.embedding.encoders.base import cosine
+
+    ecapa = load_encoder("ecapa", ModelStore())
+    text = samples.PASSAGES[4]
+    target = ecapa.embed(samples.espeak(text, TARGET))
+    clone = ecapa.embed(np.concatenate(_speak(engine, text, voice)))
+    base = ecapa.embed(np.concatenate(_speak(engine, text, None)))
+    assert cosine(clone, target) > cosine(base, target) + 0.05
+
+
+def test_speech_streams_in_chunks_at_the_asked_rate(engine, voice):
+    chunks = _speak(engine, "One sentence here. And a second one follows it.", voice, sample_rate=24000)
+    assert len(chunks) >= 3  # a short first vocoder window, then the rest
+    audio = np.concatenate(chunks)
+    assert 1.5 < len(audio) / 24000 < 8
+    assert np.abs(audio).max() > 0.05 and np.isfinite(audio).all()
+
+
+def test_speed_and_pitch_change_the_output(engine, voice):
+    normal = np.concatenate(_speak(engine, "Hello there, my friend.", voice))
+    fast = np.concatenate(_speak(engine, "Hello there, my friend.", voice, speed=2.0))
+    assert len(fast) < 0.75 * len(normal)
+    from services.synthesis.engine.features import median_f0
+
+    low = np.concatenate(_speak(engine, "Hello there, my friend.", None, pitch=-5.0, sample_rate=22050))
+    plain = np.concatenate(_speak(engine, "Hello there, my friend.", None, sample_rate=22050))
+    assert median_f0(low) < 0.85 * median_f0(plain)
+
+
+def test_thai_speaks_through_the_same_voice(engine, voice):
+    audio = np.concatenate(_speak(engine, "สวัสดีครับ วันนี้อากาศดีมาก ราคา 120 บาท", voice, language="th"))
+    assert len(audio) / 16000 > 1.0 and np.abs(audio).max() > 0.05
+
+
+def test_bad_input_is_refused_before_any_work(engine, voice):
+    with pytest.raises(InvalidArgument) as caught:
+        engine.synthesize("x" * 5001, voice, SpeechOptions(language="en"))
+    assert caught.value.reason == "TEXT_TOO_LONG"
+    with pytest.raises(InvalidArgument):
+        list(engine.synthesize("hello", b"not a voice artifact", SpeechOptions(language="en")))
+    with pytest.raises(InvalidArgument) as short:
+        engine.build_voice([np.zeros(16000, np.float32)])
+    assert short.value.reason == "AUDIO_TOO_SHORT"
+
+
+def test_artifact_loads_safely_and_keeps_both_base_voices(voice):
+    conversions = EmbeddedEngine.load_voice(voice)
+    assert set(conversions) == {"piper-joe", "espeak"}
+    assert conversions["piper-joe"].report["parallel"] is True
+    assert conversions["espeak"].report["parallel"] is False
+    assert conversions["piper-joe"].pitch_ratio > 1.0  # f3 is a female voice, joe a male one

@@ -1,0 +1,85 @@
+"""Engine pieces without models: option checks, DTW, mel warps, conversion fitting, streaming resampler."""
+
+import numpy as np
+import pytest
+
+from kit.audio.codec import StreamResampler, resample
+from kit.errors import InvalidArgument
+from services.synthesis.engine import alignment, conversion
+from services.synthesis.engine.features import median_f0, shift, warp
+from services.synthesis.engine.interface import SpeechOptions
+
+
+@pytest.mark.parametrize("options, text, reason", [
+    (SpeechOptions(), "x" * 5001, "TEXT_TOO_LONG"),
+    (SpeechOptions(), "   ", "INVALID_ARGUMENT"),
+    (SpeechOptions(language="de"), "hallo", "INVALID_ARGUMENT"),
+    (SpeechOptions(speed=2.5), "hi", "INVALID_ARGUMENT"),
+    (SpeechOptions(pitch=13), "hi", "INVALID_ARGUMENT"),
+    (SpeechOptions(sample_rate=4000), "hi", "INVALID_ARGUMENT"),
+])
+def test_bad_options_are_refused_with_a_reason(options, text, reason):
+    with pytest.raises(InvalidArgument) as caught:
+        options.checked(5000, text)
+    assert caught.value.reason == reason
+
+
+def test_limit_error_names_the_limit():
+    with pytest.raises(InvalidArgument) as caught:
+        SpeechOptions().checked(5000, "x" * 6000)
+    assert caught.value.metadata == {"limit": "5000", "characters": "6000"}
+
+
+def test_dtw_recovers_a_known_time_warp():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(60, 12))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    stretch = np.repeat(np.arange(60), 2)  # b says the same as a, twice as slowly
+    b = a[stretch]
+    ai, bi = alignment.dtw_path(a, b)
+    assert ai[0] == 0 and bi[0] == 0 and ai[-1] == 59 and bi[-1] == 119
+    assert np.all(np.diff(ai) >= 0) and np.all(np.diff(bi) >= 0)
+    assert np.array_equal(ai, stretch[bi])  # every b frame paired with the a frame it copies
+
+
+def test_mel_warp_moves_a_peak_up_by_the_ratio_and_back():
+    frames = np.full((1, 80), -5.0, np.float32)
+    frames[0, 30] = 0.0
+    up = warp(frames, 1.3)
+    assert int(np.argmax(up)) > 30
+    assert int(np.argmax(warp(up, 1 / 1.3))) == 30
+    assert shift(frames, 1.0, 1.0) is frames
+
+
+def test_median_f0_finds_the_pitch_of_a_harmonic_tone():
+    rate = 22050
+    t = np.arange(rate) / rate
+    tone = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 6)).astype(np.float32)
+    assert median_f0(tone, rate) == pytest.approx(140, rel=0.03)
+    assert median_f0(np.zeros(rate, np.float32), rate) == 0.0
+
+
+def test_conversion_learns_a_known_spectral_tilt_and_round_trips_its_state():
+    rng = np.random.default_rng(1)
+    base = rng.normal(-4, 1, size=(2000, 80)).astype(np.float32)
+    tilt = np.linspace(-1, 1, 80, dtype=np.float32)
+    target = base + tilt
+    fitted = conversion.fit(base, target, 1.0, target, conversion.FitOptions(strength=1.0))
+    assert fitted.formant_ratio == pytest.approx(1.0, abs=0.05)
+    out = fitted(base)
+    assert np.abs(out - target).mean() < 0.2 < np.abs(base - target).mean()
+    again = conversion.Conversion.from_state(fitted.to_state())
+    assert np.allclose(again(base), out)
+
+
+def test_stream_resampler_matches_whole_resampling_without_seams():
+    rate = 22050
+    t = np.arange(rate) / rate
+    chirp = (0.5 * np.sin(2 * np.pi * (200 + 1500 * t) * t)).astype(np.float32)
+    stream = StreamResampler(rate, 16000)
+    pieces = [stream(chirp[i:i + 1000]) for i in range(0, len(chirp), 1000)] + [stream(None)]
+    joined = np.concatenate(pieces)
+    assert abs(len(joined) - 16000) <= 32
+    whole = resample(chirp, rate, 16000)
+    errors = [np.abs(joined[1000 + lag:15000 + lag] - whole[1000:15000]).mean() for lag in range(0, 64)]
+    assert min(errors) < 0.01  # the same signal (up to the resampler's delay), no seams

@@ -1,0 +1,111 @@
+"""`timbre engine clone|speak`: the voice engine as a local tool (no stack needed).
+
+The engine is the embedded default unless --engine (or TIMBRE_ENGINE) names a Coqui model whose
+weights are in the model store, e.g. --engine coqui:xtts_v2.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+from tqdm import tqdm
+
+from kit.audio.codec import FORMATS, AudioDecodeError, decode, encode
+from kit.errors import TimbreError
+from services.synthesis.engine.interface import LANGUAGES, PITCH_RANGE, REFERENCE_RATE, SPEED_RANGE, SpeechOptions
+
+ENGINE_OPTION = click.option("--engine", "engine_name", default=None, envvar="TIMBRE_ENGINE",
+                             help="embedded (default) or coqui:<model> (xtts_v2, vits, tortoise, bark)")
+
+
+def _engine(name: str | None):
+    import torch
+
+    from services.synthesis.engine.factory import make_engine
+
+    torch.set_num_threads(1)  # one core per worker; more threads stall a small machine
+    try:
+        return make_engine(name)
+    except TimbreError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _format(path: str) -> str:
+    suffix = Path(path).suffix.lstrip(".").lower()
+    if suffix not in FORMATS:
+        raise click.ClickException(f"{path}: the extension picks the format; one of {', '.join(FORMATS)}")
+    return suffix
+
+
+@click.group()
+def engine() -> None:
+    """Clone a voice from reference audio and speak text with it, locally."""
+
+
+@engine.command()
+@click.option("--reference", "references", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False), help="reference speech (repeat for more files)")
+@click.option("--transcript", default=None, help="what the references say (improves the embedded engine)")
+@click.option("--out", "target", required=True, type=click.Path(dir_okay=False), help="voice artifact (.pth)")
+@ENGINE_OPTION
+def clone(references: tuple[str, ...], transcript: str | None, target: str, engine_name: str | None) -> None:
+    """Build a voice artifact from reference recordings."""
+    audio = []
+    for path in references:
+        try:
+            audio.append(decode(Path(path).read_bytes(), REFERENCE_RATE).samples)
+        except AudioDecodeError as exc:
+            raise click.ClickException(f"{path}: {exc}") from exc
+    voice_engine = _engine(engine_name)
+    started = time.monotonic()
+    with tqdm(total=100, desc="clone", unit="%", disable=None) as bar:
+        def progress(stage: str, fraction: float) -> None:
+            bar.set_postfix_str(stage)
+            bar.update(max(0, round(fraction * 100) - bar.n))
+
+        try:
+            artifact = voice_engine.build_voice(audio, transcript, progress)
+        except TimbreError as exc:
+            raise click.ClickException(exc.message) from exc
+    Path(target).write_bytes(artifact)
+    click.echo(json.dumps({"voice": target, "engine": voice_engine.name, "bytes": len(artifact),
+                           "reference_seconds": round(sum(len(a) for a in audio) / REFERENCE_RATE, 2),
+                           "build_seconds": round(time.monotonic() - started, 2)}))
+
+
+@engine.command()
+@click.option("--voice", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="voice artifact from `timbre engine clone` (without it: the base voice)")
+@click.option("--text", required=True)
+@click.option("--language", default="th", type=click.Choice(LANGUAGES), show_default=True)
+@click.option("--speed", default=1.0, type=click.FloatRange(*SPEED_RANGE), show_default=True)
+@click.option("--pitch", default=0.0, type=click.FloatRange(*PITCH_RANGE), show_default=True, help="semitones")
+@click.option("--sample-rate", default=0, type=int, help="8000–48000 Hz (default: the engine's own)")
+@click.option("--out", "target", required=True, type=click.Path(dir_okay=False), help="wav, flac, mp3, ogg or m4a")
+@ENGINE_OPTION
+def speak(voice: str | None, text: str, language: str, speed: float, pitch: float, sample_rate: int, target: str,
+          engine_name: str | None) -> None:
+    """Speak text to a file, sentence by sentence."""
+    fmt = _format(target)
+    voice_engine = _engine(engine_name)
+    options = SpeechOptions(language=language, speed=speed, pitch=pitch, sample_rate=sample_rate)
+    artifact = Path(voice).read_bytes() if voice else None
+    started = time.monotonic()
+    chunks, first_chunk = [], None
+    try:
+        for chunk in tqdm(voice_engine.synthesize(text, artifact, options), desc="speak", unit="chunk", disable=None):
+            first_chunk = first_chunk or time.monotonic() - started
+            chunks.append(chunk)
+    except TimbreError as exc:
+        raise click.ClickException(exc.message) from exc
+    rate = voice_engine.output_rate(options)
+    audio = np.concatenate(chunks)
+    Path(target).write_bytes(encode(audio, rate, fmt))
+    click.echo(json.dumps({"out": target, "engine": voice_engine.name, "sample_rate": rate,
+                           "audio_seconds": round(len(audio) / rate, 2),
+                           "first_chunk_ms": round(1000 * first_chunk, 1),
+                           "seconds": round(time.monotonic() - started, 2)}))
