@@ -8,12 +8,12 @@ transcript. Test: the five sentences of passages 3–5 (texts never in the refer
   for the clone and for the base voice (Piper joe) speaking the same texts;
 - pocketsphinx WER of clone and base outputs against the text, next to the WER of the target's own
   speech (pocketsphinx's en-us model does much worse on high voices: that is the floor a clone of
-  such a voice can reach);
+  such a voice can reach), and the same three WERs by Whisper base (int8, CTranslate2);
 - clone build time, real-time factor of synthesis, time to the first chunk of a 200-character text.
 One torch thread, one process.
 
 Usage: python -m bench.cloning_quality [--targets jf_gongitsune,...] [--reference-seconds 30]
-       [--no-transcript] [--strength 0.5]
+       [--no-transcript] [--strength 0.5] [--wave-share 0.0]
 """
 
 from __future__ import annotations
@@ -72,6 +72,38 @@ def transcribe(samples_16k: np.ndarray) -> str:
     return decoder.hyp().hypstr if decoder.hyp() else ""
 
 
+_WHISPER = None
+
+
+def transcribe_whisper(samples_16k: np.ndarray) -> str:
+    """Whisper base (CTranslate2, int8, one thread) from the model store: a judge that, unlike
+    pocketsphinx, is not thrown by high voices."""
+    global _WHISPER
+    if _WHISPER is None:
+        from faster_whisper import WhisperModel
+
+        from kit.models import ModelStore
+
+        store = ModelStore()
+        folder = store.require("whisper_base/part1")
+        model = folder.parent / "model.bin"
+        if not model.is_file():
+            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+                (folder.parent / name).write_bytes((folder / name).read_bytes())
+            halves = [folder / "model.bin.part1", store.require("whisper_base/part2") / "model.bin.part2"]
+            model.with_suffix(".tmp").write_bytes(b"".join(p.read_bytes() for p in halves))
+            model.with_suffix(".tmp").replace(model)
+        _WHISPER = WhisperModel(str(folder.parent), device="cpu", compute_type="int8", cpu_threads=1)
+    segments, _ = _WHISPER.transcribe(samples_16k, language="en", beam_size=1, vad_filter=False)
+    return " ".join(segment.text for segment in segments)
+
+
+def number_words(text: str) -> str:
+    from services.synthesis.engine.text import normalise
+
+    return normalise(text, "en")
+
+
 def cut_reference(audio: np.ndarray, text: str, seconds: float, rate: int = 16000) -> tuple[np.ndarray, str]:
     """The first `seconds` of the reference; the transcript cut in proportion (at a word) to match."""
     if len(audio) <= seconds * rate:
@@ -87,6 +119,7 @@ def main() -> None:
     parser.add_argument("--reference-seconds", type=float, default=30.0)
     parser.add_argument("--no-transcript", action="store_true")
     parser.add_argument("--strength", type=float, default=None)
+    parser.add_argument("--wave-share", type=float, default=None)
     parser.add_argument("--save", default="", help="folder to write the outputs as wav")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -104,6 +137,8 @@ def main() -> None:
     options = FitOptions()
     if args.strength is not None:
         options.strength = args.strength
+    if args.wave_share is not None:
+        options.wave_share = args.wave_share
     engine = EmbeddedEngine(store, fit_options=options)
     encoders = {"ecapa": load_encoder("ecapa", store), "ge2e": load_encoder("ge2e", store)}
     sentences = test_sentences()
@@ -116,6 +151,7 @@ def main() -> None:
 
     base_outputs = [speak(s, None)[0] for s in sentences]
     base_wer = [wer(s, transcribe(a)) for s, a in zip(sentences, base_outputs)]
+    base_wwer = [wer(s, number_words(transcribe_whisper(a))) for s, a in zip(sentences, base_outputs)]
     print(f"machine: {machine_facts()}; torch threads 1")
     print(f"reference {args.reference_seconds:g} s, transcript {'no' if args.no_transcript else 'yes'}, "
           f"fit {options}")
@@ -141,7 +177,12 @@ def main() -> None:
         row = {"target": target, "build_s": build, "rtf": cpu / audio_seconds, "first_chunk_ms": first_chunk * 1000,
                "clone_wer": statistics.fmean(wer(s, transcribe(a)) for s, a in zip(sentences, clone_outputs)),
                "base_wer": statistics.fmean(base_wer),
-               "target_wer": statistics.fmean(wer(s, transcribe(a)) for s, a in zip(sentences, held_out_clips))}
+               "target_wer": statistics.fmean(wer(s, transcribe(a)) for s, a in zip(sentences, held_out_clips)),
+               "clone_wwer": statistics.fmean(wer(s, number_words(transcribe_whisper(a)))
+                                              for s, a in zip(sentences, clone_outputs)),
+               "base_wwer": statistics.fmean(base_wwer),
+               "target_wwer": statistics.fmean(wer(s, number_words(transcribe_whisper(a)))
+                                               for s, a in zip(sentences, held_out_clips))}
         for name, encoder in encoders.items():
             anchor = encoder.embed(held_out)
             row[f"{name}_clone"] = statistics.fmean(cosine(encoder.embed(a), anchor) for a in clone_outputs)
@@ -161,13 +202,14 @@ def main() -> None:
                                                          SpeechOptions(language="th", sample_rate=16000))))
             (folder / f"{target}_thai.wav").write_bytes(encode(thai, 16000))
     print("\n| target | ECAPA clone | ECAPA base | Δ | GE2E clone | GE2E base | WER clone | WER base | WER target's "
-          "own speech | RTF | first chunk ms | build s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "own speech | Whisper WER clone / base / target | RTF | first chunk ms | build s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows + ([{k: (statistics.fmean(x[k] for x in rows) if k != "target" else "mean") for k in rows[0]}]
                      if len(rows) > 1 else []):
         print(f"| {r['target']} | {r['ecapa_clone']:.3f} | {r['ecapa_base']:.3f} | "
               f"{r['ecapa_clone'] - r['ecapa_base']:+.3f} | {r['ge2e_clone']:.3f} | {r['ge2e_base']:.3f} | "
-              f"{r['clone_wer']:.2f} | {r['base_wer']:.2f} | {r['target_wer']:.2f} | {r['rtf']:.3f} | {r['first_chunk_ms']:.0f} | "
+              f"{r['clone_wer']:.2f} | {r['base_wer']:.2f} | {r['target_wer']:.2f} | "
+              f"{r['clone_wwer']:.2f} / {r['base_wwer']:.2f} / {r['target_wwer']:.2f} | {r['rtf']:.3f} | {r['first_chunk_ms']:.0f} | "
               f"{r['build_s']:.1f} |")
 
 

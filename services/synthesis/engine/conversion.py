@@ -1,9 +1,10 @@
 """Per-voice conversion of base-voice log-mel frames into the reference speaker's, fitted at clone time.
 
 Fitted on frame pairs that say the same sound in the base voice and in the reference (alignment.py):
-1. global moves: pitch ratio (median F0 of reference / base), applied to the base voice's audio
-   before the mel (base_voice.speak_at_pitch, which scales formants too), and an envelope warp
-   (the formant ratio that best maps paired base frames onto reference frames, on a grid);
+1. global moves: the pitch ratio (median F0 of reference / base), split between the base voice's
+   audio (`wave_pitch`: base_voice.speak_at_pitch, exact, but it scales formants too) and the
+   mel frames' harmonics (`mel_pitch`: features.shift), and an envelope warp (the formant ratio
+   that best maps paired base frames onto reference frames, on a grid);
 2. per-band statistics: each mel band's mean and spread moved from the base's to the reference's;
 3. a linear map of the whole frame (80 × 80 ridge regression on the pairs, closed form), applied
    with a strength α and followed by global-variance compensation: regression toward the mean
@@ -29,13 +30,20 @@ FORMANT_GRID = np.round(np.arange(0.80, 1.401, 0.025), 3)  # formant moves relat
 class FitOptions:
     strength: float = 0.5  # α: 0 = global moves and band statistics only, 1 = the full linear map
     ridge: float = 300.0  # shrinks the map toward identity; fewer pairs → relatively stronger
+    wave_share: float = 0.5  # share (in log) of the pitch move done on the base audio; the rest in mel
+
+    def split_pitch(self, ratio: float) -> tuple[float, float]:
+        """(wave_pitch, mel_pitch) whose product is `ratio`."""
+        wave = float(ratio ** self.wave_share)
+        return wave, float(ratio / wave)
 
 
 @dataclass
 class Conversion:
     """One base voice → one reference speaker."""
 
-    pitch_ratio: float
+    wave_pitch: float
+    mel_pitch: float
     formant_ratio: float
     source_mean: np.ndarray
     source_std: np.ndarray
@@ -56,10 +64,11 @@ class Conversion:
         return cls(**{k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items()})
 
     def __call__(self, base_mel: np.ndarray, pitch_ratio: float = 1.0) -> np.ndarray:
-        """Log-mel (frames, 80) of base speech already moved by self.pitch_ratio × pitch_ratio →
+        """Log-mel (frames, 80) of base speech already moved by self.wave_pitch × pitch_ratio →
         the reference speaker's log-mel. `pitch_ratio` is the caller's own pitch option: its formant
         move is undone so that only the pitch changes."""
-        x = (envelope_warp(base_mel, self.formant_ratio / pitch_ratio) - self.source_mean) / self.source_std
+        moved = shift(base_mel, self.mel_pitch, self.formant_ratio / pitch_ratio)
+        x = (moved - self.source_mean) / self.source_std
         y = x + self.strength * (x @ self.matrix + self.bias)
         centre = y.mean(axis=0)
         y = centre + (y - centre) * self.spread
@@ -88,11 +97,13 @@ def best_formant_ratio(base: np.ndarray, target: np.ndarray, pitch_ratio: float 
 
 def fit(base_pairs: np.ndarray, target_pairs: np.ndarray, pitch_ratio: float, target_frames: np.ndarray,
         options: FitOptions | None = None) -> Conversion:
-    """Fit on paired frames (the same sound in base speech moved by `pitch_ratio`, and in the
-    reference). `target_frames`: all reference speech frames (for the band statistics)."""
+    """Fit on paired frames (the same sound in base speech already moved by
+    options.split_pitch(pitch_ratio)[0] on the waveform, and in the reference).
+    `target_frames`: all reference speech frames (for the band statistics)."""
     options = options or FitOptions()
-    formant_ratio = best_formant_ratio(base_pairs, target_pairs, pitch_ratio)
-    moved = envelope_warp(base_pairs, formant_ratio)
+    wave_pitch, mel_pitch = options.split_pitch(pitch_ratio)
+    formant_ratio = best_formant_ratio(base_pairs, target_pairs, wave_pitch)
+    moved = shift(base_pairs, mel_pitch, formant_ratio)
     source_mean, source_std = moved.mean(axis=0), moved.std(axis=0) + 1e-3
     target_mean, target_std = target_frames.mean(axis=0), target_frames.std(axis=0) + 1e-3
     x = (moved - source_mean) / source_std
@@ -104,7 +115,7 @@ def fit(base_pairs: np.ndarray, target_pairs: np.ndarray, pitch_ratio: float, ta
     # restore the reference's spread that the regression took away, in proportion to the strength
     spread = (y.std(axis=0) / (mapped.std(axis=0) + 1e-6)) ** options.strength
     error = float(np.abs((mapped - mapped.mean(axis=0)) * spread + mapped.mean(axis=0) - y).mean())
-    return Conversion(pitch_ratio, formant_ratio, source_mean.astype(np.float32), source_std.astype(np.float32),
+    return Conversion(wave_pitch, mel_pitch, formant_ratio, source_mean.astype(np.float32), source_std.astype(np.float32),
                       target_mean.astype(np.float32), target_std.astype(np.float32), matrix.astype(np.float32),
                       bias.astype(np.float32), spread.astype(np.float32), options.strength,
                       {"pairs": len(base_pairs), "fit_error": error})

@@ -91,12 +91,13 @@ class EmbeddedEngine(VoiceEngine):
             parallel = bool(transcript) and language == "en"
             base_f0 = self._base_f0(language)
             pitch_ratio = float(np.clip(target_f0 / base_f0, *PITCH_RATIO_RANGE)) if target_f0 and base_f0 else 1.0
+            wave_pitch, _ = self.fit_options.split_pitch(pitch_ratio)
             if parallel:
-                base_mel = self._base_mel(language, transcript, pitch_ratio)
+                base_mel = self._base_mel(language, transcript, wave_pitch)
                 base_pairs, target_pairs = alignment.parallel_pairs(base_mel, target_mel)
             else:
                 text = _english_corpus() if language == "en" else THAI_CORPUS
-                base_mel = self._base_mel(language, text, pitch_ratio)
+                base_mel = self._base_mel(language, text, wave_pitch)
                 base_pairs, target_pairs = alignment.nearest_pairs(base_mel, target_mel)
             fitted = conversion.fit(base_pairs, target_pairs, pitch_ratio, target_speech, self.fit_options)
             fitted.report.update(parallel=parallel, base_f0=base_f0, target_f0=target_f0)
@@ -137,7 +138,7 @@ class EmbeddedEngine(VoiceEngine):
         conversions = self.load_voice(voice) if voice is not None else None
         convert = conversions[base_name(options.language)] if conversions else None
         pitch_ratio = 2.0 ** (options.pitch / 12.0)
-        voice_ratio = convert.pitch_ratio if convert else 1.0
+        voice_ratio = convert.wave_pitch if convert else 1.0
         resampler = StreamResampler(RATE, self.output_rate(options))
         base = self._base(options.language)
         first = FIRST_WINDOW
