@@ -124,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    from kit.audio.codec import encode, resample
+    from kit.audio.codec import encode
     from kit.models import ModelStore
     from services.embedding.encoders import load_encoder
     from services.embedding.encoders.base import cosine
