@@ -67,7 +67,8 @@ test-unit: proto
 test-integration: models
 	$(PY) -m pytest tests/integration tests/e2e
 
-bench: models
+bench: proto
+	$(TIMBRE) models fetch --all
 	$(PY) -m bench.run_all
 
 clean: down

@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--no-transcript", action="store_true")
     parser.add_argument("--strength", type=float, default=None)
     parser.add_argument("--wave-share", type=float, default=None)
+    parser.add_argument("--max-pitch", type=float, default=None)
     parser.add_argument("--save", default="", help="folder to write the outputs as wav")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -139,6 +140,8 @@ def main() -> None:
         options.strength = args.strength
     if args.wave_share is not None:
         options.wave_share = args.wave_share
+    if args.max_pitch is not None:
+        options.max_pitch_ratio = args.max_pitch
     engine = EmbeddedEngine(store, fit_options=options)
     encoders = {"ecapa": load_encoder("ecapa", store), "ge2e": load_encoder("ge2e", store)}
     sentences = test_sentences()

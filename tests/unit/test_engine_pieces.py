@@ -83,3 +83,10 @@ def test_stream_resampler_matches_whole_resampling_without_seams():
     whole = resample(chirp, rate, 16000)
     errors = [np.abs(joined[1000 + lag:15000 + lag] - whole[1000:15000]).mean() for lag in range(0, 64)]
     assert min(errors) < 0.01  # the same signal (up to the resampler's delay), no seams
+
+
+def test_the_transcript_language_picks_the_parallel_base_voice():
+    from services.synthesis.engine.embedded import transcript_language
+
+    assert transcript_language("The quick brown fox.") == "en"
+    assert transcript_language("สวัสดีครับ วันนี้อากาศดีมาก") == "th"

@@ -31,6 +31,7 @@ class FitOptions:
     strength: float = 0.5  # α: 0 = global moves and band statistics only, 1 = the full linear map
     ridge: float = 300.0  # shrinks the map toward identity; fewer pairs → relatively stronger
     wave_share: float = 0.5  # share (in log) of the pitch move done on the base audio; the rest in mel
+    max_pitch_ratio: float = 2.0  # larger moves (a male base to a high voice) are capped here
 
     def split_pitch(self, ratio: float) -> tuple[float, float]:
         """(wave_pitch, mel_pitch) whose product is `ratio`."""

@@ -1,8 +1,9 @@
 """The embedded default engine (CPU, offline): base voice → per-voice mel conversion → HiFi-GAN.
 
 Building a voice fits one Conversion per base voice (Piper joe for English, espeak-ng for Thai) from
-the reference. With a transcript the base voice speaks the same words (parallel pairs by DTW);
-without one, a base corpus is paired by nearest frames. See docs/engine.md for what was measured.
+the reference. With a transcript, the base voice of its language speaks the same words (parallel
+pairs by DTW); the other base voice, or both without a transcript, pair a base corpus by nearest
+frames. See docs/engine.md for what was measured.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ from services.synthesis.engine.vocoder import load_vocoder
 
 ARTIFACT_KIND = "timbre-embedded-v1"
 MIN_REFERENCE_SECONDS = 3.0
-PITCH_RATIO_RANGE = (0.5, 2.5)
 FIRST_WINDOW = 24  # frames (0.28 s) in the first vocoder window: the first audio comes early
 VOCODER_WINDOW = 160  # frames per later window (1.9 s): fewer seams, less overhead
 VOCODER_CONTEXT = 16  # frames of context on each side of a window
 THAI_CORPUS = ("สวัสดีครับ วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง "
                "คุณพ่อของฉันทำงานที่โรงพยาบาลในกรุงเทพ ทุกเช้าเขาตื่นนอนตอนหกโมง แล้วดื่มกาแฟร้อนหนึ่งแก้ว "
                "นักเรียนกำลังอ่านหนังสือในห้องสมุด เสียงฝนตกข้างนอกทำให้ทุกคนรู้สึกสบายใจ")
+
+
+def transcript_language(text: str) -> str:
+    """"th" when the transcript is written in Thai script, else "en"."""
+    return "th" if any("\u0e00" <= ch <= "\u0e7f" for ch in text) else "en"
 
 
 def _english_corpus() -> str:
@@ -87,10 +92,12 @@ class EmbeddedEngine(VoiceEngine):
         target_f0 = median_f0(target_audio)
         report("reference analysed", 0.05)
         conversions = {}
+        said_in = transcript_language(transcript) if transcript else None
         for index, language in enumerate(self.languages):
-            parallel = bool(transcript) and language == "en"
+            parallel = language == said_in  # the base voice of the transcript's language can say it too
             base_f0 = self._base_f0(language)
-            pitch_ratio = float(np.clip(target_f0 / base_f0, *PITCH_RATIO_RANGE)) if target_f0 and base_f0 else 1.0
+            limit = self.fit_options.max_pitch_ratio
+            pitch_ratio = float(np.clip(target_f0 / base_f0, 1 / limit, limit)) if target_f0 and base_f0 else 1.0
             wave_pitch, _ = self.fit_options.split_pitch(pitch_ratio)
             if parallel:
                 base_mel = self._base_mel(language, transcript, wave_pitch)
