@@ -22,16 +22,22 @@ ENGINE_OPTION = click.option("--engine", "engine_name", default=None, envvar="TI
                              help="embedded (default) or coqui:<model> (xtts_v2, vits, tortoise, bark)")
 
 
-def _engine(name: str | None):
+def _engine(name: str | None, strength: float | None = None):
     import torch
 
+    from services.synthesis.engine.conversion import FitOptions
     from services.synthesis.engine.factory import make_engine
 
     torch.set_num_threads(1)  # one core per worker; more threads stall a small machine
     try:
-        return make_engine(name)
+        engine = make_engine(name)
     except TimbreError as exc:
         raise click.ClickException(exc.message) from exc
+    if strength is not None:
+        if not hasattr(engine, "fit_options"):
+            raise click.ClickException(f"--strength is an option of the embedded engine, not of {engine.name}")
+        engine.fit_options = FitOptions(strength=strength)
+    return engine
 
 
 def _format(path: str) -> str:
@@ -51,8 +57,12 @@ def engine() -> None:
               type=click.Path(exists=True, dir_okay=False), help="reference speech (repeat for more files)")
 @click.option("--transcript", default=None, help="what the references say (improves the embedded engine)")
 @click.option("--out", "target", required=True, type=click.Path(dir_okay=False), help="voice artifact (.pth)")
+@click.option("--strength", type=click.FloatRange(0.0, 1.0), default=None,
+              help="embedded engine: how far the learned map moves toward the reference (default 0.5; "
+                   "higher is more similar and less intelligible, see docs/engine.md)")
 @ENGINE_OPTION
-def clone(references: tuple[str, ...], transcript: str | None, target: str, engine_name: str | None) -> None:
+def clone(references: tuple[str, ...], transcript: str | None, target: str, strength: float | None,
+          engine_name: str | None) -> None:
     """Build a voice artifact from reference recordings."""
     audio = []
     for path in references:
@@ -60,7 +70,7 @@ def clone(references: tuple[str, ...], transcript: str | None, target: str, engi
             audio.append(decode(Path(path).read_bytes(), REFERENCE_RATE).samples)
         except AudioDecodeError as exc:
             raise click.ClickException(f"{path}: {exc}") from exc
-    voice_engine = _engine(engine_name)
+    voice_engine = _engine(engine_name, strength)
     started = time.monotonic()
     with tqdm(total=100, desc="clone", unit="%", disable=None) as bar:
         def progress(stage: str, fraction: float) -> None:
