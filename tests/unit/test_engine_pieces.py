@@ -90,3 +90,11 @@ def test_the_transcript_language_picks_the_parallel_base_voice():
 
     assert transcript_language("The quick brown fox.") == "en"
     assert transcript_language("สวัสดีครับ วันนี้อากาศดีมาก") == "th"
+
+
+def test_vocoder_precision_is_chosen_by_the_environment(tmp_path, monkeypatch):
+    from services.synthesis.engine import vocoder
+
+    monkeypatch.setenv("TIMBRE_VOCODER", "fp4")
+    with pytest.raises(ValueError, match="TIMBRE_VOCODER"):
+        vocoder.load_vocoder(tmp_path)

@@ -8,6 +8,7 @@ load time, so inference is ordinary conv1d work.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -138,8 +139,14 @@ class OnnxHifiGan(Vocoder):
 INT8_MODEL = "generator_universal.int8.onnx"
 
 
-def load_vocoder(folder: Path, device: str = "cpu") -> Vocoder:
-    """int8 ONNX on a CPU when `timbre models fetch` has built it; float torch otherwise (and on GPUs)."""
-    if device == "cpu" and (folder / INT8_MODEL).is_file():
+def load_vocoder(folder: Path, device: str = "cpu", precision: str | None = None) -> Vocoder:
+    """int8 ONNX on a CPU when `timbre models fetch` has built it; float torch otherwise (and on GPUs).
+
+    TIMBRE_VOCODER=float keeps float weights on a CPU too: int8 is ~3× faster but costs speaker
+    fidelity (ECAPA of a resynthesis to its original: 0.85 against 0.95, docs/engine.md)."""
+    precision = precision or os.environ.get("TIMBRE_VOCODER", "int8")
+    if precision not in ("int8", "float"):
+        raise ValueError(f"TIMBRE_VOCODER={precision!r}: use int8 or float")
+    if device == "cpu" and precision == "int8" and (folder / INT8_MODEL).is_file():
         return OnnxHifiGan(folder / INT8_MODEL)
     return TorchHifiGan(folder / "generator_universal.pth.tar", device)
