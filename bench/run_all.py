@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.gateway_latency", "bench.embedding_speed", "bench.index_search", "bench.cloning_quality"]
+BENCHMARKS = ["bench.gateway_latency", "bench.embedding_speed", "bench.index_search", "bench.cloning_quality",
+              "bench.vocoder_speed"]
 
 
 def main() -> None:
