@@ -19,6 +19,7 @@ Usage: python -m bench.cloning_quality [--targets jf_gongitsune,...] [--referenc
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import statistics
 import time
@@ -72,29 +73,26 @@ def transcribe(samples_16k: np.ndarray) -> str:
     return decoder.hyp().hypstr if decoder.hyp() else ""
 
 
-_WHISPER = None
+@functools.lru_cache(maxsize=1)
+def _whisper():
+    from faster_whisper import WhisperModel
+
+    from kit.models import ModelStore
+
+    store = ModelStore()
+    folder = store.require("whisper_base/part1")
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):  # beside the joined model.bin
+        if not (folder.parent / name).is_file():
+            (folder.parent / name).write_bytes((folder / name).read_bytes())
+    store.joined(folder.parent / "model.bin",
+                 [folder / "model.bin.part1", store.require("whisper_base/part2") / "model.bin.part2"])
+    return WhisperModel(str(folder.parent), device="cpu", compute_type="int8", cpu_threads=1)
 
 
 def transcribe_whisper(samples_16k: np.ndarray) -> str:
     """Whisper base (CTranslate2, int8, one thread) from the model store: a judge that, unlike
     pocketsphinx, is not thrown by high voices."""
-    global _WHISPER
-    if _WHISPER is None:
-        from faster_whisper import WhisperModel
-
-        from kit.models import ModelStore
-
-        store = ModelStore()
-        folder = store.require("whisper_base/part1")
-        model = folder.parent / "model.bin"
-        if not model.is_file():
-            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-                (folder.parent / name).write_bytes((folder / name).read_bytes())
-            halves = [folder / "model.bin.part1", store.require("whisper_base/part2") / "model.bin.part2"]
-            model.with_suffix(".tmp").write_bytes(b"".join(p.read_bytes() for p in halves))
-            model.with_suffix(".tmp").replace(model)
-        _WHISPER = WhisperModel(str(folder.parent), device="cpu", compute_type="int8", cpu_threads=1)
-    segments, _ = _WHISPER.transcribe(samples_16k, language="en", beam_size=1, vad_filter=False)
+    segments, _ = _whisper().transcribe(samples_16k, language="en", beam_size=1, vad_filter=False)
     return " ".join(segment.text for segment in segments)
 
 

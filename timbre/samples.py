@@ -11,6 +11,7 @@ import numpy as np
 
 from kit.audio.codec import decode, encode, resample
 from kit.models import ModelStore
+from kit.models.onnx import cpu_session
 
 RATE = 16000
 
@@ -72,23 +73,14 @@ KOKORO_RATE = 24000
 @functools.lru_cache(maxsize=1)
 def _kokoro():
     """Kokoro-82M (int8 ONNX, Apache-2.0) from the model store: the four parts joined once, checked."""
-    import hashlib
     import json
-
-    import onnxruntime
 
     store = ModelStore()
     voices_dir = store.require("kokoro/voices")
-    model = store.root / "kokoro" / "kokoro-v1.0.int8.onnx"
-    if not model.is_file():
-        blob = b"".join((store.require(f"kokoro/part{n}") / "part.bin").read_bytes() for n in range(1, 5))
-        if hashlib.sha256(blob).hexdigest() != (voices_dir / "model.sha256").read_text().split()[0]:
-            raise RuntimeError("kokoro parts do not join to the pinned model (sha256 mismatch)")
-        model.with_suffix(".tmp").write_bytes(blob)
-        model.with_suffix(".tmp").replace(model)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    model = store.joined(store.root / "kokoro" / "kokoro-v1.0.int8.onnx",
+                         [store.require(f"kokoro/part{n}") / "part.bin" for n in range(1, 5)],
+                         sha256=(voices_dir / "model.sha256").read_text().split()[0])
+    session = cpu_session(model)
     vocab = json.loads((voices_dir / "vocab.json").read_text())["vocab"]
     packs = dict(np.load(voices_dir / "voices_ja.npz"))
     return session, vocab, packs

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
+
+from kit.models.onnx import cpu_session
 
 FRAME = 512
 CONTEXT = 64
@@ -42,11 +43,7 @@ class SpeechMap:
 
 class SileroVad:
     def __init__(self, model: Path, threshold: float = 0.5) -> None:
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(model), sess_options=options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = cpu_session(model)
         self.threshold = threshold
 
     def analyse(self, samples: np.ndarray) -> SpeechMap:

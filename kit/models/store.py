@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -43,6 +44,19 @@ class ModelStore:
             raise ModelMissing(f"model {name!r} is missing{': ' + ', '.join(missing) if missing else ''}; {fix}",
                                model=name, path=str(folder))
         return folder
+
+    def joined(self, target: Path, parts: list[Path], sha256: str | None = None) -> Path:
+        """A model that ships split across packages, joined once into `target` (atomically, and
+        checked against `sha256` when given)."""
+        if not target.is_file():
+            blob = b"".join(part.read_bytes() for part in parts)
+            if sha256 is not None and hashlib.sha256(blob).hexdigest() != sha256:
+                raise ModelMissing(f"the parts of {target.name} do not join to the pinned model (sha256 mismatch); "
+                                   "run `timbre models fetch --all --force`", model=target.name, path=str(target))
+            staging = target.with_suffix(".tmp")
+            staging.write_bytes(blob)
+            staging.replace(target)
+        return target
 
     def manifest(self, name: str) -> dict | None:
         path = self.folder(name) / MANIFEST

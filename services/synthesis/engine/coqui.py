@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,8 @@ import torch
 from kit.audio.codec import encode, resample
 from kit.errors import InvalidArgument
 from kit.models import ModelStore
-from services.synthesis.engine.interface import REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine
+from services.synthesis.engine.interface import (REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine,
+                                                  load_artifact, save_artifact)
 from services.synthesis.engine.text import chunk_text, normalise
 
 REQUIRED_FILES = {
@@ -137,26 +137,16 @@ class CoquiEngine(VoiceEngine):
         else:
             joined = np.concatenate(references)[:cap]
             state["reference"] = torch.from_numpy((np.clip(joined, -1, 1) * 32767).astype(np.int16))
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
+        artifact = save_artifact(state)
         report("done", 1.0)
-        return buffer.getvalue()
-
-    def _load_voice(self, artifact: bytes) -> dict:
-        try:
-            state = torch.load(io.BytesIO(artifact), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - unreadable or unsafe: the same error
-            raise InvalidArgument(f"the voice artifact is not readable ({exc.__class__.__name__})",
-                                  field="voice") from exc
-        if not isinstance(state, dict) or state.get("kind") != ARTIFACT_KIND or state.get("model") != self.model_name:
-            raise InvalidArgument(f"the voice artifact was not built for {self.name}", field="voice")
-        return state
+        return artifact
 
     # -- speaking ---------------------------------------------------------------------------
     def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
         if voice is None and self.model_name == "xtts_v2":
             raise InvalidArgument("XTTS-v2 speaks only in a cloned voice: give a voice artifact", field="voice")
-        state = self._load_voice(voice) if voice is not None else None
+        state = None if voice is None else load_artifact(voice, ARTIFACT_KIND, f"for {self.name}",
+                                                          model=self.model_name)
         rate = self.output_rate(options)
         with contextlib.ExitStack() as stack:
             speaker_wav = None

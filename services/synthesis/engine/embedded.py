@@ -8,12 +8,10 @@ frames. See docs/engine.md for what was measured.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 
 import numpy as np
-import torch
 
 from kit.audio.codec import StreamResampler, resample
 from kit.errors import InvalidArgument
@@ -21,7 +19,8 @@ from kit.models import ModelStore
 from services.synthesis.engine import alignment, conversion
 from services.synthesis.engine.base_voice import base_name, base_voice
 from services.synthesis.engine.features import median_f0
-from services.synthesis.engine.interface import REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine
+from services.synthesis.engine.interface import (REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine,
+                                                  load_artifact, save_artifact)
 from services.synthesis.engine.mel import HOP, RATE, log_mel
 from services.synthesis.engine.text import chunk_text, normalise
 from services.synthesis.engine.vocoder import load_vocoder
@@ -110,21 +109,14 @@ class EmbeddedEngine(VoiceEngine):
             fitted.report.update(parallel=parallel, base_f0=base_f0, target_f0=target_f0)
             conversions[base_name(language)] = fitted.to_state()
             report(f"{language}: fitted", 0.05 + 0.95 * (index + 1) / len(self.languages))
-        buffer = io.BytesIO()
-        torch.save({"kind": ARTIFACT_KIND, "reference_seconds": seconds, "build_seconds": time.monotonic() - started,
-                    "conversions": conversions}, buffer)
+        artifact = save_artifact({"kind": ARTIFACT_KIND, "reference_seconds": seconds,
+                                  "build_seconds": time.monotonic() - started, "conversions": conversions})
         report("done", 1.0)
-        return buffer.getvalue()
+        return artifact
 
     @staticmethod
     def load_voice(artifact: bytes) -> dict[str, conversion.Conversion]:
-        try:
-            state = torch.load(io.BytesIO(artifact), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable or unsafe artifact is the same error
-            raise InvalidArgument(f"the voice artifact is not readable ({exc.__class__.__name__})",
-                                  field="voice") from exc
-        if not isinstance(state, dict) or state.get("kind") != ARTIFACT_KIND:
-            raise InvalidArgument("the voice artifact was not built by the embedded engine", field="voice")
+        state = load_artifact(artifact, ARTIFACT_KIND, "by the embedded engine")
         try:
             return {name: conversion.Conversion.from_state(s) for name, s in state["conversions"].items()}
         except (KeyError, TypeError) as exc:

@@ -3,11 +3,13 @@ it as a stream of PCM chunks. Options are checked here, once, for every engine."
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from kit.errors import InvalidArgument
 
@@ -46,6 +48,27 @@ class SpeechOptions:
             raise InvalidArgument(f"sample rate {self.sample_rate} Hz is outside {RATE_RANGE[0]}–{RATE_RANGE[1]} Hz",
                                   field="sample_rate")
         return self
+
+
+def save_artifact(state: dict) -> bytes:
+    """A voice artifact (speaker.pth): tensors and plain values only."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def load_artifact(artifact: bytes, kind: str, built_for: str, **expected: str) -> dict:
+    """The artifact's state, loaded with weights_only=True (no pickled code from storage), checked
+    to be of `kind` (and any `expected` fields); otherwise InvalidArgument naming `built_for`."""
+    try:
+        state = torch.load(io.BytesIO(artifact), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable or unsafe artifact is the same error
+        raise InvalidArgument(f"the voice artifact is not readable ({exc.__class__.__name__})",
+                              field="voice") from exc
+    if not isinstance(state, dict) or state.get("kind") != kind or any(
+            state.get(key) != value for key, value in expected.items()):
+        raise InvalidArgument(f"the voice artifact was not built {built_for}", field="voice")
+    return state
 
 
 class VoiceEngine(ABC):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 
+from kit.models.onnx import cpu_session
 from services.synthesis.engine.phonemize import phonemize
 
 PAD, BOS, EOS = "_", "^", "$"
@@ -40,17 +40,10 @@ class PiperConfig:
         )
 
 
-def session(model: Path, threads: int = 1) -> onnxruntime.InferenceSession:
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
-
-
 class PiperVoice:
     def __init__(self, folder: Path, threads: int = 1) -> None:
         self.config = PiperConfig.load(folder / "config.json")
-        self.session = session(folder / "model.onnx", threads)
+        self.session = cpu_session(folder / "model.onnx", threads)
 
     @property
     def sample_rate(self) -> int:

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import parametrize
 
+from kit.models.onnx import cpu_session
 from services.synthesis.engine.mel import HOP, N_MELS
 
 SLOPE = 0.1
@@ -125,12 +126,7 @@ class OnnxHifiGan(Vocoder):
     name = "hifigan-int8"
 
     def __init__(self, model: Path, threads: int = 1) -> None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(model, threads)
 
     def _run(self, mel: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"mel": mel})[0][0, 0]
