@@ -17,10 +17,12 @@ help:
 
 # The virtualenv, rebuilt only when the lock or pyproject change.
 .venv/.installed: requirements/base.lock pyproject.toml
-	test -x $(PY) || python3 -m venv .venv
-	$(PIP) install -q --upgrade pip wheel setuptools
-	$(PIP) install -q -r requirements/base.lock
-	$(PIP) install -q --no-deps -e .
+	scripts/install_venv.sh base
+	touch $@
+
+# Benchmark-only packages (Whisper for the cloning benchmark's second WER).
+.venv/.bench-installed: requirements/bench.lock .venv/.installed
+	scripts/install_venv.sh bench
 	touch $@
 
 venv: .venv/.installed
@@ -67,7 +69,7 @@ test-unit: proto
 test-integration: models
 	$(PY) -m pytest tests/integration tests/e2e
 
-bench: proto
+bench: proto .venv/.bench-installed
 	$(TIMBRE) models fetch --all
 	$(PY) -m bench.run_all
 
