@@ -8,7 +8,7 @@ import grpc
 
 from gateway.config import GatewaySettings
 from kit.grpc.client import open_channel
-from timbre.v1 import billing_pb2_grpc, embedding_pb2_grpc, tenancy_pb2_grpc, watermark_pb2_grpc
+from timbre.v1 import billing_pb2_grpc, embedding_pb2_grpc, synthesis_pb2_grpc, tenancy_pb2_grpc, watermark_pb2_grpc
 
 
 @dataclass
@@ -17,6 +17,7 @@ class Backends:
     billing: billing_pb2_grpc.BillingServiceStub
     embedding: embedding_pb2_grpc.EmbeddingServiceStub
     watermark: watermark_pb2_grpc.WatermarkServiceStub
+    synthesis: synthesis_pb2_grpc.SynthesisServiceStub
     channels: list[grpc.Channel]
 
     def close(self) -> None:
@@ -29,10 +30,13 @@ def connect(settings: GatewaySettings) -> Backends:
     billing = open_channel(settings.billing_addr, default_timeout=settings.grpc_timeout_seconds)
     embedding = open_channel(settings.embedding_addr, default_timeout=settings.grpc_timeout_seconds)
     watermark = open_channel(settings.watermark_addr, default_timeout=settings.grpc_timeout_seconds)
+    # Speech can take minutes for 5000 characters on a CPU: no default deadline on this channel.
+    synthesis = open_channel(settings.synthesis_addr, default_timeout=None)
     return Backends(
         tenancy=tenancy_pb2_grpc.TenancyServiceStub(tenancy),
         billing=billing_pb2_grpc.BillingServiceStub(billing),
         embedding=embedding_pb2_grpc.EmbeddingServiceStub(embedding),
         watermark=watermark_pb2_grpc.WatermarkServiceStub(watermark),
-        channels=[tenancy, billing, embedding, watermark],
+        synthesis=synthesis_pb2_grpc.SynthesisServiceStub(synthesis),
+        channels=[tenancy, billing, embedding, watermark, synthesis],
     )

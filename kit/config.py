@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kit.errors import FailedPrecondition
+
 ENV_FILE = os.environ.get("TIMBRE_ENV_FILE", ".run/secrets.env")
 
 # Well-known local ports; every one can be overridden through the environment.
@@ -63,12 +65,27 @@ class KitSettings(BaseSettings):
     # Grants: an operator secret yields operator tokens, a service secret yields service tokens.
     operator_secret: SecretStr | None = None
     service_secret: SecretStr | None = None
+    # The deployment's watermark key (hex, ≥ 16 bytes): synthesis marks with it, watermark detects with
+    # it, embedding refuses consent recordings that carry it. `make up` writes a random one.
+    watermark_key: SecretStr | None = None
 
     tenancy_addr: str = f"127.0.0.1:{SERVICE_PORTS['tenancy']}"
     embedding_addr: str = f"127.0.0.1:{SERVICE_PORTS['embedding']}"
     synthesis_addr: str = f"127.0.0.1:{SERVICE_PORTS['synthesis']}"
     watermark_addr: str = f"127.0.0.1:{SERVICE_PORTS['watermark']}"
     billing_addr: str = f"127.0.0.1:{SERVICE_PORTS['billing']}"
+
+
+    def watermark_key_bytes(self) -> bytes:
+        if self.watermark_key is None:
+            raise FailedPrecondition("TIMBRE_WATERMARK_KEY is not set (hex, at least 16 bytes)")
+        try:
+            key = bytes.fromhex(self.watermark_key.get_secret_value())
+        except ValueError as exc:
+            raise FailedPrecondition("TIMBRE_WATERMARK_KEY must be hex") from exc
+        if len(key) < 16:
+            raise FailedPrecondition("TIMBRE_WATERMARK_KEY must hold at least 16 bytes")
+        return key
 
 
 class ServiceSettings(KitSettings):

@@ -16,6 +16,7 @@ os.environ["TIMBRE_DATABASE_URL"] = "postgresql+psycopg://timbre@127.0.0.1:55432
 os.environ["TIMBRE_TOPIC_PREFIX"] = f"test-{RUN_ID}."
 os.environ["TIMBRE_OPERATOR_SECRET"] = secrets.token_urlsafe(24)
 os.environ["TIMBRE_SERVICE_SECRET"] = secrets.token_urlsafe(24)
+os.environ["TIMBRE_WATERMARK_KEY"] = secrets.token_hex(32)
 os.environ["TIMBRE_STORAGE_ROOT"] = tempfile.mkdtemp(prefix="timbre-objects-")
 os.environ["TIMBRE_LOG_LEVEL"] = os.environ.get("TIMBRE_TEST_LOG_LEVEL", "WARNING")
 os.environ["TIMBRE_ENV_FILE"] = os.devnull

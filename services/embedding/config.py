@@ -28,6 +28,9 @@ class EmbeddingSettings(ServiceSettings):
     duplicate_threshold: float | None = None
     verify_threshold: float | None = None
     challenge_ttl_seconds: int = 900
+    # True: a voice is "ready" only when the synthesis service has built it (VoiceReady); False: as soon
+    # as it is embedded (a deployment, or a test, without synthesis workers).
+    voices_built_by_synthesis: bool = True
     torch_threads: int = 1
     index_ivf_threshold: int = 200_000
     index_nprobe: int = 24

@@ -27,6 +27,7 @@ from services.embedding.service_layer.analysis import Analyzer
 from services.embedding.service_layer.consent import Consents
 from services.embedding.service_layer.voices import Voices
 from services.embedding.storage.tables import SCHEMA
+from services.watermark.codec import Watermarker
 from timbre.v1 import embedding_pb2, embedding_pb2_grpc
 
 
@@ -47,9 +48,10 @@ class EmbeddingApp:
         self.quotas = quotas or TenancyClient(settings, settings.service_name)
         duplicate_threshold, verify_threshold = settings.thresholds()
         self.voices = Voices(uow, outbox, open_store(settings), self.analyzer, self.index, self.quotas,
-                             duplicate_threshold)
+                             duplicate_threshold, ready_on_embedded=not settings.voices_built_by_synthesis)
+        marker = Watermarker(settings.watermark_key_bytes()) if settings.watermark_key else None
         self.consents = Consents(uow, outbox, self.voices.store, self.analyzer, self.voices, verify_threshold,
-                                 settings.challenge_ttl_seconds)
+                                 settings.challenge_ttl_seconds, marker)
 
     def process(self) -> ServiceProcess:
         settings = self.settings

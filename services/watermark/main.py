@@ -20,7 +20,7 @@ from timbre.v1 import watermark_pb2, watermark_pb2_grpc
 
 def build(settings: WatermarkSettings) -> ServiceProcess:
     engine = make_engine(settings.database_url, settings.db_pool_size)
-    marks = Marks(UnitOfWork(engine), Watermarker(settings.key_bytes(), settings.watermark_strength_db))
+    marks = Marks(UnitOfWork(engine), Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db))
     workers = []
     if settings.run_workers:
         workers = [EventConsumer("watermark-provenance", [GENERATION_LIFECYCLE], HANDLERS, engine, SCHEMA,

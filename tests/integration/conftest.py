@@ -141,7 +141,9 @@ def embedding(infra, tenancy):
     from services.embedding.config import EmbeddingSettings
     from services.embedding.main import EmbeddingApp
 
-    app = EmbeddingApp(EmbeddingSettings(grpc_port=0, metrics_port=0, tenancy_addr=tenancy))
+    # Voices are ready once embedded here; the synthesis tests run their own builds.
+    app = EmbeddingApp(EmbeddingSettings(grpc_port=0, metrics_port=0, tenancy_addr=tenancy,
+                                         voices_built_by_synthesis=False))
     process = app.process().start()
     assert app.index_sync.caught_up.wait(60), "speaker index did not load"
     app.address = f"127.0.0.1:{process.port}"
@@ -162,12 +164,11 @@ def embedding_stub(embedding):
 @pytest.fixture(scope="session")
 def watermark(infra, tenancy):
     """A real watermark service in this process, with a random key for the run."""
-    import secrets
 
     from services.watermark.config import WatermarkSettings
     from services.watermark.main import build
 
-    settings = WatermarkSettings(grpc_port=0, metrics_port=0, tenancy_addr=tenancy, watermark_key=secrets.token_hex(32))
+    settings = WatermarkSettings(grpc_port=0, metrics_port=0, tenancy_addr=tenancy)
     process = build(settings).start()
     yield f"127.0.0.1:{process.port}", settings
     process.stop()

@@ -43,3 +43,46 @@ def create_tenant(name: str, tier: str) -> None:
         "api_key_id": reply.api_key.key_id,
         "api_key": reply.api_key_secret,
     }))
+
+
+@admin.group()
+def consent() -> None:
+    """Consents."""
+
+
+def grant_written_consent(settings: KitSettings, voice_id: str, document_sha256: str, expires, owner: str,
+                          purpose: str):
+    """GrantWrittenConsent as the operator (shared with `timbre demo`)."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from timbre.v1 import embedding_pb2, embedding_pb2_grpc
+
+    expire_time = Timestamp()
+    expire_time.FromDatetime(expires)
+    details = embedding_pb2.ConsentDetails(
+        owner_name=owner, purpose=purpose, expire_time=expire_time,
+        # The signed form lists every prohibited use; the operator records that it was acknowledged.
+        prohibited_uses_acknowledged=[v.number for v in embedding_pb2.ProhibitedUse.DESCRIPTOR.values if v.number])
+    with operator_channel(settings, settings.embedding_addr) as channel:
+        return embedding_pb2_grpc.EmbeddingServiceStub(channel).GrantWrittenConsent(
+            embedding_pb2.GrantWrittenConsentRequest(voice_id=voice_id, document_sha256=document_sha256,
+                                                     details=details)).consent
+
+
+@consent.command("grant")
+@click.option("--voice", "voice_id", required=True, help="the voice the signed form is for")
+@click.option("--document-sha256", required=True, help="SHA-256 (hex) of the signed consent form")
+@click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD (UTC)")
+@click.option("--owner", default="voice owner (written form)", show_default=True)
+@click.option("--purpose", default="as stated in the signed consent form", show_default=True)
+def grant_consent(voice_id: str, document_sha256: str, expires, owner: str, purpose: str) -> None:
+    """Record a digitally signed written consent for a voice; prints the consent as JSON."""
+    from datetime import timezone
+
+    try:
+        row = grant_written_consent(KitSettings(), voice_id, document_sha256.lower(),
+                                    expires.replace(tzinfo=timezone.utc), owner, purpose)
+    except grpc.RpcError as error:
+        raise fail(error) from error
+    click.echo(json.dumps({"consent_id": row.consent_id, "voice_id": voice_id, "kind": "written",
+                           "expires": expires.date().isoformat()}))

@@ -1,16 +1,18 @@
 """`timbre demo` — the main job on the embedded default, end to end through the public edges.
 
 Stack up → the demo tenant (created once, kept in .run/demo-tenant.json) → GET /v1/me → enroll a
-sample voice the project makes (the Piper "joe" speaker) through REST → wait for its status →
-clone that voice with the embedded engine and speak one Thai and one English sentence → mark them
-through the watermark service → detect the marks through REST.
-Until the synthesis service lands (issue 6), the clone is built and spoken in this process.
+sample voice the project makes (the Piper "joe" speaker) through REST → the operator records the
+owner's written consent → the synthesis service builds the clone (status ready) → speak one Thai
+and one English sentence through REST to files → detect the watermark in them through REST and
+print each generation's provenance.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -18,8 +20,9 @@ import httpx
 
 from kit.config import KitSettings
 from kit.grpc.convert import TIER_CODES
+from timbre.cli.admin import grant_written_consent
 from timbre.cli.client import operator_channel
-from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc, watermark_pb2, watermark_pb2_grpc
+from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 GATEWAY = "http://127.0.0.1:8080"
 
@@ -45,11 +48,12 @@ def _demo_tenant(settings: KitSettings, state: Path, http: httpx.Client) -> str:
     return reply.api_key_secret
 
 
-def _wait_voice(http: httpx.Client, voice_id: str, timeout: float = 180) -> dict:
+def _wait_voice(http: httpx.Client, voice_id: str, analysed_only: bool = False, timeout: float = 300) -> dict:
+    """Until the voice is analysed (embedding done: progress ≥ 0.5) or, by default, no longer processing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         voice = http.get(f"/v1/voices/{voice_id}").raise_for_status().json()
-        if voice["status"] != "processing":
+        if voice["status"] != "processing" or (analysed_only and voice["progress"] >= 0.5):
             return voice
         time.sleep(0.5)
     raise click.ClickException(f"voice {voice_id} still processing after {timeout:.0f}s")
@@ -81,49 +85,60 @@ def demo(gateway: str) -> None:
         if reply.status_code != 202:
             raise click.ClickException(f"POST /v1/voices answered {reply.status_code}: {reply.text}")
         click.echo(f"    202 {reply.json()['status']} {reply.json()['id']}")
-        voice = _wait_voice(http, reply.json()["id"])
-        click.echo(json.dumps(voice, indent=2))
+        voice_id = reply.json()["id"]
+        voice = _wait_voice(http, voice_id, analysed_only=True)
+        if voice["status"] == "rejected":
+            raise click.ClickException(f"the sample voice was rejected: {voice.get('status_detail')}")
+
+        _step(5, "the owner's signed consent form, recorded by the operator (timbre admin consent grant)")
+        form = b"I, Joe (sample speaker), consent to Timbre's demo tenant speaking in my voice. Signed 2026-11-26."
+        consent = grant_written_consent(settings, voice_id, hashlib.sha256(form).hexdigest(),
+                                        datetime.now(timezone.utc) + timedelta(days=365), "Joe (sample speaker)",
+                                        "Timbre demo")
+        click.echo(f"    consent {consent.consent_id} (written)")
+
+        _step(6, "wait until the synthesis service has built the clone (status ready)")
+        voice = _wait_voice(http, voice_id)
+        click.echo(f"    {voice['status']} {voice.get('status_detail') or ''}")
         if voice["status"] != "ready":
             raise click.ClickException(f"the sample voice was {voice['status']}: {voice.get('status_detail')}")
 
-        _step(5, "clone the enrolled recording with the embedded engine and speak Thai and English")
-        clips = _speak_with_clone(samples, samples.PASSAGES[0] + " " + samples.PASSAGES[1])
-
-        _step(6, "watermark each clip (WatermarkService.Embed) and detect it through POST /v1/watermark/detect")
+        _step(7, "speak one Thai and one English sentence (POST /v1/voices/{id}/speech; English streamed)")
         out = stack.state_paths().root / "demo"
         out.mkdir(exist_ok=True)
-        with operator_channel(settings, settings.watermark_addr) as channel:
-            marker = watermark_pb2_grpc.WatermarkServiceStub(channel)
-            for language, wav in clips.items():
-                marked = marker.Embed(watermark_pb2.EmbedRequest(audio=wav))
-                path = out / f"speech-{language}.wav"
-                path.write_bytes(marked.audio)
-                found = http.post("/v1/watermark/detect", files=[("file", (path.name, marked.audio, "audio/wav"))])
-                found = found.raise_for_status().json()
-                click.echo(f"    {path}: generation {marked.generation_id} → detect {json.dumps(found)}")
-                if not found.get("watermarked") or found.get("generation_id") != marked.generation_id:
-                    raise click.ClickException(f"the mark in {path} was not found")
+        clips = {}
+        for language, text in SENTENCES.items():
+            started = time.monotonic()
+            reply = http.post(f"/v1/voices/{voice_id}/speech",
+                              json={"text": text, "language": language, "format": "mp3", "stream": language == "en"})
+            if reply.status_code != 200:
+                raise click.ClickException(f"speech answered {reply.status_code}: {reply.text}")
+            path = out / f"speech-{language}.mp3"
+            path.write_bytes(reply.content)
+            clips[path] = int(reply.headers["Timbre-Generation-Id"])
+            click.echo(f"    {path}: {len(reply.content)} bytes in {time.monotonic() - started:.1f} s, "
+                       f"generation {clips[path]}")
+
+        _step(8, "detect the watermark through POST /v1/watermark/detect and read the provenance")
+        for path, generation_id in clips.items():
+            found = http.post("/v1/watermark/detect", files=[("file", (path.name, path.read_bytes(), "audio/mpeg"))])
+            found = found.raise_for_status().json()
+            click.echo(f"    {path.name}: {json.dumps(found)}")
+            if not found.get("watermarked") or found.get("generation_id") != generation_id:
+                raise click.ClickException(f"the mark in {path} was not found")
+            click.echo(f"    provenance: {json.dumps(_provenance(http, generation_id))}")
     click.secho("demo: done", fg="green")
 
 
-def _speak_with_clone(samples, transcript: str) -> dict[str, bytes]:
-    import numpy as np
-    import torch
+SENTENCES = {"th": "สวัสดีครับ ยินดีต้อนรับสู่ทิมเบอร์ เสียงนี้สร้างขึ้นเมื่อวันที่ 26/11/2026",
+             "en": "Hello from Timbre. This sentence was spoken in a cloned voice, and it carries a watermark."}
 
-    from services.synthesis.engine.embedded import EmbeddedEngine
-    from services.synthesis.engine.interface import SpeechOptions
 
-    torch.set_num_threads(1)
-    engine = EmbeddedEngine()
-    started = time.monotonic()
-    voice = engine.build_voice([samples.joe(transcript)], transcript)
-    click.echo(f"    voice built in {time.monotonic() - started:.1f} s ({len(voice)} bytes)")
-    sentences = {"th": "สวัสดีครับ ยินดีต้อนรับสู่ทิมเบอร์ เสียงนี้สร้างขึ้นเมื่อวันที่ 26/11/2026",
-                 "en": "Hello from Timbre. This sentence was spoken in a cloned voice, and it carries a watermark."}
-    clips = {}
-    for language, text in sentences.items():
-        audio = np.concatenate(list(engine.synthesize(text, voice, SpeechOptions(language=language,
-                                                                                  sample_rate=22050))))
-        clips[language] = samples.wav_bytes(audio, 22050)
-        click.echo(f"    {language}: {len(audio) / 22050:.1f} s of speech")
-    return clips
+def _provenance(http: httpx.Client, generation_id: int, timeout: float = 30) -> dict:
+    """The registry is fed by the generation events, a moment after the audio left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = http.get(f"/v1/generations/{generation_id}/provenance")
+        if reply.status_code == 200 or time.monotonic() > deadline:
+            return reply.raise_for_status().json()
+        time.sleep(0.5)

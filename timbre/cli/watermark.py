@@ -17,7 +17,7 @@ def _marker():
 
     settings = WatermarkSettings()
     try:
-        return Watermarker(settings.key_bytes(), settings.watermark_strength_db)
+        return Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db)
     except TimbreError as exc:
         raise click.ClickException(exc.message) from exc
 

@@ -32,12 +32,13 @@ class ServiceProc:
     kind: str  # "grpc" or "http"
 
 
-# Services that exist so far, in start order; later issues add embedding, synthesis and watermark.
+# Every service, in start order.
 SERVICES = [
     ServiceProc("tenancy", "services.tenancy.main", SERVICE_PORTS["tenancy"], "grpc"),
     ServiceProc("billing", "services.billing.main", SERVICE_PORTS["billing"], "grpc"),
     ServiceProc("embedding", "services.embedding.main", SERVICE_PORTS["embedding"], "grpc"),
     ServiceProc("watermark", "services.watermark.main", SERVICE_PORTS["watermark"], "grpc"),
+    ServiceProc("synthesis", "services.synthesis.main", SERVICE_PORTS["synthesis"], "grpc"),
     ServiceProc("gateway", "gateway.main", GATEWAY_PORT, "http"),
 ]
 SCHEMAS = {
@@ -45,6 +46,7 @@ SCHEMAS = {
     "billing": "services/billing/migrations",
     "embedding": "services/embedding/migrations",
     "watermark": "services/watermark/migrations",
+    "synthesis": "services/synthesis/migrations",
 }
 
 

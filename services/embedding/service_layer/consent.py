@@ -59,7 +59,7 @@ class ConsentTerms:
 
 class Consents:
     def __init__(self, uow: UnitOfWork, outbox: Outbox, store: ObjectStore, analyzer: Analyzer, voices: Voices,
-                 verify_threshold: float, challenge_ttl_seconds: int = 900) -> None:
+                 verify_threshold: float, challenge_ttl_seconds: int = 900, marker=None) -> None:
         self.uow = uow
         self.outbox = outbox
         self.store = store
@@ -67,6 +67,8 @@ class Consents:
         self.voices = voices
         self.verify_threshold = verify_threshold
         self.challenge_ttl = challenge_ttl_seconds
+        # services.watermark.codec.Watermarker with the deployment key: a clone must not consent for its owner.
+        self.marker = marker
 
     def _ready_voice(self, conn, tenant_id: str, voice_id: str, for_update: bool = False) -> Row:
         row = repo.voice(conn, voice_id, tenant_id, for_update)
@@ -100,6 +102,7 @@ class Consents:
             raise FailedPrecondition("the consent challenge was used or has expired; ask for a new one",
                                      reason="CONSENT_REQUIRED")
         vector, samples, _ = self.analyzer.probe("consent recording", audio)
+        self._refuse_generated(samples)
         score = cosine(vector, repo.embedding_of(voice))
         if score < self.verify_threshold:
             raise PermissionDenied(f"the consent recording is not the voice's speaker (similarity {score:.2f}, "
@@ -121,6 +124,14 @@ class Consents:
                 raise FailedPrecondition("the consent challenge was already used", reason="CONSENT_REQUIRED")
             repo.use_challenge(conn, challenge_id)
             return self._record(conn, tenant_id, voice_id, "spoken", terms, digest, evidence_key, score, verified)
+
+    def _refuse_generated(self, samples_16k) -> None:
+        if self.marker is None:
+            return
+        found = self.marker.detect(samples_16k, 16000)
+        if found.watermarked:
+            raise PermissionDenied("the consent recording carries Timbre's watermark: it was generated, not spoken "
+                                   "by the voice's owner", reason="CONSENT_WATERMARKED")
 
     def grant_written(self, tenant_id: str, voice_id: str, document_sha256: str, terms: ConsentTerms) -> Row:
         terms.validate()

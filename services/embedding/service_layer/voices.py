@@ -15,6 +15,7 @@ from kit.errors import InvalidArgument, NotFound
 from kit.events.outbox import Outbox
 from kit.events.topics import SPEAKER_INDEX, VOICE_LIFECYCLE
 from kit.storage import ObjectNotFound, ObjectStore
+from kit.storage.keys import artifact_prefix, sample_prefix
 from services.embedding.domain.audio_checks import AudioPolicy, Rejection
 from services.embedding.domain.duplicates import decide
 from services.embedding.index.speaker_index import SpeakerIndex
@@ -24,15 +25,6 @@ from timbre.v1 import events_pb2
 
 LANGUAGES = {"th", "en"}
 MAX_TRANSCRIPT = 20_000
-
-
-def sample_prefix(tenant_id: str, voice_id: str) -> str:
-    return f"samples/{tenant_id}/{voice_id}/"
-
-
-def artifact_prefix(tenant_id: str, voice_id: str) -> str:
-    """Where synthesis keeps the voice's clone artifacts (models/{tenant}/{voice}/speaker.pth)."""
-    return f"models/{tenant_id}/{voice_id}/"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from kit.db.tables import inbox_table, outbox_table
 SCHEMA = "watermark"
 metadata = MetaData(schema=SCHEMA)
 
-generation_ids = Sequence("generation_ids", schema=SCHEMA, start=1, maxvalue=2 ** 32 - 1, metadata=metadata)
+generation_ids = Sequence("generation_ids", schema=SCHEMA, start=1, maxvalue=2 ** 31 - 1, metadata=metadata)
 
 provenance = Table(
     "provenance", metadata,

@@ -1,0 +1,95 @@
+"""Incremental encoding: PCM in, encoded bytes out as soon as the codec has them.
+
+One encoder and one container for the whole stream, so the concatenation of every returned piece is
+one valid file (mp3 frames, Ogg pages, FLAC frames, or a WAV whose header declares an open length).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import av
+import numpy as np
+
+from kit.audio.codec import FORMATS, OPUS_RATES, StreamResampler, to_pcm16
+
+
+class _Sink:
+    """A write-only, non-seekable file: muxers then write strictly forward."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+
+    def write(self, data) -> int:
+        self.pending += bytes(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.pending = bytes(self.pending), bytearray()
+        return data
+
+
+def _wav_header(rate: int) -> bytes:
+    open_length = 0xFFFFFFFF  # unknown length: readers play to the end of the stream
+    return (b"RIFF" + struct.pack("<I", open_length) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+            + b"data" + struct.pack("<I", open_length))
+
+
+class StreamEncoder:
+    def __init__(self, fmt: str, sample_rate: int, bitrate: int | None = None) -> None:
+        if fmt not in FORMATS or fmt == "m4a":
+            raise ValueError(f"cannot stream {fmt!r}; one of wav, flac, mp3, ogg")
+        self.fmt = fmt
+        self.sample_rate = sample_rate
+        self._header_sent = False
+        self._resampler = None
+        if fmt == "wav":
+            return
+        container_name, codec, _ = FORMATS[fmt]
+        rate = sample_rate
+        if codec == "libopus" and rate not in OPUS_RATES:
+            rate = min((r for r in OPUS_RATES if r >= rate), default=48000)
+            self._resampler = StreamResampler(sample_rate, rate)
+        self._rate = rate
+        self._sink = _Sink()
+        self._container = av.open(self._sink, mode="w", format=container_name)
+        self._stream = self._container.add_stream(codec, rate=rate, layout="mono")
+        if bitrate:
+            self._stream.bit_rate = bitrate
+        self._pts = 0
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        """More PCM (float32 mono at sample_rate) → the bytes now ready (possibly empty)."""
+        if self.fmt == "wav":
+            head = b"" if self._header_sent else _wav_header(self.sample_rate)
+            self._header_sent = True
+            return head + to_pcm16(samples)
+        if self._resampler is not None:
+            samples = self._resampler(samples)
+        self._encode_frame(samples)
+        return self._sink.take()
+
+    def _encode_frame(self, samples: np.ndarray) -> None:
+        if len(samples):
+            frame = av.AudioFrame.from_ndarray(np.clip(samples, -1, 1).astype(np.float32).reshape(1, -1),
+                                               format="flt", layout="mono")
+            frame.sample_rate = self._rate
+            frame.pts = self._pts
+            self._pts += len(samples)
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+
+    def finish(self) -> bytes:
+        """Flush the codec and close the container; the last bytes of the stream."""
+        if self.fmt == "wav":
+            return b"" if self._header_sent else _wav_header(self.sample_rate)
+        if self._resampler is not None:
+            self._encode_frame(self._resampler(None))
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return self._sink.take()

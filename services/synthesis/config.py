@@ -1,0 +1,26 @@
+"""Synthesis settings (environment prefix TIMBRE_)."""
+
+from __future__ import annotations
+
+from kit.config import ServiceSettings
+
+
+class SynthesisSettings(ServiceSettings):
+    service_name: str = "synthesis"
+    # "embedded" (CPU, offline) or "coqui:<model>" with the model's files in the store (docs/models.md).
+    engine: str = "embedded"
+    torch_threads: int = 1
+    # Streamed audio leaves in marked segments of at least this much audio (one mark block is 1.47 s).
+    stream_segment_seconds: float = 1.6
+    # Voice artifacts kept in memory per worker.
+    voice_cache_size: int = 16
+    # A job whose worker died is picked up again when its event is redelivered; after this many
+    # starts it fails for good.
+    job_max_attempts: int = 3
+    quota_ttl_seconds: int = 1800
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 6
+    webhook_backoff_seconds: float = 2.0
+    # An endpoint is disabled after this many failed deliveries in a row.
+    webhook_disable_after: int = 5
+    webhook_poll_seconds: float = 0.5

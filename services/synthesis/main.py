@@ -1,0 +1,97 @@
+"""Synthesis service process: `python -m services.synthesis.main`."""
+
+from __future__ import annotations
+
+import torch
+
+from kit.clients.tenancy import TenancyClient, jwks_fetcher
+from kit.db.engine import UnitOfWork, make_engine
+from kit.events.consumer import EventConsumer
+from kit.events.lag import LagMonitor
+from kit.events.outbox import Outbox
+from kit.events.relay import OutboxRelay
+from kit.events.topics import GENERATION_LIFECYCLE, VOICE_LIFECYCLE
+from kit.grpc.auth import JwksVerifier
+from kit.grpc.server import ServiceDefinition, ServiceProcess
+from kit.logging import configure_logging
+from kit.models import ModelStore
+from kit.storage import open_store
+from services.synthesis import metrics
+from services.synthesis.config import SynthesisSettings
+from services.synthesis.engine.factory import make_engine as make_voice_engine
+from services.synthesis.events.handlers import job_handlers, voice_handlers
+from services.synthesis.grpc_api.servicer import SynthesisServicer
+from services.synthesis.service_layer.artifacts import Artifacts
+from services.synthesis.service_layer.jobs import Jobs
+from services.synthesis.service_layer.speech import Speaker
+from services.synthesis.service_layer.voice_builds import VoiceBuilds
+from services.synthesis.service_layer.webhooks import Deliverer, Webhooks
+from services.synthesis.storage.tables import SCHEMA
+from services.watermark.codec import Watermarker
+from timbre.v1 import synthesis_pb2, synthesis_pb2_grpc
+
+VOICES_GROUP = "synthesis-voices"
+JOBS_GROUP = "synthesis-jobs"
+
+
+class SynthesisApp:
+    """Everything the process wires together; tests reach the parts through it."""
+
+    def __init__(self, settings: SynthesisSettings, quotas=None) -> None:
+        torch.set_num_threads(settings.torch_threads)
+        self.settings = settings
+        self.engine = make_voice_engine(settings.engine, ModelStore())
+        self.db = make_engine(settings.database_url, settings.db_pool_size)
+        uow = UnitOfWork(self.db)
+        outbox = Outbox(SCHEMA, settings.service_name)
+        store = open_store(settings)
+        self.artifacts = Artifacts(store, settings.voice_cache_size)
+        self.quotas = quotas or TenancyClient(settings, settings.service_name)
+        marker = Watermarker(settings.watermark_key_bytes())
+        self.speaker = Speaker(uow, outbox, self.artifacts, self.engine, marker, self.quotas,
+                               settings.stream_segment_seconds, settings.quota_ttl_seconds)
+        self.webhooks = Webhooks(uow)
+        self.jobs = Jobs(uow, outbox, store, self.speaker, self.webhooks, settings.job_max_attempts)
+        self.builds = VoiceBuilds(outbox, store, self.artifacts, self.engine)
+        self.deliverer = Deliverer(uow, settings.webhook_timeout_seconds, settings.webhook_max_attempts,
+                                   settings.webhook_backoff_seconds, settings.webhook_disable_after,
+                                   settings.webhook_poll_seconds)
+
+    def workers(self) -> list:
+        s = self.settings
+        return [
+            EventConsumer(VOICES_GROUP, [VOICE_LIFECYCLE], voice_handlers(self.builds), self.db, SCHEMA,
+                          s.kafka_bootstrap, s.topic_prefix, s.consumer_max_attempts),
+            EventConsumer(JOBS_GROUP, [GENERATION_LIFECYCLE], job_handlers(self.jobs), self.db, SCHEMA,
+                          s.kafka_bootstrap, s.topic_prefix, s.consumer_max_attempts),
+            OutboxRelay(self.db, SCHEMA, s.service_name, s.kafka_bootstrap, s.topic_prefix, s.relay_batch_size,
+                        s.relay_poll_seconds),
+            self.deliverer,
+            LagMonitor(metrics.QUEUE_DEPTH, "jobs", JOBS_GROUP, GENERATION_LIFECYCLE, s.kafka_bootstrap,
+                       s.topic_prefix),
+        ]
+
+    def process(self) -> ServiceProcess:
+        settings = self.settings
+        definition = ServiceDefinition(
+            name=settings.service_name,
+            servicers=[(
+                synthesis_pb2_grpc.add_SynthesisServiceServicer_to_server,
+                SynthesisServicer(self.speaker, self.jobs, self.webhooks),
+                synthesis_pb2.DESCRIPTOR.services_by_name["SynthesisService"].full_name,
+            )],
+            verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
+            workers=self.workers() if settings.run_workers else [],
+            on_stop=[self.db.dispose],
+        )
+        return ServiceProcess(definition, settings)
+
+
+def main() -> None:
+    settings = SynthesisSettings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    SynthesisApp(settings).process().serve_forever()
+
+
+if __name__ == "__main__":
+    main()

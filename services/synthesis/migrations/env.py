@@ -1,0 +1,3 @@
+from kit.db.migrations import run_env
+
+run_env()

@@ -1,0 +1,245 @@
+"""Speaking: checks, quota, engine, watermark, encoding and the generation's record.
+
+Every path (unary, streamed, job) shares `Speaker`: the same checks in the same order (text and
+options, then the voice and its consent, then quota), the same marking, and one `record` that
+writes the generation row with its GenerationCompleted and UsageRecorded events in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import Connection
+
+from kit.audio.codec import encode
+from kit.audio.stream_encoder import StreamEncoder
+from kit.db.engine import UnitOfWork
+from kit.errors import NotFound
+from kit.events.outbox import Outbox
+from kit.events.topics import GENERATION_LIFECYCLE, USAGE
+from kit.grpc.auth import Principal
+from kit.grpc.convert import TIER_NAMES
+from kit.ids import is_uuid
+from kit.logging import get_logger
+from services.synthesis import metrics
+from services.synthesis.domain.generations import MAX_SHORT_TEXT, format_code
+from services.synthesis.domain.voices import VoiceState
+from services.synthesis.engine.interface import SpeechOptions, VoiceEngine
+from services.synthesis.service_layer.artifacts import Artifacts
+from services.synthesis.storage import repository as repo
+from services.watermark.codec import Watermarker
+from timbre.v1 import events_pb2
+
+log = get_logger("synthesis.speech")
+API_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    voice_id: str
+    text: str
+    language: str = "th"
+    speed: float = 1.0
+    pitch: float = 0.0
+    sample_rate: int = 0
+    format: str = "mp3"
+
+    def options(self) -> SpeechOptions:
+        return SpeechOptions(self.language, self.speed, self.pitch, self.sample_rate)
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant_id: str
+    user_id: str
+    tier: int
+
+    @classmethod
+    def of(cls, principal: Principal) -> "Caller":
+        return cls(principal.tenant_scope(), principal.key_id or principal.subject, principal.tier)
+
+    @property
+    def tier_name(self) -> str:
+        return TIER_NAMES.get(self.tier, "unknown")
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """What one finished generation amounts to (its record and usage)."""
+    generation_id: int
+    kind: str  # unary | stream | job
+    language: str
+    format: str
+    characters: int
+    audio_seconds: float
+    compute_seconds: float
+    job_id: str = ""
+    audio_key: str = ""
+
+
+@dataclass(frozen=True)
+class SpeechResult:
+    generation_id: int
+    audio: bytes
+    format: str
+    sample_rate: int
+    audio_seconds: float
+
+
+class Speaker:
+    def __init__(self, uow: UnitOfWork, outbox: Outbox, artifacts: Artifacts, engine: VoiceEngine,
+                 marker: Watermarker, quotas, segment_seconds: float = 1.6, quota_ttl_seconds: int = 1800) -> None:
+        self.uow = uow
+        self.outbox = outbox
+        self.artifacts = artifacts
+        self.engine = engine
+        self.marker = marker
+        self.quotas = quotas  # kit.clients.tenancy.TenancyClient or a stand-in with reserve/commit/release
+        self.segment_seconds = segment_seconds
+        self.quota_ttl = quota_ttl_seconds
+
+    # --- checks --------------------------------------------------------------------------------
+
+    def voice_for(self, tenant_id: str, voice_id: str) -> VoiceState:
+        """The caller's own voice, able to speak now; another tenant's voice is simply not found."""
+        with self.uow.read() as conn:
+            state = repo.voice(conn, voice_id) if is_uuid(voice_id) else None
+        if state is None or state.tenant_id != tenant_id or state.status == "deleted":
+            raise NotFound("voice not found")
+        state.check_can_speak(datetime.now(timezone.utc))
+        return state
+
+    def admit(self, caller: Caller, request: SpeechRequest, max_chars: int = MAX_SHORT_TEXT,
+              idempotency_key: str = "") -> tuple[VoiceState, SpeechOptions, str]:
+        """Checks in order (text and options, voice and consent), then reserves characters, a
+        concurrency slot and the format with tenancy. Returns (voice, options, reservation id)."""
+        options = request.options().checked(max_chars, request.text, self.engine.languages)
+        code = format_code(request.format)
+        state = self.voice_for(caller.tenant_id, request.voice_id)
+        ttl = max(self.quota_ttl, int(len(request.text) * 0.1))
+        reservation = self.quotas.reserve(caller.tenant_id, characters=len(request.text), job_slots=1, format=code,
+                                          ttl_seconds=ttl, idempotency_key=idempotency_key)
+        return state, options, reservation
+
+    # --- the pipeline --------------------------------------------------------------------------
+
+    def rate_of(self, options: SpeechOptions) -> int:
+        return self.engine.output_rate(options)
+
+    def marked_segments(self, state: VoiceState, text: str, options: SpeechOptions, generation_id: int,
+                        max_chars: int = MAX_SHORT_TEXT,
+                        progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+        """The engine's PCM regrouped into segments of ≥ segment_seconds, each marked on its own
+        (a mark block needs 1.47 s of audio, so a shorter piece could not carry one)."""
+        voice = self.artifacts.get(state.artifact_key)
+        rate = self.rate_of(options)
+        minimum = int(self.segment_seconds * rate)
+        pending: list[np.ndarray] = []
+        size = 0
+        for chunk in self.engine.synthesize(text, voice, options, max_chars=max_chars):
+            pending.append(chunk)
+            size += len(chunk)
+            if progress:
+                progress(len(chunk))
+            if size >= minimum:
+                yield self.marker.embed(np.concatenate(pending), rate, generation_id)
+                pending, size = [], 0
+        if pending:
+            yield self.marker.embed(np.concatenate(pending), rate, generation_id)
+
+    def new_generation_id(self) -> int:
+        with self.uow.begin() as conn:
+            return repo.next_generation_id(conn)
+
+    def record(self, conn: Connection, caller: Caller, state: VoiceState, spoken: "Spoken") -> None:
+        """The generation's row and its two events, in the caller's transaction."""
+        model = state.engine or self.engine.name
+        ref = spoken.job_id or str(spoken.generation_id)
+        repo.add_generation(conn, generation_id=spoken.generation_id, tenant_id=caller.tenant_id,
+                            voice_id=state.voice_id, user_id=caller.user_id, job_id=spoken.job_id or None,
+                            kind=spoken.kind, model=model, language=spoken.language, format=spoken.format,
+                            characters=spoken.characters, audio_seconds=spoken.audio_seconds,
+                            compute_seconds=spoken.compute_seconds)
+        self.outbox.add(conn, GENERATION_LIFECYCLE, ref, events_pb2.GenerationCompleted(
+            job_id=spoken.job_id, tenant_id=caller.tenant_id, voice_id=state.voice_id,
+            generation_id=spoken.generation_id, user_id=caller.user_id, api_version=API_VERSION, model=model,
+            characters=spoken.characters, audio_seconds=spoken.audio_seconds, compute_seconds=spoken.compute_seconds,
+            audio_key=spoken.audio_key), tenant_id=caller.tenant_id)
+        self.outbox.add(conn, USAGE, caller.tenant_id, events_pb2.UsageRecorded(
+            tenant_id=caller.tenant_id, generation_ref=ref, characters=spoken.characters,
+            audio_seconds=spoken.audio_seconds, compute_seconds=spoken.compute_seconds, model=model, tier=caller.tier,
+            language=spoken.language), tenant_id=caller.tenant_id)
+
+    def count(self, caller: Caller, language: str, characters: int, status: str, seconds: float | None = None) -> None:
+        metrics.REQUESTS.labels(caller.tier_name, language, status).inc()
+        if status == "ok":
+            metrics.CHARACTERS.labels(caller.tier_name).inc(characters)
+            if seconds is not None:
+                metrics.DURATION.labels(self.engine.name).observe(seconds)
+
+    # --- unary and streamed --------------------------------------------------------------------
+
+    def synthesize(self, caller: Caller, request: SpeechRequest) -> SpeechResult:
+        state, options, reservation = self.admit(caller, request)
+        started = time.monotonic()
+        try:
+            generation_id = self.new_generation_id()
+            segments = list(self.marked_segments(state, request.text, options, generation_id))
+            samples = np.concatenate(segments) if segments else np.zeros(0, np.float32)
+            rate = self.rate_of(options)
+            audio = encode(samples, rate, request.format)
+            seconds = len(samples) / rate
+            with self.uow.begin() as conn:
+                self.record(conn, caller, state, Spoken(generation_id, "unary", request.language, request.format,
+                                                        len(request.text), seconds, time.monotonic() - started))
+        except BaseException:
+            self.quotas.release(reservation)
+            self.count(caller, request.language, len(request.text), "error")
+            raise
+        self.quotas.commit(reservation)
+        self.count(caller, request.language, len(request.text), "ok", time.monotonic() - started)
+        return SpeechResult(generation_id, audio, request.format, rate, seconds)
+
+    def stream(self, caller: Caller, request: SpeechRequest) -> tuple[int, Iterator[bytes]]:
+        """Checks and reserves now (errors before the first chunk); the iterator yields encoded
+        pieces whose concatenation is one file. Usage is recorded only when the stream completes."""
+        state, options, reservation = self.admit(caller, request)
+        try:
+            generation_id = self.new_generation_id()
+        except BaseException:
+            self.quotas.release(reservation)
+            raise
+        return generation_id, self._stream(caller, request, state, options, reservation, generation_id)
+
+    def _stream(self, caller: Caller, request: SpeechRequest, state: VoiceState, options: SpeechOptions,
+                reservation: str, generation_id: int) -> Iterator[bytes]:
+        started = time.monotonic()
+        rate = self.rate_of(options)
+        encoder = StreamEncoder(request.format, rate)
+        samples = 0
+        first = True
+        try:
+            for segment in self.marked_segments(state, request.text, options, generation_id):
+                samples += len(segment)
+                piece = encoder.encode(segment)
+                if piece:
+                    if first:
+                        metrics.FIRST_CHUNK.labels(self.engine.name).observe(time.monotonic() - started)
+                        first = False
+                    yield piece
+            tail = encoder.finish()
+            with self.uow.begin() as conn:
+                self.record(conn, caller, state, Spoken(generation_id, "stream", request.language, request.format,
+                                                        len(request.text), samples / rate,
+                                                        time.monotonic() - started))
+        except BaseException:  # an error, or the client went away (GeneratorExit)
+            self.quotas.release(reservation)
+            self.count(caller, request.language, len(request.text), "error")
+            raise
+        self.quotas.commit(reservation)
+        self.count(caller, request.language, len(request.text), "ok", time.monotonic() - started)
+        yield tail
