@@ -54,7 +54,7 @@ def create_webhook(body: WebhookIn, request: Request, caller: Caller = TenantCal
     return WebhookOut.of(reply.webhook, reply.secret)
 
 
-@router.get("/v1/webhooks", response_model=WebhookList, summary="The tenant's endpoints and their health")
+@router.get("/v1/webhooks", response_model=WebhookList, response_model_exclude_none=True, summary="The tenant's endpoints and their health")
 def list_webhooks(request: Request, page_size: int = Query(20, ge=1, le=100), page_token: str = "",
                   caller: Caller = TenantCaller) -> WebhookList:
     reply = request.app.state.backends.synthesis.ListWebhooks(synthesis_pb2.ListWebhooksRequest(

@@ -39,6 +39,8 @@ class JobHandler:
 
 def voice_handlers(builds: VoiceBuilds) -> dict:
     return {
+        events_pb2.VoiceEnrollmentRequested.DESCRIPTOR.full_name: lambda conn, e: builds.requested(conn, e.payload),
+        events_pb2.VoiceRejected.DESCRIPTOR.full_name: lambda conn, e: builds.rejected(conn, e.payload),
         events_pb2.VoiceEmbedded.DESCRIPTOR.full_name: BuildHandler(builds),
         events_pb2.ConsentGranted.DESCRIPTOR.full_name: lambda conn, e: builds.consent_granted(conn, e.payload),
         events_pb2.ConsentRevoked.DESCRIPTOR.full_name: lambda conn, e: builds.consent_revoked(conn, e.payload),

@@ -31,7 +31,7 @@ from services.synthesis.domain.voices import VoiceState
 from services.synthesis.engine.interface import SpeechOptions, VoiceEngine
 from services.synthesis.service_layer.artifacts import Artifacts
 from services.synthesis.storage import repository as repo
-from services.watermark.codec import Watermarker
+from services.watermark.codec import BLOCK_SECONDS, Watermarker
 from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.speech")
@@ -133,23 +133,29 @@ class Speaker:
     def marked_segments(self, state: VoiceState, text: str, options: SpeechOptions, generation_id: int,
                         max_chars: int = MAX_SHORT_TEXT,
                         progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-        """The engine's PCM regrouped into segments of ≥ segment_seconds, each marked on its own
-        (a mark block needs 1.47 s of audio, so a shorter piece could not carry one)."""
+        """The engine's PCM regrouped into marked segments of ≥ segment_seconds.
+
+        Every segment starts on a boundary of the mark's block grid counted from the start of the
+        stream, so the concatenation carries one continuous grid (independently marked pieces of
+        arbitrary length would each start their own grid, and detection over the whole would fail).
+        """
         voice = self.artifacts.get(state.artifact_key)
         rate = self.rate_of(options)
-        minimum = int(self.segment_seconds * rate)
-        pending: list[np.ndarray] = []
-        size = 0
+        block = BLOCK_SECONDS * rate
+        minimum = max(block, self.segment_seconds * rate)
+        pending = np.zeros(0, np.float32)
+        emitted = 0
         for chunk in self.engine.synthesize(text, voice, options, max_chars=max_chars):
-            pending.append(chunk)
-            size += len(chunk)
+            pending = np.concatenate([pending, chunk])
             if progress:
                 progress(len(chunk))
-            if size >= minimum:
-                yield self.marker.embed(np.concatenate(pending), rate, generation_id)
-                pending, size = [], 0
-        if pending:
-            yield self.marker.embed(np.concatenate(pending), rate, generation_id)
+            boundary = round(int((emitted + len(pending)) / block) * block)
+            if boundary - emitted >= minimum:
+                cut = boundary - emitted
+                yield self.marker.embed(pending[:cut], rate, generation_id)
+                pending, emitted = pending[cut:], boundary
+        if len(pending):
+            yield self.marker.embed(pending, rate, generation_id)
 
     def new_generation_id(self) -> int:
         with self.uow.begin() as conn:

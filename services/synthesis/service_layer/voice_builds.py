@@ -81,6 +81,17 @@ class VoiceBuilds:
             voice_id=event.voice_id, tenant_id=event.tenant_id, artifact_key=outcome.artifact_key,
             engine=self.engine.name), tenant_id=event.tenant_id)
 
+    def requested(self, conn: Connection, event: events_pb2.VoiceEnrollmentRequested) -> None:
+        """Known from the start, so the owner hears "not ready" (not "not found") while it is built."""
+        if repo.voice(conn, event.voice_id) is None:
+            repo.upsert_voice(conn, event.voice_id, event.tenant_id, status="building")
+
+    def rejected(self, conn: Connection, event: events_pb2.VoiceRejected) -> None:
+        state = repo.voice(conn, event.voice_id, for_update=True)
+        if state is None or state.status == "building":
+            repo.upsert_voice(conn, event.voice_id, event.tenant_id, status="failed", failure_reason=event.reason,
+                              failure_detail=f"enrollment was rejected: {event.detail}")
+
     def consent_granted(self, conn: Connection, event: events_pb2.ConsentGranted) -> None:
         expires = event.expire_time.ToDatetime(tzinfo=timezone.utc) if event.HasField("expire_time") else None
         repo.upsert_voice(conn, event.voice_id, event.tenant_id, consent_id=event.consent_id,

@@ -34,6 +34,7 @@ SLOTS = 23  # slots per block (1.47 s): any 3 s piece holds a whole aligned bloc
 LOW_HZ, HIGH_HZ = 1700, 3500
 ID_BITS, TAG_BITS = 32, 32
 BITS = ID_BITS + TAG_BITS
+BLOCK_SECONDS = SLOTS * SLOT_HOPS * HOP / RATE  # 1.472 s
 SUB_OFFSETS = 16  # alignment search step = slot / 16 = 64 samples
 SPEED_SEARCH = (1.0, 0.99, 1.01, 0.98, 1.02, 0.97, 1.03, 0.96, 1.04, 0.95, 1.05, 0.94, 1.06)
 FLOOR_DB = -50.0  # cells quieter than this (dB re full scale, per bin) are pauses and carry no mark

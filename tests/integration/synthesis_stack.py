@@ -1,0 +1,93 @@
+"""A synthesis stack for the synthesis tests, under its own topic prefix (so it builds only its own
+voices): embedding and watermark services and the synthesis gRPC edge in this process, the synthesis
+workers (voice builds, jobs, relay, webhooks) in a child process that a test may SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Worker:
+    """`python -m services.synthesis.main` with its workers on, as the stack runs it."""
+
+    env: dict[str, str]
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="synthesis-worker-", suffix=".log")[1]))
+    process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        port = free_port()
+        env = {**self.env, "TIMBRE_GRPC_PORT": str(port), "TIMBRE_METRICS_PORT": str(free_port())}
+        self.metrics_port = int(env["TIMBRE_METRICS_PORT"])
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "services.synthesis.main"], cwd=REPO, env=env,
+                                            stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while not _serving(f"127.0.0.1:{port}"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()  # never leave a worker behind: it would relay this schema's outbox elsewhere
+                raise AssertionError(f"the synthesis worker did not start: {self.tail()}")
+            time.sleep(0.3)
+        return self
+
+    def kill(self) -> None:
+        self.process.kill()  # SIGKILL: no shutdown hook runs
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics").text
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+def _serving(address: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def worker_env(prefix: str, tenancy: str) -> dict[str, str]:
+    return {**os.environ, "TIMBRE_TOPIC_PREFIX": prefix, "TIMBRE_TENANCY_ADDR": tenancy, "TIMBRE_LOG_LEVEL": "INFO",
+            "TIMBRE_WEBHOOK_BACKOFF_SECONDS": "0.2", "TIMBRE_WEBHOOK_POLL_SECONDS": "0.2",
+            "TIMBRE_WEBHOOK_DISABLE_AFTER": "3", "TIMBRE_WEBHOOK_TIMEOUT_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what} not within {timeout:.0f}s")

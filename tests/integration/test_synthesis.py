@@ -1,0 +1,378 @@
+"""The synthesis service against the real stack: voice builds, consent gate, unary and streamed
+speech through REST and gRPC, watermark and provenance, quotas, jobs, webhooks, usage exactly once
+when a worker is SIGKILLed mid-job."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import select
+
+from kit.audio.codec import decode
+from kit.grpc.client import open_channel
+from tests.integration.conftest import bearer
+from tests.integration.kafka_helpers import read_all
+from tests.integration.synthesis_stack import Worker, wait_until, worker_env
+from timbre import samples
+from timbre.v1 import embedding_pb2, embedding_pb2_grpc, events_pb2, synthesis_pb2, synthesis_pb2_grpc, tenancy_pb2
+
+pytestmark = pytest.mark.integration
+
+JOB_TEXT = " ".join(samples.PASSAGES[:4])  # ~640 characters, ~40 s of speech
+
+
+class Stack:
+    """What the tests drive: REST (gateway TestClient), gRPC stubs, the worker process."""
+
+
+@pytest.fixture(scope="module")
+def syn(infra, tenancy, billing, issue, operator_token, tenancy_stub):
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+    from gateway.config import GatewaySettings
+    from services.embedding.config import EmbeddingSettings
+    from services.embedding.main import EmbeddingApp
+    from services.synthesis.config import SynthesisSettings
+    from services.synthesis.main import SynthesisApp
+    from services.watermark.config import WatermarkSettings
+    from services.watermark.main import build as build_watermark
+    from timbre.stack.stack import ensure_all_topics
+
+    prefix = f"{infra.topic_prefix}syn."
+    ensure_all_topics(infra.kafka_bootstrap, prefix)
+    common = dict(grpc_port=0, metrics_port=0, tenancy_addr=tenancy, topic_prefix=prefix)
+    s = Stack()
+    s.prefix, s.settings = prefix, infra
+    s.embedding = EmbeddingApp(EmbeddingSettings(**common))
+    embedding_process = s.embedding.process().start()
+    assert s.embedding.index_sync.caught_up.wait(60)
+    watermark_process = build_watermark(WatermarkSettings(**common)).start()
+    s.worker = Worker(worker_env(prefix, tenancy)).start()
+    # The gRPC edge in this process; the workers run only in the child process.
+    s.app = SynthesisApp(SynthesisSettings(**common, run_workers=False))
+    synthesis_process = s.app.process().start()
+    addresses = {name: f"127.0.0.1:{p.port}" for name, p in
+                 (("embedding", embedding_process), ("watermark", watermark_process),
+                  ("synthesis", synthesis_process))}
+    s.rest = TestClient(create_app(GatewaySettings(
+        tenancy_addr=tenancy, billing_addr=billing, embedding_addr=addresses["embedding"],
+        watermark_addr=addresses["watermark"], synthesis_addr=addresses["synthesis"], rate_limit_per_second=1000,
+        rate_limit_burst=1000)), raise_server_exceptions=False)
+    channels = [open_channel(addresses["synthesis"], default_timeout=None), open_channel(addresses["embedding"])]
+    s.synthesis = synthesis_pb2_grpc.SynthesisServiceStub(channels[0])
+    s.embedding_stub = embedding_pb2_grpc.EmbeddingServiceStub(channels[1])
+    s.operator = operator_token
+
+    def tenant(tier: str):
+        from kit.grpc.convert import TIER_CODES
+
+        reply = tenancy_stub.CreateTenant(tenancy_pb2.CreateTenantRequest(name=f"syn-{tier}", tier=TIER_CODES[tier]),
+                                          metadata=bearer(operator_token))
+        key = reply.api_key_secret
+        return {"id": reply.tenant.tenant_id, "headers": {"Authorization": f"Bearer {key}"},
+                "token": issue(tenancy_pb2.IssueTokenRequest(api_key=key))}
+
+    s.pro, s.free, s.other = tenant("pro"), tenant("free"), tenant("pro")
+    s.pro_voice = enroll(s, s.pro, "joe")
+    s.free_voice = enroll(s, s.free, "en-us+f3")
+    yield s
+    for channel in channels:
+        channel.close()
+    s.rest.close()
+    s.worker.stop()
+    for process in (synthesis_process, watermark_process, embedding_process):
+        process.stop()
+
+
+def enroll(s: Stack, tenant: dict, speaker: str, passages=(0, 1, 2)) -> str:
+    audio = samples.wav_bytes(samples.speak(speaker, " ".join(samples.PASSAGES[i] for i in passages)), fmt="flac")
+    reply = s.rest.post("/v1/voices", data={"name": speaker, "language": "en"}, headers=tenant["headers"],
+                        files=[("files", ("ref.flac", audio, "audio/flac"))])
+    assert reply.status_code == 202, reply.text
+    return reply.json()["id"]
+
+
+def voice_of(s: Stack, tenant: dict, voice_id: str) -> dict:
+    return s.rest.get(f"/v1/voices/{voice_id}", headers=tenant["headers"]).json()
+
+
+def grant_consent(s: Stack, tenant: dict, voice_id: str) -> None:
+    wait_until(lambda: voice_of(s, tenant, voice_id)["progress"] >= 0.5, 120, "voice analysed")
+    expire = Timestamp()
+    expire.FromDatetime(datetime.now(timezone.utc) + timedelta(days=30))
+    s.embedding_stub.GrantWrittenConsent(embedding_pb2.GrantWrittenConsentRequest(
+        voice_id=voice_id, document_sha256="ab" * 32, details=embedding_pb2.ConsentDetails(
+            owner_name="Owner", purpose="tests", expire_time=expire, prohibited_uses_acknowledged=[1, 2, 3, 4, 5])),
+        metadata=bearer(s.operator))
+
+
+def speak(s: Stack, tenant: dict, voice_id: str, **body):
+    body.setdefault("text", "Hello from Timbre. This is a test of the synthesis service.")
+    return s.rest.post(f"/v1/voices/{voice_id}/speech", json=body, headers=tenant["headers"])
+
+
+def problem(reply) -> dict:
+    assert reply.headers["content-type"].startswith("application/problem+json"), reply.text
+    return reply.json()
+
+
+def ready(s: Stack, tenant: dict, voice_id: str) -> None:
+    wait_until(lambda: voice_of(s, tenant, voice_id)["status"] == "ready", 180,
+               f"voice ready (worker log: {s.worker.tail()})")
+
+
+def usage_records(s: Stack) -> list[events_pb2.UsageRecorded]:
+    from kit.events.envelope import unpack
+
+    records = read_all(f"{s.prefix}timbre.usage.v1", s.settings.kafka_bootstrap, quiet_seconds=2.0)
+    return [unpack(r.value()).payload for r in records]
+
+
+# --- the main flow -------------------------------------------------------------------------------
+
+def test_voice_is_built_then_speaks_marked_audio_with_provenance_and_usage(syn, engine):
+    s = syn
+    # Before consent: the voice gets built, but may not speak.
+    ready(s, s.pro, s.pro_voice)
+    assert problem(speak(s, s.pro, s.pro_voice))["reason"] == "CONSENT_REQUIRED"
+    grant_consent(s, s.pro, s.pro_voice)
+    reply = wait_until(lambda: (r := speak(s, s.pro, s.pro_voice, language="en")).status_code == 200 and r, 30,
+                       "consent reaches synthesis")
+    assert reply.headers["content-type"] == "audio/mpeg"
+    clip = decode(reply.content, target_rate=None)
+    assert clip.seconds > 1.5
+    generation_id = int(reply.headers["Timbre-Generation-Id"])
+    assert generation_id >= 2 ** 31  # synthesis numbers the upper half of the mark's id space
+
+    found = s.rest.post("/v1/watermark/detect", headers=s.pro["headers"],
+                        files=[("file", ("x.mp3", reply.content, "audio/mpeg"))]).json()
+    assert found["watermarked"] and found["generation_id"] == generation_id
+
+    record = wait_until(lambda: (r := s.rest.get(f"/v1/generations/{generation_id}/provenance",
+                                                 headers=s.pro["headers"])).status_code == 200 and r.json(), 30,
+                        "provenance recorded from the generation event")
+    assert record["full_record"] and record["voice_id"] == s.pro_voice and record["tenant_id"] == s.pro["id"]
+    assert record["api_version"] == "v1" and record["model"] == "embedded"
+    others = s.rest.get(f"/v1/generations/{generation_id}/provenance", headers=s.other["headers"]).json()
+    assert not others["full_record"] and others["voice_id"] is None and others["tenant_id"] is None
+
+    usage = [u for u in usage_records(s) if u.generation_ref == str(generation_id)]
+    assert len(usage) == 1
+    assert usage[0].characters == len("Hello from Timbre. This is a test of the synthesis service.")
+    assert usage[0].audio_seconds == pytest.approx(clip.seconds, abs=0.2) and usage[0].model == "embedded"
+
+    thai = speak(s, s.pro, s.pro_voice, text="สวัสดีครับ ยินดีต้อนรับ", format="wav", sample_rate=16000)
+    assert thai.status_code == 200 and thai.headers["content-type"] == "audio/wav"
+    assert decode(thai.content, target_rate=None).sample_rate == 16000
+
+
+def test_streaming_yields_several_chunks_that_decode_as_one_file(syn):
+    s = syn
+    grant_if_needed(s)
+    text = " ".join(samples.PASSAGES[:2])
+    messages = list(s.synthesis.SynthesizeStream(synthesis_pb2.SynthesizeStreamRequest(
+        voice_id=s.pro_voice, text=text, options=synthesis_pb2.SpeechOptions(language="en", format=2)),
+        metadata=bearer(s.pro["token"])))
+    assert len(messages) > 1
+    assert [m.sequence for m in messages] == list(range(len(messages)))
+    assert messages[-1].last and not any(m.last for m in messages[:-1])
+    audio = b"".join(m.audio for m in messages)
+    clip = decode(audio, target_rate=None)
+    assert clip.seconds > 8
+    found = s.rest.post("/v1/watermark/detect", headers=s.pro["headers"],
+                        files=[("file", ("x.wav", audio, "audio/wav"))]).json()
+    assert found["generation_id"] == int(messages[0].generation_id)
+
+    with s.rest.stream("POST", f"/v1/voices/{s.pro_voice}/speech", headers=s.pro["headers"],
+                       json={"text": text, "language": "en", "stream": True}) as reply:
+        assert reply.status_code == 200 and reply.headers["content-type"] == "audio/mpeg"
+        pieces = [piece for piece in reply.iter_raw() if piece]
+    assert len(pieces) > 1
+    assert decode(b"".join(pieces), target_rate=None).seconds > 8
+
+
+def grant_if_needed(s: Stack) -> None:
+    ready(s, s.pro, s.pro_voice)
+    if speak(s, s.pro, s.pro_voice, text="Hi.").status_code != 200:
+        grant_consent(s, s.pro, s.pro_voice)
+        wait_until(lambda: speak(s, s.pro, s.pro_voice, text="Hi.").status_code == 200, 30, "consent")
+
+
+# --- clear errors --------------------------------------------------------------------------------
+
+def test_limits_formats_ids_and_voice_states_give_clear_errors(syn):
+    s = syn
+    grant_if_needed(s)
+    too_long = problem(speak(s, s.pro, s.pro_voice, text="a" * 5001))
+    assert too_long["status"] == 400 and too_long["reason"] == "TEXT_TOO_LONG"
+    assert too_long["metadata"]["limit"] == "5000"
+    assert problem(speak(s, s.other, s.pro_voice))["status"] == 404  # another tenant's voice: not found
+    assert problem(speak(s, s.pro, "00000000-0000-4000-8000-000000000000"))["status"] == 404
+    assert problem(speak(s, s.pro, "not-an-id"))["status"] == 404
+    assert problem(speak(s, s.pro, s.pro_voice, speed=3.0))["status"] == 422  # the body schema says 0.5–2
+
+    ready(s, s.free, s.free_voice)
+    assert problem(speak(s, s.free, s.free_voice))["reason"] == "CONSENT_REQUIRED"  # built, no consent yet
+    grant_consent(s, s.free, s.free_voice)
+    wait_until(lambda: speak(s, s.free, s.free_voice, text="Hi.").status_code == 200, 30, "consent")
+    wav = problem(speak(s, s.free, s.free_voice, format="wav"))
+    assert wav["status"] == 403 and wav["reason"] == "FORMAT_NOT_IN_TIER"
+
+    short = samples.wav_bytes(samples.espeak("Too short.", "en-us+m5"))
+    rejected = s.rest.post("/v1/voices", data={"name": "short", "language": "en"}, headers=s.pro["headers"],
+                           files=[("files", ("s.wav", short, "audio/wav"))]).json()["id"]
+    not_ready = wait_until(lambda: (p := problem(speak(s, s.pro, rejected)))["status"] == 409 and p, 60,
+                           "rejected voice known to synthesis")
+    assert not_ready["reason"] == "VOICE_NOT_READY"
+
+
+def test_consent_recording_carrying_our_watermark_is_refused(syn):
+    s = syn
+    grant_if_needed(s)
+    challenge = s.rest.post(f"/v1/voices/{s.pro_voice}/consent/challenge", headers=s.pro["headers"], json={}).json()
+    clone = speak(s, s.pro, s.pro_voice, text=challenge["statement"], language="en")
+    assert clone.status_code == 200
+    reply = s.rest.post(f"/v1/voices/{s.pro_voice}/consent", headers=s.pro["headers"], data={
+        "challenge_id": challenge["challenge_id"], "owner_name": "Joe", "purpose": "tests",
+        "expires_at": (datetime.now(timezone.utc) + timedelta(days=3)).isoformat(),
+        "prohibited_uses_acknowledged": ["fraud_impersonation", "non_consensual_content", "political_manipulation",
+                                         "harassment_defamation", "undisclosed_deepfake"],
+    }, files=[("file", ("consent.mp3", clone.content, "audio/mpeg"))])
+    body = problem(reply)
+    assert body["status"] == 403 and body["reason"] == "CONSENT_WATERMARKED"
+
+
+# --- jobs, webhooks, quotas ----------------------------------------------------------------------
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that records what it is sent."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["content-length"]))
+                received.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def job(s: Stack, tenant: dict, job_id: str) -> dict:
+    return s.rest.get(f"/v1/jobs/{job_id}", headers=tenant["headers"]).json()
+
+
+def test_free_tier_job_second_refused_result_and_signed_webhook(syn):
+    from services.synthesis.domain.webhooks import SIGNATURE_HEADER, verify
+
+    s = syn
+    ready(s, s.free, s.free_voice)
+    if speak(s, s.free, s.free_voice, text="Hi.").status_code != 200:
+        grant_consent(s, s.free, s.free_voice)
+        wait_until(lambda: speak(s, s.free, s.free_voice, text="Hi.").status_code == 200, 30, "consent")
+    receiver = Receiver()
+    try:
+        hook = s.rest.post("/v1/webhooks", headers=s.free["headers"], json={"url": receiver.url})
+        assert hook.status_code == 201 and hook.json()["secret"].startswith("whsec_")
+        secret = hook.json()["secret"]
+        first = s.rest.post("/v1/jobs", headers=s.free["headers"],
+                            json={"voice_id": s.free_voice, "text": samples.PASSAGES[3], "language": "en"})
+        assert first.status_code == 202, first.text
+        second = s.rest.post("/v1/jobs", headers=s.free["headers"],
+                             json={"voice_id": s.free_voice, "text": samples.PASSAGES[4], "language": "en"})
+        body = problem(second)
+        assert body["status"] == 429 and body["reason"] == "CONCURRENCY_LIMIT" and second.headers["Retry-After"]
+        job_id = first.json()["job_id"]
+        done = wait_until(lambda: (j := job(s, s.free, job_id))["state"] in ("succeeded", "failed") and j, 180,
+                          f"job done ({s.worker.tail()})")
+        assert done["state"] == "succeeded" and done["progress"] == 1.0 and done["generation_id"]
+        audio = s.rest.get(f"/v1/jobs/{job_id}/audio", headers=s.free["headers"])
+        assert audio.headers["content-type"] == "audio/mpeg"
+        assert decode(audio.content, target_rate=None).seconds == pytest.approx(done["audio_seconds"], abs=0.2)
+        assert s.rest.get(f"/v1/jobs/{job_id}/audio", headers=s.pro["headers"]).status_code == 404
+
+        headers, payload = wait_until(lambda: receiver.received and receiver.received[0], 30, "webhook delivery")
+        assert json.loads(payload)["job_id"] == job_id and json.loads(payload)["type"] == "job.succeeded"
+        assert verify(secret, headers[SIGNATURE_HEADER], payload, int(time.time()))
+        assert not verify("whsec_wrong", headers[SIGNATURE_HEADER], payload, int(time.time()))
+        # The slot is back: a new job is accepted, and cancelling it gives its slot back again.
+        third = s.rest.post("/v1/jobs", headers=s.free["headers"],
+                            json={"voice_id": s.free_voice, "text": JOB_TEXT, "language": "en"})
+        assert third.status_code == 202, third.text
+        cancelled = s.rest.delete(f"/v1/jobs/{third.json()['job_id']}", headers=s.free["headers"]).json()
+        assert cancelled["state"] == "cancelled"
+        fourth = s.rest.post("/v1/jobs", headers=s.free["headers"],
+                             json={"voice_id": s.free_voice, "text": "Short one.", "language": "en"})
+        assert fourth.status_code == 202, fourth.text
+    finally:
+        receiver.close()
+
+
+def test_failing_webhook_is_retried_then_disabled_with_its_reason(syn):
+    s = syn
+    grant_if_needed(s)
+    dead = "http://127.0.0.1:9/unreachable"  # discard port: nothing listens
+    hook = s.rest.post("/v1/webhooks", headers=s.pro["headers"], json={"url": dead, "events": ["job.succeeded"]})
+    submitted = s.rest.post("/v1/jobs", headers=s.pro["headers"],
+                            json={"voice_id": s.pro_voice, "text": "A short job.", "language": "en"}).json()
+    wait_until(lambda: job(s, s.pro, submitted["job_id"])["state"] == "succeeded", 120, "job done")
+    listed = wait_until(lambda: next((w for w in s.rest.get("/v1/webhooks", headers=s.pro["headers"]).json()["items"]
+                                      if w["webhook_id"] == hook.json()["webhook_id"] and w["disabled"]), None), 60,
+                        "webhook disabled")
+    assert listed["consecutive_failures"] == 3 and "3 deliveries failed in a row" in listed["disabled_reason"]
+    assert "secret" not in listed
+
+
+def test_worker_killed_mid_job_completes_once_and_records_usage_once(syn, engine):
+    from services.synthesis.storage.tables import generations, jobs
+
+    s = syn
+    grant_if_needed(s)
+    submitted = s.rest.post("/v1/jobs", headers=s.pro["headers"],
+                            json={"voice_id": s.pro_voice, "text": JOB_TEXT * 2, "language": "en"}).json()
+    job_id = submitted["job_id"]
+    wait_until(lambda: job(s, s.pro, job_id)["progress"] > 0.05, 120, f"job under way ({s.worker.tail()})")
+    s.worker.kill()
+    assert job(s, s.pro, job_id)["state"] == "running"
+    s.worker.start()
+    done = wait_until(lambda: (j := job(s, s.pro, job_id))["state"] in ("succeeded", "failed") and j, 300,
+                      f"job done after the restart ({s.worker.tail()})")
+    assert done["state"] == "succeeded"
+    with engine.connect() as conn:
+        row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).one()
+        rows = conn.execute(select(generations).where(generations.c.job_id == job_id)).all()
+    assert row.attempts == 2
+    assert len(rows) == 1 and rows[0].generation_id == done["generation_id"]
+    usage = [u for u in usage_records(s) if u.generation_ref == job_id]
+    assert len(usage) == 1 and usage[0].characters == len(JOB_TEXT * 2)
+    assert "voice_queue_depth" in s.worker.metrics()
+
+
+def test_revoked_consent_stops_the_voice_and_removes_its_model(syn):
+    s = syn
+    grant_if_needed(s)
+    key = f"models/{s.pro['id']}/{s.pro_voice}/speaker.pth"
+    assert s.app.artifacts.store.exists(key)
+    assert s.rest.delete(f"/v1/voices/{s.pro_voice}/consent", headers=s.pro["headers"]).status_code == 200
+    body = wait_until(lambda: (r := speak(s, s.pro, s.pro_voice)).status_code == 409 and problem(r), 30,
+                      "revocation reaches synthesis")
+    assert body["reason"] == "CONSENT_REQUIRED"
+    wait_until(lambda: not s.app.artifacts.store.exists(key), 30, "artifact removed")
