@@ -38,7 +38,7 @@ def run(*args: str) -> str:
 def test_stack_up_admin_cli_and_gateway():
     run("stack", "up")
     status = run("stack", "status")
-    for component in ("postgres", "kafka", "tenancy", "billing", "embedding", "gateway"):
+    for component in ("postgres", "kafka", "tenancy", "billing", "embedding", "watermark", "synthesis", "gateway"):
         line = next(line for line in status.splitlines() if line.startswith(component))
         assert "127.0.0.1:" in line, status
     created = json.loads(run("admin", "tenant", "create", "--name", "E2E", "--tier", "free"))
