@@ -8,6 +8,8 @@ frames. See docs/engine.md for what was measured.
 
 from __future__ import annotations
 
+import itertools
+
 import time
 from collections.abc import Iterator
 
@@ -28,6 +30,9 @@ from services.synthesis.engine.vocoder import load_vocoder
 ARTIFACT_KIND = "timbre-embedded-v1"
 MIN_REFERENCE_SECONDS = 3.0
 FIRST_WINDOW = 24  # frames (0.28 s) in the first vocoder window: the first audio comes early
+# The second window (1.5 s) completes, with the first, one watermark block (1.47 s): the service can
+# mark and send its first segment without waiting for a whole 400-frame window.
+SECOND_WINDOW = 128
 VOCODER_WINDOW = 400  # frames per later window (4.6 s): context overhead 8% (160 frames cost 28%)
 VOCODER_CONTEXT = 16  # frames of context on each side of a window
 THAI_CORPUS = ("สวัสดีครับ วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง "
@@ -123,15 +128,15 @@ class EmbeddedEngine(VoiceEngine):
             raise InvalidArgument("the voice artifact is incomplete", field="voice") from exc
 
     # -- speaking ---------------------------------------------------------------------------
-    def _vocode_windows(self, mel: np.ndarray, first: int) -> Iterator[np.ndarray]:
-        """Vocode in windows (the first one short, so audio starts early), each with context frames
-        on both sides so the seams are inaudible."""
-        start, size = 0, first
+    def _vocode_windows(self, mel: np.ndarray, sizes: Iterator[int]) -> Iterator[np.ndarray]:
+        """Vocode in windows of the given sizes (short ones first, so audio starts early), each with
+        context frames on both sides so the seams are inaudible."""
+        start = 0
         while start < len(mel):
-            end = min(len(mel), start + size)
+            end = min(len(mel), start + next(sizes))
             low, high = max(0, start - VOCODER_CONTEXT), min(len(mel), end + VOCODER_CONTEXT)
             yield self.vocoder(mel[low:high])[(start - low) * HOP:(end - low) * HOP]
-            start, size = end, VOCODER_WINDOW
+            start = end
 
     def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
         conversions = self.load_voice(voice) if voice is not None else None
@@ -140,7 +145,8 @@ class EmbeddedEngine(VoiceEngine):
         voice_ratio = convert.wave_pitch if convert else 1.0
         resampler = StreamResampler(RATE, self.output_rate(options))
         base = self._base(options.language)
-        first = FIRST_WINDOW
+        # One schedule across the whole text: the short windows happen once, at the very start.
+        sizes = itertools.chain([FIRST_WINDOW, SECOND_WINDOW], itertools.repeat(VOCODER_WINDOW))
         for chunk in chunk_text(normalise(text, options.language), options.language):
             samples = base.speak_at_pitch(chunk, options.speed, voice_ratio * pitch_ratio)
             if convert is None and abs(pitch_ratio - 1.0) < 1e-4:
@@ -148,12 +154,11 @@ class EmbeddedEngine(VoiceEngine):
             else:
                 mel = log_mel(samples)
                 mel = convert(mel, pitch_ratio) if convert else conversion.envelope_warp(mel, 1.0 / pitch_ratio)
-                pieces = self._vocode_windows(mel, first)
+                pieces = self._vocode_windows(mel, sizes)
             for piece in pieces:
                 out = resampler(piece)
                 if len(out):
                     yield out
-            first = VOCODER_WINDOW
         tail = resampler(None)
         if len(tail):
             yield tail

@@ -71,16 +71,14 @@ class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
         generation_id, pieces = self.speaker.stream(Caller.of(current_principal()),
                                                     speech_request(request.voice_id, request.text, request.options))
         sequence = 0
-        previous = None
         try:
-            for piece in pieces:  # one behind, so the final message can say it is the last
-                if previous is not None:
-                    yield synthesis_pb2.SynthesizeStreamResponse(generation_id=str(generation_id), sequence=sequence,
-                                                                 audio=previous)
-                    sequence += 1
-                previous = piece
+            for piece in pieces:  # each piece leaves as soon as it is encoded
+                yield synthesis_pb2.SynthesizeStreamResponse(generation_id=str(generation_id), sequence=sequence,
+                                                             audio=piece)
+                sequence += 1
+            # The stream is complete (and its usage recorded) only now: say so in a closing message.
             yield synthesis_pb2.SynthesizeStreamResponse(generation_id=str(generation_id), sequence=sequence,
-                                                         audio=previous or b"", last=True)
+                                                         last=True)
         finally:
             pieces.close()
 

@@ -197,13 +197,17 @@ class Jobs:
         log.warning("job_failed", job_id=row.job_id, reason=reason)
 
     def note_progress(self, row: Row, fraction: float) -> None:
+        """Progress in the job's row (read by GetJob); an event only at each tenth, so progress does not
+        crowd the generation topic. A job cancelled meanwhile stops here."""
+        fraction = round(min(fraction, 0.99), 3)
         with self.uow.begin() as conn:
             current = repo.job(conn, row.job_id, for_update=True)
             if current is None or current.state != "running":
                 raise Cancelled()
-            repo.set_job(conn, row.job_id, progress=round(min(fraction, 0.99), 3))
-            self.outbox.add(conn, GENERATION_LIFECYCLE, row.job_id, events_pb2.GenerationProgress(
-                job_id=row.job_id, tenant_id=row.tenant_id, progress=fraction), tenant_id=row.tenant_id)
+            repo.set_job(conn, row.job_id, progress=fraction)
+            if int(fraction * 10) > int(current.progress * 10):
+                self.outbox.add(conn, GENERATION_LIFECYCLE, row.job_id, events_pb2.GenerationProgress(
+                    job_id=row.job_id, tenant_id=row.tenant_id, progress=fraction), tenant_id=row.tenant_id)
 
 
 class _Progress:

@@ -248,4 +248,5 @@ class Speaker:
             raise
         self.quotas.commit(reservation)
         self.count(caller, request.language, len(request.text), "ok", time.monotonic() - started)
-        yield tail
+        if tail:
+            yield tail
