@@ -30,6 +30,21 @@ log = get_logger("consumer")
 Handler = Callable[..., None]
 
 
+class SlowHandler:
+    """A handler in two steps: `prepare(payload)` (slow, outside the transaction: model inference, a
+    voice build, a whole job) and `apply(conn, payload, prepared)` (inside it, with the inbox mark)."""
+
+    def __init__(self, prepare: Callable, apply: Callable) -> None:
+        self._prepare = prepare
+        self._apply = apply
+
+    def prepare(self, event: Event):
+        return self._prepare(event.payload)
+
+    def __call__(self, conn, event: Event, prepared=None) -> None:
+        self._apply(conn, event.payload, prepared)
+
+
 class EventConsumer:
     def __init__(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from kit.events.consumer import SlowHandler
 from kit.events.envelope import Event
 from kit.logging import get_logger
 from services.embedding.service_layer.voices import Voices
@@ -16,17 +17,6 @@ from services.embedding.storage import repository as repo
 from timbre.v1 import events_pb2
 
 log = get_logger("embedding.events")
-
-
-class EnrollmentHandler:
-    def __init__(self, voices: Voices) -> None:
-        self.voices = voices
-
-    def prepare(self, event: Event):
-        return self.voices.analyse_enrollment(event.payload)
-
-    def __call__(self, conn: Connection, event: Event, prepared=None) -> None:
-        self.voices.apply_enrollment(conn, event.payload, prepared)
 
 
 def handlers(voices: Voices) -> dict:
@@ -76,7 +66,7 @@ def handlers(voices: Voices) -> dict:
     return {
         events_pb2.VoiceReady.DESCRIPTOR.full_name: on_ready,
         events_pb2.VoiceBuildFailed.DESCRIPTOR.full_name: on_build_failed,
-        events_pb2.VoiceEnrollmentRequested.DESCRIPTOR.full_name: EnrollmentHandler(voices),
+        events_pb2.VoiceEnrollmentRequested.DESCRIPTOR.full_name: SlowHandler(voices.analyse_enrollment, voices.apply_enrollment),
         events_pb2.VoiceEmbedded.DESCRIPTOR.full_name: on_embedded,
         events_pb2.VoiceRejected.DESCRIPTOR.full_name: on_rejected,
         events_pb2.VoiceDeleted.DESCRIPTOR.full_name: on_deleted,

@@ -7,41 +7,17 @@ Slow work happens in `prepare` (outside the transaction); its outcome commits wi
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
-from kit.events.envelope import Event
+from kit.events.consumer import SlowHandler
 from services.synthesis.service_layer.jobs import Jobs
 from services.synthesis.service_layer.voice_builds import VoiceBuilds
 from timbre.v1 import events_pb2
-
-
-class BuildHandler:
-    def __init__(self, builds: VoiceBuilds) -> None:
-        self.builds = builds
-
-    def prepare(self, event: Event):
-        return self.builds.build(event.payload)
-
-    def __call__(self, conn: Connection, event: Event, prepared=None) -> None:
-        self.builds.apply_build(conn, event.payload, prepared)
-
-
-class JobHandler:
-    def __init__(self, jobs: Jobs) -> None:
-        self.jobs = jobs
-
-    def prepare(self, event: Event):
-        return self.jobs.run(event.payload.job_id)
-
-    def __call__(self, conn: Connection, event: Event, prepared=None) -> None:
-        self.jobs.finish(conn, event.payload.job_id, prepared)
 
 
 def voice_handlers(builds: VoiceBuilds) -> dict:
     return {
         events_pb2.VoiceEnrollmentRequested.DESCRIPTOR.full_name: lambda conn, e: builds.requested(conn, e.payload),
         events_pb2.VoiceRejected.DESCRIPTOR.full_name: lambda conn, e: builds.rejected(conn, e.payload),
-        events_pb2.VoiceEmbedded.DESCRIPTOR.full_name: BuildHandler(builds),
+        events_pb2.VoiceEmbedded.DESCRIPTOR.full_name: SlowHandler(builds.build, builds.apply_build),
         events_pb2.ConsentGranted.DESCRIPTOR.full_name: lambda conn, e: builds.consent_granted(conn, e.payload),
         events_pb2.ConsentRevoked.DESCRIPTOR.full_name: lambda conn, e: builds.consent_revoked(conn, e.payload),
         events_pb2.VoiceDeleted.DESCRIPTOR.full_name: lambda conn, e: builds.deleted(conn, e.payload),
@@ -49,4 +25,6 @@ def voice_handlers(builds: VoiceBuilds) -> dict:
 
 
 def job_handlers(jobs: Jobs) -> dict:
-    return {events_pb2.GenerationRequested.DESCRIPTOR.full_name: JobHandler(jobs)}
+    return {events_pb2.GenerationRequested.DESCRIPTOR.full_name: SlowHandler(
+        lambda payload: jobs.run(payload.job_id),
+        lambda conn, payload, outcome: jobs.finish(conn, payload.job_id, outcome))}
