@@ -80,6 +80,8 @@ def syn(infra, tenancy, billing, issue, operator_token, tenancy_stub):
     channels = [open_channel(addresses["synthesis"], default_timeout=None), open_channel(addresses["embedding"])]
     s.synthesis = synthesis_pb2_grpc.SynthesisServiceStub(channels[0])
     s.embedding_stub = embedding_pb2_grpc.EmbeddingServiceStub(channels[1])
+    s.embedding_stub_address = addresses["embedding"]
+    s.tenancy_address = tenancy
     s.operator = operator_token
 
     def tenant(tier: str):
@@ -390,6 +392,75 @@ def test_worker_killed_mid_job_completes_once_and_records_usage_once(syn):
     assert "voice_queue_depth" in s.worker.metrics()
 
 
+def test_grpc_edge_errors_carry_reasons_and_long_text_goes_to_jobs(syn):
+    from kit.grpc.status import error_info
+
+    s = syn
+    grant_if_needed(s)
+
+    def failure(call) -> tuple[grpc.StatusCode, str]:
+        with pytest.raises(grpc.RpcError) as caught:
+            call()
+        return caught.value.code(), error_info(caught.value).reason
+
+    mp3 = synthesis_pb2.SpeechOptions(language="en", format=1)
+    assert failure(lambda: s.synthesis.Synthesize(synthesis_pb2.SynthesizeRequest(
+        voice_id=s.pro_voice, text="a" * 5001, options=mp3), metadata=bearer(s.pro["token"]))) == \
+        (grpc.StatusCode.INVALID_ARGUMENT, "TEXT_TOO_LONG")
+    assert failure(lambda: s.synthesis.Synthesize(synthesis_pb2.SynthesizeRequest(
+        voice_id=s.pro_voice, text="Hello.", options=mp3), metadata=bearer(s.other["token"])))[0] == \
+        grpc.StatusCode.NOT_FOUND
+    assert failure(lambda: list(s.synthesis.SynthesizeStream(synthesis_pb2.SynthesizeStreamRequest(
+        voice_id=s.pro_voice, text="a" * 5001, options=mp3), metadata=bearer(s.pro["token"])))) == \
+        (grpc.StatusCode.INVALID_ARGUMENT, "TEXT_TOO_LONG")
+    assert failure(lambda: s.synthesis.SubmitJob(synthesis_pb2.SubmitJobRequest(
+        voice_id=s.pro_voice, text="a" * 100_001, options=mp3), metadata=bearer(s.pro["token"]))) == \
+        (grpc.StatusCode.INVALID_ARGUMENT, "TEXT_TOO_LONG")
+    assert failure(lambda: s.synthesis.GetJob(synthesis_pb2.GetJobRequest(job_id="nope"),
+                                              metadata=bearer(s.pro["token"])))[0] == grpc.StatusCode.NOT_FOUND
+
+    # Past the 5000-character limit of a request, a job takes the text; the same key gives the same job.
+    long_text = (" ".join(samples.PASSAGES) + " ") * 8
+    assert len(long_text) > 5000
+    request = synthesis_pb2.SubmitJobRequest(voice_id=s.pro_voice, text=long_text, options=mp3, idempotency_key="k1")
+    first = s.synthesis.SubmitJob(request, metadata=bearer(s.pro["token"])).job
+    again = s.synthesis.SubmitJob(request, metadata=bearer(s.pro["token"])).job
+    assert again.job_id == first.job_id and first.characters == len(long_text)
+    assert first.state in (synthesis_pb2.JOB_STATE_QUEUED, synthesis_pb2.JOB_STATE_RUNNING)
+    cancelled = s.synthesis.CancelJob(synthesis_pb2.CancelJobRequest(job_id=first.job_id),
+                                      metadata=bearer(s.pro["token"])).job
+    assert cancelled.state == synthesis_pb2.JOB_STATE_CANCELLED
+    assert failure(lambda: s.synthesis.CancelJob(synthesis_pb2.CancelJobRequest(job_id=first.job_id),
+                                                 metadata=bearer(s.pro["token"])))[0] == \
+        grpc.StatusCode.FAILED_PRECONDITION
+    listed = s.synthesis.ListJobs(synthesis_pb2.ListJobsRequest(state=synthesis_pb2.JOB_STATE_CANCELLED),
+                                  metadata=bearer(s.pro["token"])).jobs
+    assert first.job_id in [j.job_id for j in listed]
+    assert all(j.state == synthesis_pb2.JOB_STATE_CANCELLED for j in listed)
+
+
+def test_admin_cli_records_a_written_consent(syn):
+    from click.testing import CliRunner
+
+    from timbre.cli.admin import admin
+
+    s = syn
+    voice = enroll(s, s.other, "en-us+m7", passages=(3, 4, 5))
+    wait_until(lambda: voice_of(s, s.other, voice)["progress"] >= 0.5, 120, "voice analysed")
+    env = {"TIMBRE_EMBEDDING_ADDR": s.embedding_stub_address, "TIMBRE_TENANCY_ADDR": s.tenancy_address}
+    result = CliRunner().invoke(admin, ["consent", "grant", "--voice", voice, "--document-sha256", "CD" * 32,
+                                        "--expires", "2099-01-31"], env=env)
+    assert result.exit_code == 0, result.output
+    granted = json.loads(result.output)
+    assert granted["kind"] == "written" and granted["expires"] == "2099-01-31"
+    consent = s.rest.get(f"/v1/voices/{voice}/consent", headers=s.other["headers"]).json()
+    assert consent["id"] == granted["consent_id"] and consent["kind"] == "written"
+    bad = CliRunner().invoke(admin, ["consent", "grant", "--voice", voice, "--document-sha256", "xyz",
+                                     "--expires", "2099-01-31"], env=env)
+    assert bad.exit_code != 0 and "document_sha256" in bad.output
+
+
+# Last: it takes the pro voice's consent away for good.
 def test_revoked_consent_stops_the_voice_and_removes_its_model(syn):
     s = syn
     grant_if_needed(s)
