@@ -93,7 +93,7 @@ def time_to_first_byte(http: httpx.Client, voice_id: str, requests: int) -> tupl
 
 
 def engine_first_chunk(tenant_id: str, voice_id: str, requests: int) -> tuple[list[float], list[float]]:
-    """The same engine, artifact and text in this process: its first chunk, and its first 1.6 s of audio
+    """The same engine, artifact and text in this process: its first chunk, and its first marked segment of audio
     (the service's first marked segment: a mark block needs 1.47 s)."""
     import torch
 
@@ -172,7 +172,7 @@ def main() -> None:
     print(f"first audio byte through the gateway: p50 {gateway['p50']:.0f} ms  p95 {gateway['p95']:.0f} ms "
           f"(whole answer p50 {statistics.median(total):.0f} ms)")
     print(f"engine's own first chunk (same run):  p50 {own['p50']:.0f} ms  p95 {own['p95']:.0f} ms")
-    print(f"engine's first 1.6 s of audio (the first marked segment): p50 {own_block['p50']:.0f} ms  "
+    print(f"engine's first marked segment of audio (one mark block: the service's first segment): p50 {own_block['p50']:.0f} ms  "
           f"p95 {own_block['p95']:.0f} ms")
     print(f"platform overhead: first byte / engine first chunk = {gateway['p50'] / own['p50']:.2f}× at p50 "
           f"(+{gateway['p50'] - own['p50']:.0f} ms, of which waiting for a whole mark block "

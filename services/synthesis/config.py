@@ -10,8 +10,9 @@ class SynthesisSettings(ServiceSettings):
     # "embedded" (CPU, offline) or "coqui:<model>" with the model's files in the store (docs/models.md).
     engine: str = "embedded"
     torch_threads: int = 1
-    # Streamed audio leaves in marked segments of at least this much audio (one mark block is 1.47 s).
-    stream_segment_seconds: float = 1.6
+    # Streamed audio leaves in marked segments of whole mark blocks (1.472 s each), at least this long:
+    # one block gives the earliest first byte; longer segments mean fewer, larger pieces.
+    stream_segment_seconds: float = 1.472
     # Voice artifacts kept in memory per worker.
     voice_cache_size: int = 16
     # A job whose worker died is picked up again when its event is redelivered; after this many

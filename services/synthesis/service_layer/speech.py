@@ -7,6 +7,7 @@ writes the generation row with its GenerationCompleted and UsageRecorded events 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ class SpeechResult:
 
 class Speaker:
     def __init__(self, uow: UnitOfWork, outbox: Outbox, artifacts: Artifacts, engine: VoiceEngine,
-                 marker: Watermarker, quotas, segment_seconds: float = 1.6, quota_ttl_seconds: int = 1800) -> None:
+                 marker: Watermarker, quotas, segment_seconds: float = BLOCK_SECONDS, quota_ttl_seconds: int = 1800) -> None:
         self.uow = uow
         self.outbox = outbox
         self.artifacts = artifacts
@@ -133,7 +134,7 @@ class Speaker:
     def marked_segments(self, state: VoiceState, text: str, options: SpeechOptions, generation_id: int,
                         max_chars: int = MAX_SHORT_TEXT,
                         progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-        """The engine's PCM regrouped into marked segments of ≥ segment_seconds.
+        """The engine's PCM regrouped into marked segments of whole mark blocks (≥ segment_seconds).
 
         Every segment starts on a boundary of the mark's block grid counted from the start of the
         stream, so the concatenation carries one continuous grid (independently marked pieces of
@@ -142,7 +143,8 @@ class Speaker:
         voice = self.artifacts.get(state.artifact_key)
         rate = self.rate_of(options)
         block = BLOCK_SECONDS * rate
-        minimum = max(block, self.segment_seconds * rate)
+        # Whole blocks per segment (at least one); -1 absorbs the rounding of block boundaries to samples.
+        minimum = max(1, math.ceil(self.segment_seconds / BLOCK_SECONDS - 1e-9)) * block - 1
         pending = np.zeros(0, np.float32)
         emitted = 0
         for chunk in self.engine.synthesize(text, voice, options, max_chars=max_chars):
