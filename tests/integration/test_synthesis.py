@@ -345,6 +345,10 @@ def test_free_tier_job_second_refused_result_and_signed_webhook(syn):
         assert third.status_code == 202, third.text
         cancelled = s.rest.delete(f"/v1/jobs/{third.json()['job_id']}", headers=s.free["headers"]).json()
         assert cancelled["state"] == "cancelled"
+        over = problem(s.rest.post("/v1/jobs", headers=s.free["headers"],
+                                   json={"voice_id": s.free_voice, "text": "a" * 10_001, "language": "en"}))
+        assert over["status"] == 429 and over["reason"] == "QUOTA_EXCEEDED"
+        assert over["metadata"]["limit"] == "10000" and over["metadata"]["reset_time"].startswith("20")
         fourth = s.rest.post("/v1/jobs", headers=s.free["headers"],
                              json={"voice_id": s.free_voice, "text": "Short one.", "language": "en"})
         assert fourth.status_code == 202, fourth.text
@@ -470,4 +474,14 @@ def test_revoked_consent_stops_the_voice_and_removes_its_model(syn):
     body = wait_until(lambda: (r := speak(s, s.pro, s.pro_voice)).status_code == 409 and problem(r), 30,
                       "revocation reaches synthesis")
     assert body["reason"] == "CONSENT_REQUIRED"
+    wait_until(lambda: not s.app.artifacts.store.exists(key), 30, "artifact removed")
+
+
+def test_deleted_voice_answers_not_found_and_loses_its_model(syn):
+    s = syn
+    key = f"models/{s.free['id']}/{s.free_voice}/speaker.pth"
+    ready(s, s.free, s.free_voice)
+    assert s.app.artifacts.store.exists(key)
+    assert s.rest.delete(f"/v1/voices/{s.free_voice}", headers=s.free["headers"]).status_code == 204
+    wait_until(lambda: speak(s, s.free, s.free_voice).status_code == 404, 30, "deletion reaches synthesis")
     wait_until(lambda: not s.app.artifacts.store.exists(key), 30, "artifact removed")
