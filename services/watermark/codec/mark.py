@@ -49,16 +49,17 @@ _BINS = np.arange(_FIRST, _FIRST + _GROUPS * GROUP)
 
 
 def _centre(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One aligned block of cell levels → (centred levels, active mask).
+    """Aligned block(s) of cell levels (…, slots, groups) → (centred levels, active mask).
 
     Each slot's mean level (loudness) and each group's mean over the block (spectral tilt) are
-    removed; both depend only on the block, so embedder and detector centre identically.
+    removed; both depend only on the block, so embedder and detector centre identically. Leading
+    axes are independent blocks (the detector centres all blocks of an alignment at once).
     """
     active = block > FLOOR_DB
     weight = active.astype(np.float64)
-    slot_mean = (block * weight).sum(axis=1, keepdims=True) / np.maximum(weight.sum(axis=1, keepdims=True), 1)
+    slot_mean = (block * weight).sum(axis=-1, keepdims=True) / np.maximum(weight.sum(axis=-1, keepdims=True), 1)
     centred = (block - slot_mean) * weight
-    group_mean = centred.sum(axis=0, keepdims=True) / np.maximum(weight.sum(axis=0, keepdims=True), 1)
+    group_mean = centred.sum(axis=-2, keepdims=True) / np.maximum(weight.sum(axis=-2, keepdims=True), 1)
     return (centred - group_mean) * weight, active
 
 
@@ -86,13 +87,22 @@ def _stft(x: np.ndarray) -> np.ndarray:
 
 
 def _istft(spec: np.ndarray, length: int) -> np.ndarray:
+    """Weighted overlap-add; HOP is half of N_FFT, so each output sample gets exactly two frames'
+    halves and the sum vectorises as two shifted adds."""
     frames = np.fft.irfft(spec, n=N_FFT, axis=1) * _WINDOW
-    out = np.zeros(max(length, HOP * (len(spec) - 1) + N_FFT), np.float64)
-    norm = np.zeros_like(out)
-    for i, frame in enumerate(frames):
-        out[i * HOP: i * HOP + N_FFT] += frame
-        norm[i * HOP: i * HOP + N_FFT] += _WINDOW ** 2
-    return (out / np.maximum(norm, 1e-8))[:length]
+    count = len(frames)
+    out = np.zeros(max(length, HOP * (count + 1)), np.float64)
+    out[: HOP * count] += frames[:, :HOP].reshape(-1)
+    out[HOP: HOP * (count + 1)] += frames[:, HOP:].reshape(-1)
+    return (out / _overlap_norm(count, len(out)))[:length]
+
+
+def _overlap_norm(count: int, size: int) -> np.ndarray:
+    norm = np.zeros(size, np.float64)
+    squared = _WINDOW.astype(np.float64) ** 2
+    norm[: HOP * count] += np.tile(squared[:HOP], count)
+    norm[HOP: HOP * (count + 1)] += np.tile(squared[HOP:], count)
+    return np.maximum(norm, 1e-8)
 
 
 class Watermarker:
@@ -166,7 +176,7 @@ class Watermarker:
             gains = 10 ** (np.repeat(np.repeat(delta, SLOT_HOPS, axis=0), GROUP, axis=1) / 20)
             marked = spec.copy()
             marked[: slots * SLOT_HOPS, _BINS] = band * gains
-            y = y + _istft(marked, len(y)) - _istft(spec, len(y))
+            y = y + _istft(marked - spec, len(y))  # the ISTFT is linear: only the change is resynthesised
         residual = (y - x).astype(np.float32)
         if sample_rate != RATE:
             residual = resample(residual, RATE, sample_rate)[: len(samples)]
@@ -215,15 +225,13 @@ class Watermarker:
     def _projections(self, levels: np.ndarray) -> np.ndarray | None:
         """Each bit's mean chip-weighted level (dB), over every whole block from the first slot on."""
         blocks = len(levels) // SLOTS
-        numerator = np.zeros(BITS)
-        cells = np.zeros(BITS)
-        flat = self._pattern.reshape(BITS, -1)
-        for b in range(blocks):
-            centred, active = _centre(levels[b * SLOTS:(b + 1) * SLOTS])
-            if active.mean() < 0.2:
-                continue  # (almost) silent block: nothing to read
-            numerator += flat @ centred.reshape(-1)
-            cells += np.abs(flat) @ active.reshape(-1).astype(np.float32)
-        if not cells.any():
+        if blocks == 0:
             return None
+        centred, active = _centre(levels[: blocks * SLOTS].reshape(blocks, SLOTS, _GROUPS))
+        keep = active.reshape(blocks, -1).mean(axis=1) >= 0.2  # (almost) silent blocks have nothing to read
+        if not keep.any():
+            return None
+        flat = self._pattern.reshape(BITS, -1)
+        numerator = flat @ centred[keep].reshape(int(keep.sum()), -1).sum(axis=0)
+        cells = np.abs(flat) @ active[keep].reshape(int(keep.sum()), -1).sum(axis=0).astype(np.float32)
         return numerator / np.maximum(cells, 1.0)
