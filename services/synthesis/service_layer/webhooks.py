@@ -93,32 +93,46 @@ class Deliverer:
                 stop.wait(self.poll_seconds)
         self.client.close()
 
-    def deliver_due(self, limit: int = 5) -> int:
+    def deliver_due(self, limit: int = 10) -> int:
+        """Claims due deliveries in a short transaction (a lease: their next attempt moves past the HTTP
+        timeout, so no other replica takes them meanwhile), posts them with no transaction open, then
+        records each outcome. A crash between the post and the record repeats the post after the lease:
+        delivery is at least once, and receivers deduplicate on the Timbre-Delivery header."""
+        lease = timedelta(seconds=self.client.timeout.read * 2 + 5)
+        claimed = []
         with self.uow.begin() as conn:
-            due = repo.due_deliveries(conn, limit)
-            for delivery in due:
-                self._attempt(conn, delivery)
-        return len(due)
+            for delivery in repo.due_deliveries(conn, limit):
+                hook = repo.webhook(conn, delivery.webhook_id)
+                if hook is None or hook.disabled:
+                    repo.set_delivery(conn, delivery.delivery_id, abandoned_at=repo.now(),
+                                      last_error="endpoint deleted or disabled")
+                    continue
+                repo.set_delivery(conn, delivery.delivery_id, next_attempt_at=repo.now() + lease)
+                claimed.append((delivery, hook))
+        for delivery, hook in claimed:
+            error = self._post(hook, delivery)
+            with self.uow.begin() as conn:
+                self._record(conn, delivery, error)
+        return len(claimed)
 
-    def _attempt(self, conn: Connection, delivery: Row) -> None:
+    def _record(self, conn: Connection, delivery: Row, error: str | None) -> None:
         hook = repo.webhook(conn, delivery.webhook_id, for_update=True)
-        if hook is None or hook.disabled:
-            repo.set_delivery(conn, delivery.delivery_id, abandoned_at=repo.now(),
-                              last_error="endpoint deleted or disabled")
-            return
-        error = self._post(hook, delivery)
         attempts = delivery.attempts + 1
         if error is None:
             repo.set_delivery(conn, delivery.delivery_id, attempts=attempts, delivered_at=repo.now(), last_error="")
-            repo.set_webhook(conn, hook.webhook_id, consecutive_failures=0)
+            if hook is not None:
+                repo.set_webhook(conn, hook.webhook_id, consecutive_failures=0)
             return
-        failures = hook.consecutive_failures + 1
-        log.warning("webhook_delivery_failed", webhook_id=hook.webhook_id, attempt=attempts, error=error)
-        changes = {"consecutive_failures": failures}
-        if failures >= self.disable_after:
-            changes.update(disabled=True, disabled_reason=f"{failures} deliveries failed in a row; last: {error}")
-        repo.set_webhook(conn, hook.webhook_id, **changes)
-        if attempts >= self.max_attempts or changes.get("disabled"):
+        log.warning("webhook_delivery_failed", webhook_id=delivery.webhook_id, attempt=attempts, error=error)
+        disabled = False
+        if hook is not None and not hook.disabled:
+            failures = hook.consecutive_failures + 1
+            changes = {"consecutive_failures": failures}
+            if failures >= self.disable_after:
+                disabled = True
+                changes.update(disabled=True, disabled_reason=f"{failures} deliveries failed in a row; last: {error}")
+            repo.set_webhook(conn, hook.webhook_id, **changes)
+        if attempts >= self.max_attempts or disabled or hook is None:
             repo.set_delivery(conn, delivery.delivery_id, attempts=attempts, abandoned_at=repo.now(), last_error=error)
         else:
             retry_at = repo.now() + timedelta(seconds=rules.backoff(attempts, self.backoff_seconds))
