@@ -13,16 +13,10 @@ from pydantic import BaseModel, Field
 from gateway.auth import Caller, TenantCaller
 from gateway.routes.schemas import when
 from kit.audio.codec import content_type
-from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES
+from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES, JOB_STATE_CODES as JOB_STATES, JOB_STATE_NAMES
 from timbre.v1 import common_pb2, synthesis_pb2
 
 router = APIRouter(tags=["speech"])
-
-JOB_STATES = {"queued": synthesis_pb2.JOB_STATE_QUEUED, "running": synthesis_pb2.JOB_STATE_RUNNING,
-              "succeeded": synthesis_pb2.JOB_STATE_SUCCEEDED, "failed": synthesis_pb2.JOB_STATE_FAILED,
-              "cancelled": synthesis_pb2.JOB_STATE_CANCELLED}
-JOB_STATE_NAMES = {v: k for k, v in JOB_STATES.items()}
-
 
 class SpeechIn(BaseModel):
     # Lengths are checked by the service (5000 here, 100000 for jobs) so the error names the limit.

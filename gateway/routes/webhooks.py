@@ -10,14 +10,10 @@ from pydantic import BaseModel, Field
 
 from gateway.auth import Caller, TenantCaller
 from gateway.routes.schemas import when
+from kit.grpc.convert import WEBHOOK_EVENT_CODES as EVENTS, WEBHOOK_EVENT_NAMES as EVENT_NAMES
 from timbre.v1 import common_pb2, synthesis_pb2
 
 router = APIRouter(tags=["webhooks"])
-
-EVENTS = {"job.succeeded": synthesis_pb2.WEBHOOK_EVENT_JOB_SUCCEEDED,
-          "job.failed": synthesis_pb2.WEBHOOK_EVENT_JOB_FAILED}
-EVENT_NAMES = {v: k for k, v in EVENTS.items()}
-
 
 class WebhookIn(BaseModel):
     url: str = Field(min_length=8, max_length=2000)

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from kit.grpc.auth import current_principal
-from kit.grpc.convert import decode_cursor, encode_cursor, page_size, ts
+from kit.grpc.convert import (
+    JOB_STATE_CODES as JOB_STATES, JOB_STATE_NAMES, WEBHOOK_EVENT_CODES as WEBHOOK_EVENTS, WEBHOOK_EVENT_NAMES,
+    decode_cursor, encode_cursor, page_size, ts,
+)
 from services.synthesis.domain.generations import format_code, format_name
 from services.synthesis.service_layer.jobs import Jobs
 from services.synthesis.service_layer.speech import Caller, Speaker, SpeechRequest
 from services.synthesis.service_layer.webhooks import Webhooks
 from timbre.v1 import common_pb2, synthesis_pb2, synthesis_pb2_grpc
-
-JOB_STATES = {
-    "queued": synthesis_pb2.JOB_STATE_QUEUED,
-    "running": synthesis_pb2.JOB_STATE_RUNNING,
-    "succeeded": synthesis_pb2.JOB_STATE_SUCCEEDED,
-    "failed": synthesis_pb2.JOB_STATE_FAILED,
-    "cancelled": synthesis_pb2.JOB_STATE_CANCELLED,
-}
-JOB_STATE_NAMES = {code: name for name, code in JOB_STATES.items()}
-WEBHOOK_EVENTS = {
-    "job.succeeded": synthesis_pb2.WEBHOOK_EVENT_JOB_SUCCEEDED,
-    "job.failed": synthesis_pb2.WEBHOOK_EVENT_JOB_FAILED,
-}
-WEBHOOK_EVENT_NAMES = {code: name for name, code in WEBHOOK_EVENTS.items()}
-
 
 def speech_request(voice_id: str, text: str, options: synthesis_pb2.SpeechOptions) -> SpeechRequest:
     return SpeechRequest(voice_id=voice_id, text=text, language=options.language or "th",
