@@ -9,7 +9,7 @@ PROTOS := $(wildcard proto/timbre/v1/*.proto)
 .PHONY: help venv proto models lint breaking up down status demo test test-unit test-integration bench clean
 
 help:
-	@echo "make demo     start the stack and run the main job (tenant, API key, GET /v1/me)"
+	@echo "make demo     start the stack and run the main job (enroll, consent, build, speak th+en, detect the mark)"
 	@echo "make test     run every test (starts PostgreSQL and Kafka if needed)"
 	@echo "make up|down|status   the local stack on 127.0.0.1 (logs in .run/logs)"
 	@echo "make lint     buf lint + format check + breaking-change check against HEAD~1"
