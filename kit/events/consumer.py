@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Callable
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.dialects.postgresql import insert
 
@@ -57,6 +57,7 @@ class EventConsumer:
         prefix: str = "",
         max_attempts: int = 5,
         backoff_seconds: float = 0.2,
+        max_poll_interval_seconds: int = 300,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -67,6 +68,9 @@ class EventConsumer:
         self.prefix = prefix
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
+        # A handler's `prepare` runs inside the poll loop: the group must wait for the slowest one
+        # (a long-form job), or it would hand the partition to another member mid-work.
+        self.max_poll_interval_seconds = max_poll_interval_seconds
         self._dlq_producer: Producer | None = None
         self._dlq_names = {full_name(prefix, t.name): full_name(prefix, dead_letter_topic(t).name) for t in topics}
 
@@ -80,6 +84,7 @@ class EventConsumer:
                 "isolation.level": "read_committed",
                 "session.timeout.ms": 6000,
                 "heartbeat.interval.ms": 1000,
+                "max.poll.interval.ms": self.max_poll_interval_seconds * 1000,
             }
         )
 
@@ -96,7 +101,11 @@ class EventConsumer:
                         log.warning("consumer_error", error=str(message.error()))
                     continue
                 self.process(message)
-                consumer.commit(message=message, asynchronous=False)
+                try:
+                    consumer.commit(message=message, asynchronous=False)
+                except KafkaException as exc:
+                    # E.g. the group rebalanced meanwhile: the record comes again and the inbox absorbs it.
+                    log.warning("commit_failed", error=str(exc))
         finally:
             consumer.close()
             if self._dlq_producer is not None:

@@ -18,6 +18,10 @@ class SynthesisSettings(ServiceSettings):
     # A job whose worker died is picked up again when its event is redelivered; after this many
     # starts it fails for good.
     job_max_attempts: int = 3
+    # The longest a job (100000 characters: ~1.7 h of speech, ~30 min on one CPU thread) or a voice
+    # build may run; the consumer group waits this long before it gives the work to another worker.
+    job_max_seconds: int = 7200
+    build_max_seconds: int = 900
     quota_ttl_seconds: int = 1800
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 6

@@ -61,9 +61,11 @@ class SynthesisApp:
         s = self.settings
         return [
             EventConsumer(VOICES_GROUP, [VOICE_LIFECYCLE], voice_handlers(self.builds), self.db, SCHEMA,
-                          s.kafka_bootstrap, s.topic_prefix, s.consumer_max_attempts),
+                          s.kafka_bootstrap, s.topic_prefix, s.consumer_max_attempts,
+                          max_poll_interval_seconds=s.build_max_seconds),
             EventConsumer(JOBS_GROUP, [GENERATION_LIFECYCLE], job_handlers(self.jobs), self.db, SCHEMA,
-                          s.kafka_bootstrap, s.topic_prefix, s.consumer_max_attempts),
+                          s.kafka_bootstrap, s.topic_prefix, s.consumer_max_attempts,
+                          max_poll_interval_seconds=s.job_max_seconds),
             OutboxRelay(self.db, SCHEMA, s.service_name, s.kafka_bootstrap, s.topic_prefix, s.relay_batch_size,
                         s.relay_poll_seconds),
             self.deliverer,
