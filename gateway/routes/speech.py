@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from gateway.auth import Caller, TenantCaller
 from gateway.routes.schemas import when
 from kit.audio.codec import content_type
-from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES, JOB_STATE_CODES as JOB_STATES, JOB_STATE_NAMES
+from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES, JOB_STATE_CODES, JOB_STATE_NAMES
 from timbre.v1 import common_pb2, synthesis_pb2
 
 router = APIRouter(tags=["speech"])
@@ -111,7 +111,7 @@ def list_jobs(request: Request, state: Literal["queued", "running", "succeeded",
               caller: Caller = TenantCaller) -> JobList:
     reply = request.app.state.backends.synthesis.ListJobs(synthesis_pb2.ListJobsRequest(
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
-        state=JOB_STATES[state] if state else 0), metadata=caller.metadata)
+        state=JOB_STATE_CODES[state] if state else 0), metadata=caller.metadata)
     return JobList(items=[JobOut.of(j) for j in reply.jobs], next_page_token=reply.page.next_page_token or None)
 
 

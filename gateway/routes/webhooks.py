@@ -10,14 +10,15 @@ from pydantic import BaseModel, Field
 
 from gateway.auth import Caller, TenantCaller
 from gateway.routes.schemas import when
-from kit.grpc.convert import WEBHOOK_EVENT_CODES as EVENTS, WEBHOOK_EVENT_NAMES as EVENT_NAMES
+from kit.grpc.convert import WEBHOOK_EVENT_CODES, WEBHOOK_EVENT_NAMES
 from timbre.v1 import common_pb2, synthesis_pb2
 
 router = APIRouter(tags=["webhooks"])
 
 class WebhookIn(BaseModel):
     url: str = Field(min_length=8, max_length=2000)
-    events: list[Literal["job.succeeded", "job.failed"]] = Field(default_factory=lambda: list(EVENTS))
+    events: list[Literal["job.succeeded", "job.failed"]] = Field(
+        default_factory=lambda: list(WEBHOOK_EVENT_CODES))
 
 
 class WebhookOut(BaseModel):
@@ -32,7 +33,8 @@ class WebhookOut(BaseModel):
 
     @classmethod
     def of(cls, hook: synthesis_pb2.Webhook, secret: str | None = None) -> "WebhookOut":
-        return cls(webhook_id=hook.webhook_id, url=hook.url, events=[EVENT_NAMES[e] for e in hook.events],
+        return cls(webhook_id=hook.webhook_id, url=hook.url,
+                   events=[WEBHOOK_EVENT_NAMES[e] for e in hook.events],
                    disabled=hook.disabled, disabled_reason=hook.disabled_reason or None,
                    consecutive_failures=hook.consecutive_failures, created_at=when(hook.create_time), secret=secret)
 
@@ -46,7 +48,7 @@ class WebhookList(BaseModel):
              summary="Register an endpoint; deliveries carry Timbre-Signature: t=<unix>,v1=<HMAC-SHA256 of '<t>.'+body>")
 def create_webhook(body: WebhookIn, request: Request, caller: Caller = TenantCaller) -> WebhookOut:
     reply = request.app.state.backends.synthesis.CreateWebhook(synthesis_pb2.CreateWebhookRequest(
-        url=body.url, events=[EVENTS[e] for e in body.events]), metadata=caller.metadata)
+        url=body.url, events=[WEBHOOK_EVENT_CODES[e] for e in body.events]), metadata=caller.metadata)
     return WebhookOut.of(reply.webhook, reply.secret)
 
 

@@ -71,7 +71,9 @@ def new_tenant(tenancy_stub, operator_token):
     return create
 
 
-def wait_serving(address: str, timeout: float = 30.0) -> None:
+def wait_serving(address: str, timeout: float = 30.0, gave_up=None) -> None:
+    """Until the server at `address` reports SERVING (a port not yet open counts as not yet);
+    `gave_up()` returning a reason stops the wait early (e.g. the server's process exited)."""
     import time
 
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -79,11 +81,18 @@ def wait_serving(address: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(address) as channel:
         while time.monotonic() < deadline:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+            reason = gave_up() if gave_up else None
+            if reason:
+                raise AssertionError(f"{address} will not serve: {reason}")
             time.sleep(0.05)
-    raise AssertionError(f"{address} did not report SERVING")
+    raise AssertionError(f"{address} did not report SERVING within {timeout:.0f}s")
 
 
 def code_of(call) -> grpc.StatusCode:

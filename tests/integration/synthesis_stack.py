@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import httpx
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.integration.conftest import wait_serving
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,12 +41,12 @@ class Worker:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "services.synthesis.main"], cwd=REPO, env=env,
                                             stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 180
-        while not _serving(f"127.0.0.1:{port}"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()  # never leave a worker behind: it would relay this schema's outbox elsewhere
-                raise AssertionError(f"the synthesis worker did not start: {self.tail()}")
-            time.sleep(0.3)
+        try:
+            wait_serving(f"127.0.0.1:{port}", timeout=180,
+                         gave_up=lambda: self.process.poll() is not None and "the worker exited")
+        except AssertionError as error:
+            self.stop()  # never leave a worker behind: it would relay this schema's outbox elsewhere
+            raise AssertionError(f"the synthesis worker did not start ({error}): {self.tail()}") from None
         return self
 
     def kill(self) -> None:
@@ -66,15 +66,6 @@ class Worker:
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
-
-
-def _serving(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def worker_env(prefix: str, tenancy: str) -> dict[str, str]:

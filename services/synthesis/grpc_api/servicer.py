@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kit.grpc.auth import current_principal
 from kit.grpc.convert import (
-    JOB_STATE_CODES as JOB_STATES, JOB_STATE_NAMES, WEBHOOK_EVENT_CODES as WEBHOOK_EVENTS, WEBHOOK_EVENT_NAMES,
-    decode_cursor, encode_cursor, page_size, ts,
+    JOB_STATE_CODES, JOB_STATE_NAMES, WEBHOOK_EVENT_CODES, WEBHOOK_EVENT_NAMES, decode_cursor, encode_cursor, page_size,
+    ts,
 )
 from services.synthesis.domain.generations import format_code, format_name
 from services.synthesis.service_layer.jobs import Jobs
@@ -21,7 +21,7 @@ def speech_request(voice_id: str, text: str, options: synthesis_pb2.SpeechOption
 
 def job_message(row) -> synthesis_pb2.Job:
     return synthesis_pb2.Job(
-        job_id=row.job_id, tenant_id=row.tenant_id, voice_id=row.voice_id, state=JOB_STATES[row.state],
+        job_id=row.job_id, tenant_id=row.tenant_id, voice_id=row.voice_id, state=JOB_STATE_CODES[row.state],
         progress=row.progress, characters=row.characters,
         options=synthesis_pb2.SpeechOptions(language=row.language, speed=row.speed, pitch=row.pitch,
                                             format=format_code(row.format), sample_rate=row.sample_rate),
@@ -32,7 +32,7 @@ def job_message(row) -> synthesis_pb2.Job:
 
 def webhook_message(row) -> synthesis_pb2.Webhook:
     return synthesis_pb2.Webhook(
-        webhook_id=row.webhook_id, url=row.url, events=[WEBHOOK_EVENTS[e] for e in row.events],
+        webhook_id=row.webhook_id, url=row.url, events=[WEBHOOK_EVENT_CODES[e] for e in row.events],
         disabled=row.disabled, disabled_reason=row.disabled_reason, consecutive_failures=row.consecutive_failures,
         create_time=ts(row.created_at))
 

@@ -125,9 +125,6 @@ class Jobs:
                                      reason="FAILED_PRECONDITION", state=row.state)
         return row, self.store.get(row.audio_key)
 
-    def audio_url(self, row: Row, expires_seconds: int = 3600) -> str:
-        return self.store.url(row.audio_key, expires_seconds)
-
     # --- worker --------------------------------------------------------------------------------
 
     def start(self, job_id: str) -> Row | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -93,7 +94,8 @@ class SpeechResult:
 
 class Speaker:
     def __init__(self, uow: UnitOfWork, outbox: Outbox, artifacts: Artifacts, engine: VoiceEngine,
-                 marker: Watermarker, quotas, segment_seconds: float = BLOCK_SECONDS, quota_ttl_seconds: int = 1800) -> None:
+                 marker: Watermarker, quotas, segment_seconds: float = BLOCK_SECONDS,
+                 quota_ttl_seconds: int = 1800) -> None:
         self.uow = uow
         self.outbox = outbox
         self.artifacts = artifacts
@@ -191,25 +193,32 @@ class Speaker:
 
     # --- unary and streamed --------------------------------------------------------------------
 
-    def synthesize(self, caller: Caller, request: SpeechRequest) -> SpeechResult:
-        state, options, reservation = self.admit(caller, request)
+    @contextmanager
+    def _settled(self, caller: Caller, request: SpeechRequest, reservation: str) -> Iterator[float]:
+        """Around one generation: any failure (or a streaming client going away) releases the
+        reservation, success commits it; either way the request is counted. Yields the start time."""
         started = time.monotonic()
         try:
-            generation_id = self.new_generation_id()
-            segments = list(self.marked_segments(state, request.text, options, generation_id))
-            samples = np.concatenate(segments) if segments else np.zeros(0, np.float32)
-            rate = self.rate_of(options)
-            audio = encode(samples, rate, request.format)
-            seconds = len(samples) / rate
-            with self.uow.begin() as conn:
-                self.record(conn, caller, state, Spoken(generation_id, "unary", request.language, request.format,
-                                                        len(request.text), seconds, time.monotonic() - started))
+            yield started
         except BaseException:
             self.quotas.release(reservation)
             self.count(caller, request.language, len(request.text), "error")
             raise
         self.quotas.commit(reservation)
         self.count(caller, request.language, len(request.text), "ok", time.monotonic() - started)
+
+    def synthesize(self, caller: Caller, request: SpeechRequest) -> SpeechResult:
+        state, options, reservation = self.admit(caller, request)
+        rate = self.rate_of(options)
+        with self._settled(caller, request, reservation) as started:
+            generation_id = self.new_generation_id()
+            segments = list(self.marked_segments(state, request.text, options, generation_id))
+            samples = np.concatenate(segments) if segments else np.zeros(0, np.float32)
+            audio = encode(samples, rate, request.format)
+            seconds = len(samples) / rate
+            with self.uow.begin() as conn:
+                self.record(conn, caller, state, Spoken(generation_id, "unary", request.language, request.format,
+                                                        len(request.text), seconds, time.monotonic() - started))
         return SpeechResult(generation_id, audio, request.format, rate, seconds)
 
     def stream(self, caller: Caller, request: SpeechRequest) -> tuple[int, Iterator[bytes]]:
@@ -225,12 +234,11 @@ class Speaker:
 
     def _stream(self, caller: Caller, request: SpeechRequest, state: VoiceState, options: SpeechOptions,
                 reservation: str, generation_id: int) -> Iterator[bytes]:
-        started = time.monotonic()
         rate = self.rate_of(options)
         encoder = StreamEncoder(request.format, rate)
         samples = 0
         first = True
-        try:
+        with self._settled(caller, request, reservation) as started:
             for segment in self.marked_segments(state, request.text, options, generation_id):
                 samples += len(segment)
                 piece = encoder.encode(segment)
@@ -244,11 +252,5 @@ class Speaker:
                 self.record(conn, caller, state, Spoken(generation_id, "stream", request.language, request.format,
                                                         len(request.text), samples / rate,
                                                         time.monotonic() - started))
-        except BaseException:  # an error, or the client went away (GeneratorExit)
-            self.quotas.release(reservation)
-            self.count(caller, request.language, len(request.text), "error")
-            raise
-        self.quotas.commit(reservation)
-        self.count(caller, request.language, len(request.text), "ok", time.monotonic() - started)
         if tail:
             yield tail

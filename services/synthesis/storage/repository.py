@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.synthesis.domain.voices import VoiceState
@@ -33,10 +33,6 @@ def upsert_voice(conn: Connection, voice_id: str, tenant_id: str, **values) -> N
     values["updated_at"] = now()
     conn.execute(insert(voices).values(voice_id=voice_id, tenant_id=tenant_id, **{"status": "building", **values})
                  .on_conflict_do_update(index_elements=["voice_id"], set_=values))
-
-
-def set_voice(conn: Connection, voice_id: str, **values) -> None:
-    conn.execute(update(voices).where(voices.c.voice_id == voice_id).values(updated_at=now(), **values))
 
 
 # --- generations -------------------------------------------------------------------------------
@@ -85,11 +81,6 @@ def list_jobs(conn: Connection, tenant_id: str, state: str | None, after: tuple 
     return list(conn.execute(query.order_by(jobs.c.created_at.desc(), jobs.c.job_id.desc()).limit(limit)))
 
 
-def running_jobs(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(jobs).where(jobs.c.state.in_(("queued", "running"))))
-               .scalar())
-
-
 # --- webhooks ----------------------------------------------------------------------------------
 
 def add_webhook(conn: Connection, **values) -> Row:
@@ -135,8 +126,3 @@ def due_deliveries(conn: Connection, limit: int) -> list[Row]:
 
 def set_delivery(conn: Connection, delivery_id: str, **values) -> None:
     conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.delivery_id == delivery_id).values(**values))
-
-
-def deliveries_of(conn: Connection, webhook_id: str) -> list[Row]:
-    return list(conn.execute(select(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id)
-                             .order_by(webhook_deliveries.c.created_at)))
