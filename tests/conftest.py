@@ -35,12 +35,17 @@ def settings() -> KitSettings:
 
 @pytest.fixture(scope="session")
 def infra(settings):
-    """PostgreSQL and Kafka of the local stack (started if needed), migrated, topics created."""
+    """PostgreSQL, Kafka and the S3 server of the local stack (started if needed), migrated, topics created.
+
+    All fixed-port servers start here, before any test server binds port 0: their ports (55432, 59092,
+    59000) lie in Linux's ephemeral range (32768–60999), so a server started later could find its port
+    taken by a test's port-0 server or an outgoing connection (seen once: the S3 server, started by
+    its test module, found 59000 in use)."""
     from kit.logging import configure_logging
     from timbre.stack.stack import infra_up
 
     configure_logging("tests", settings.log_level)
-    infra_up(quiet=True)
+    infra_up(with_s3=True, quiet=True)
     return settings
 
 
