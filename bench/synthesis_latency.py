@@ -1,6 +1,6 @@
 """Synthesis through the platform: time to the first audio byte of a streamed 200-character text
 through the REST gateway (p50/p95), next to the engine's own first chunk in the same run (the ratio is
-the platform's overhead: auth, quota, the watermark's first whole block, encoding, gRPC and HTTP), and
+the platform's overhead: auth, quota, the first marked segment's audio, encoding, gRPC and HTTP), and
 long-form jobs per minute on this machine.
 
 Starts the local stack if needed (`timbre stack up`). Usage:
@@ -94,7 +94,7 @@ def time_to_first_byte(http: httpx.Client, voice_id: str, requests: int) -> tupl
 
 def engine_first_chunk(tenant_id: str, voice_id: str, requests: int) -> tuple[list[float], list[float]]:
     """The same engine, artifact and text in this process: its first chunk, and its first marked segment of audio
-    (the service's first marked segment: a mark block needs 1.47 s)."""
+    (what the service's first marked segment waits for: STREAM_SEGMENT_SECONDS of audio)."""
     import torch
 
     from kit.storage import open_store
@@ -172,10 +172,10 @@ def main() -> None:
     print(f"first audio byte through the gateway: p50 {gateway['p50']:.0f} ms  p95 {gateway['p95']:.0f} ms "
           f"(whole answer p50 {statistics.median(total):.0f} ms)")
     print(f"engine's own first chunk (same run):  p50 {own['p50']:.0f} ms  p95 {own['p95']:.0f} ms")
-    print(f"engine's first marked segment of audio (one mark block: the service's first segment): p50 {own_block['p50']:.0f} ms  "
+    print(f"engine's first segment of audio (STREAM_SEGMENT_SECONDS: the service's first marked segment): p50 {own_block['p50']:.0f} ms  "
           f"p95 {own_block['p95']:.0f} ms")
     print(f"platform overhead: first byte / engine first chunk = {gateway['p50'] / own['p50']:.2f}× at p50 "
-          f"(+{gateway['p50'] - own['p50']:.0f} ms, of which waiting for a whole mark block "
+          f"(+{gateway['p50'] - own['p50']:.0f} ms, of which waiting for the first segment's audio "
           f"{own_block['p50'] - own['p50']:.0f} ms; the rest, auth + quota + marking + encoding + gRPC + HTTP, "
           f"{gateway['p50'] - own_block['p50']:.0f} ms)")
     print(f"jobs: {args.jobs} × {args.job_chars} characters → {per_minute:.2f} jobs/min, "

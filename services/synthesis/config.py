@@ -10,8 +10,8 @@ class SynthesisSettings(ServiceSettings):
     # "embedded" (CPU, offline) or "coqui:<model>" with the model's files in the store (docs/models.md).
     engine: str = "embedded"
     torch_threads: int = 1
-    # Streamed audio leaves in marked segments of whole mark blocks (1.472 s each), at least this long:
-    # one block gives the earliest first byte; longer segments mean fewer, larger pieces.
+    # Streamed audio leaves in marked segments of whole mark slots (64 ms), at least this long: shorter
+    # segments give an earlier first byte but a louder mark (fewer cells to cancel the speech against).
     stream_segment_seconds: float = 1.472
     # Voice artifacts kept in memory per worker.
     voice_cache_size: int = 16

@@ -8,4 +8,4 @@ from kit.config import ServiceSettings
 class WatermarkSettings(ServiceSettings):
     service_name: str = "watermark"
     # Mark strength in dB (see bench/watermark_robustness.py for the quality/robustness trade-off).
-    watermark_strength_db: float = 2.0
+    watermark_strength_db: float = 1.5

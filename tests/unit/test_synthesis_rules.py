@@ -81,21 +81,25 @@ def test_streamed_pieces_concatenate_to_one_decodable_file(fmt):
     assert np.argmax(spectrum) * clip.sample_rate / len(clip.samples) == pytest.approx(220, abs=2)  # the tone
 
 
-def test_segments_marked_on_one_block_grid_detect_over_the_whole_stream():
-    """What Speaker.marked_segments relies on: pieces cut at block boundaries and marked separately
-    read as one mark; pieces cut anywhere else do not."""
+def test_segments_marked_on_one_slot_grid_detect_over_the_whole_stream():
+    """What Speaker.marked_segments relies on: pieces cut at slot boundaries and marked from their
+    place in the block read as one mark, also in a 3 s piece across a cut; pieces that each start
+    the block afresh do not."""
     from kit.audio.codec import resample
-    from services.watermark.codec import BLOCK_SECONDS, Watermarker
+    from services.watermark.codec import SLOT_SECONDS, Watermarker
     from timbre import samples
 
     rate = 22050
     speech = resample(samples.espeak(" ".join(samples.PASSAGES[:2])), 16000, rate)
     marker = Watermarker(bytes(range(32)))
-    block = BLOCK_SECONDS * rate
-    cuts = [round(k * block) for k in range(2, int(len(speech) / block), 2)] + [len(speech)]
-    on_grid = np.concatenate([marker.embed(speech[a:b], rate, 77) for a, b in zip([0] + cuts, cuts)])
+    slot = SLOT_SECONDS * rate
+    starts = list(range(0, int(len(speech) / slot), 23))  # 1.47 s pieces: not whole blocks
+    cuts = [round(k * slot) for k in starts[1:]] + [len(speech)]
+    pieces = list(zip(starts, [0] + cuts[:-1], cuts))
+    on_grid = np.concatenate([marker.embed(speech[a:b], rate, 77, first_slot=k) for k, a, b in pieces])
     found = marker.detect(on_grid, rate)
     assert found.watermarked and found.generation_id == 77
-    off = [c + 3001 for c in cuts[:-1]] + [len(speech)]
-    off_grid = np.concatenate([marker.embed(speech[a:b], rate, 77) for a, b in zip([0] + off, off)])
-    assert marker.detect(off_grid, rate, search_speed=False).confidence < found.confidence
+    across = marker.detect(on_grid[cuts[1] - rate: cuts[1] + 2 * rate], rate)
+    assert across.watermarked and across.generation_id == 77
+    afresh = np.concatenate([marker.embed(speech[a:b], rate, 77) for _, a, b in pieces])
+    assert marker.detect(afresh, rate, search_speed=False).confidence < found.confidence

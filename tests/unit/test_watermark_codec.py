@@ -64,8 +64,24 @@ def test_payload_must_fit_32_bits(marker):
         Watermarker(b"short")
 
 
+def _noise(a: np.ndarray, snr_db: float) -> np.ndarray:
+    noise = np.random.default_rng(1).normal(0, np.sqrt(np.mean(a ** 2) / 10 ** (snr_db / 10)), len(a))
+    return (a + noise).astype(np.float32)
+
+
+def _mix(a: np.ndarray, level_db: float) -> np.ndarray:
+    other = np.resize(speechlike(8.0, seed=11), len(a))
+    return (a + other * np.sqrt(np.mean(a ** 2) / np.mean(other ** 2)) * 10 ** (level_db / 20)).astype(np.float32)
+
+
 ATTACKS = {
     "mp3 64 kbps": lambda a: decode(encode(a, RATE, "mp3", 64000)).samples,
+    "mp3 32 kbps": lambda a: decode(encode(a, RATE, "mp3", 32000)).samples,
+    "aac 64 kbps": lambda a: decode(encode(a, RATE, "m4a", 64000)).samples,
+    "opus 24 kbps": lambda a: decode(encode(a, RATE, "ogg", 24000), RATE).samples,
+    "white noise 20 dB": lambda a: _noise(a, 20),
+    "gain +6 dB (clipping)": lambda a: np.clip(a * 2.0, -1, 1),
+    "other speech at -10 dB": lambda a: _mix(a, -10),
     "resample 8 kHz": lambda a: resample(resample(a, RATE, 8000), 8000, RATE),
     "gain -6 dB": lambda a: a * 0.5,
     "low-pass 4 kHz": lambda a: sosfilt(butter(8, 3900, "low", fs=RATE, output="sos"), a).astype(np.float32),

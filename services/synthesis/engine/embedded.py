@@ -30,8 +30,8 @@ from services.synthesis.engine.vocoder import load_vocoder
 ARTIFACT_KIND = "timbre-embedded-v1"
 MIN_REFERENCE_SECONDS = 3.0
 FIRST_WINDOW = 24  # frames (0.28 s) in the first vocoder window: the first audio comes early
-# The second window (1.5 s) completes, with the first, one watermark block (1.47 s): the service can
-# mark and send its first segment without waiting for a whole 400-frame window.
+# The second window (1.5 s) completes, with the first, the service's first marked segment (1.47 s):
+# it can mark and send it without waiting for a whole 400-frame window.
 SECOND_WINDOW = 128
 VOCODER_WINDOW = 400  # frames per later window (4.6 s): context overhead 8% (160 frames cost 28%)
 VOCODER_CONTEXT = 16  # frames of context on each side of a window

@@ -33,7 +33,7 @@ from services.synthesis.domain.voices import VoiceState
 from services.synthesis.engine.interface import SpeechOptions, VoiceEngine
 from services.synthesis.service_layer.artifacts import Artifacts
 from services.synthesis.storage import repository as repo
-from services.watermark.codec import BLOCK_SECONDS, Watermarker
+from services.watermark.codec import SLOT_SECONDS, Watermarker
 from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.speech")
@@ -94,7 +94,7 @@ class SpeechResult:
 
 class Speaker:
     def __init__(self, uow: UnitOfWork, outbox: Outbox, artifacts: Artifacts, engine: VoiceEngine,
-                 marker: Watermarker, quotas, segment_seconds: float = BLOCK_SECONDS,
+                 marker: Watermarker, quotas, segment_seconds: float = 1.472,
                  quota_ttl_seconds: int = 1800) -> None:
         self.uow = uow
         self.outbox = outbox
@@ -136,30 +136,32 @@ class Speaker:
     def marked_segments(self, state: VoiceState, text: str, options: SpeechOptions, generation_id: int,
                         max_chars: int = MAX_SHORT_TEXT,
                         progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-        """The engine's PCM regrouped into marked segments of whole mark blocks (≥ segment_seconds).
+        """The engine's PCM regrouped into marked segments of whole mark slots (≥ segment_seconds).
 
-        Every segment starts on a boundary of the mark's block grid counted from the start of the
-        stream, so the concatenation carries one continuous grid (independently marked pieces of
-        arbitrary length would each start their own grid, and detection over the whole would fail).
+        Every segment starts on the mark's slot grid counted from the start of the stream and is
+        marked from its place in the block, so the concatenation carries one continuous mark
+        (independently marked pieces would each start their own grid, and detection over the whole
+        would fail).
         """
         voice = self.artifacts.get(state.artifact_key)
         rate = self.rate_of(options)
-        block = BLOCK_SECONDS * rate
-        # Whole blocks per segment (at least one); -1 absorbs the rounding of block boundaries to samples.
-        minimum = max(1, math.ceil(self.segment_seconds / BLOCK_SECONDS - 1e-9)) * block - 1
+        slot = SLOT_SECONDS * rate
+        # Whole slots per segment; -1 absorbs the rounding of slot boundaries to samples.
+        minimum = max(1, math.ceil(self.segment_seconds / SLOT_SECONDS - 1e-9)) * slot - 1
         pending = np.zeros(0, np.float32)
-        emitted = 0
+        emitted = emitted_slots = 0
         for chunk in self.engine.synthesize(text, voice, options, max_chars=max_chars):
             pending = np.concatenate([pending, chunk])
             if progress:
                 progress(len(chunk))
-            boundary = round(int((emitted + len(pending)) / block) * block)
+            slots = int((emitted + len(pending)) / slot)
+            boundary = round(slots * slot)
             if boundary - emitted >= minimum:
                 cut = boundary - emitted
-                yield self.marker.embed(pending[:cut], rate, generation_id)
-                pending, emitted = pending[cut:], boundary
+                yield self.marker.embed(pending[:cut], rate, generation_id, first_slot=emitted_slots)
+                pending, emitted, emitted_slots = pending[cut:], boundary, slots
         if len(pending):
-            yield self.marker.embed(pending, rate, generation_id)
+            yield self.marker.embed(pending, rate, generation_id, first_slot=emitted_slots)
 
     def new_generation_id(self) -> int:
         with self.uow.begin() as conn:

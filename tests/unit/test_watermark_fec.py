@@ -1,0 +1,46 @@
+"""The payload's convolutional code: exact round trip, corrected errors and erasures, batch decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from services.watermark.codec import fec
+
+
+def _words(count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).choice([-1.0, 1.0], size=(count, 64))
+
+
+def test_round_trip_and_length():
+    words = _words(5)
+    coded = fec.encode(words)
+    assert coded.shape == (5, fec.coded_length(64)) == (5, 140)
+    assert np.array_equal(fec.decode(coded, 64), words)
+
+
+def test_corrects_scattered_errors_that_a_sign_reading_would_not():
+    words = _words(20, seed=1)
+    coded = fec.encode(words)
+    flipped = coded.copy()
+    flipped[:, ::15] *= -1  # 10 of 140 coded bits wrong, spread out
+    assert np.array_equal(fec.decode(flipped, 64), words)
+
+
+def test_erasures_and_noise():
+    rng = np.random.default_rng(2)
+    words = _words(50, seed=2)
+    coded = fec.encode(words)
+    soft = coded + rng.normal(0, 0.5, coded.shape)  # ~2% of signs wrong
+    heard = np.ones(140, bool)
+    heard[rng.permutation(140)[:30]] = False  # and 30 coded bits never heard (a partly covered block)
+    soft[:, ~heard] = 0.0
+    assert (np.sign(soft[:, heard]) != coded[:, heard]).any(axis=1).mean() > 0.5  # most words need correcting
+    decoded = fec.decode(soft, 64)
+    assert np.mean(np.all(decoded == words, axis=1)) >= 0.95
+
+
+def test_batch_equals_one_by_one():
+    rng = np.random.default_rng(3)
+    soft = fec.encode(_words(6, seed=3)) + rng.normal(0, 1.0, (6, 140))
+    together = fec.decode(soft, 64)
+    assert all(np.array_equal(together[i], fec.decode(soft[i:i + 1], 64)[0]) for i in range(6))
