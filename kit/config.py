@@ -68,6 +68,8 @@ class KitSettings(BaseSettings):
     # The deployment's watermark key (hex, ≥ 16 bytes): synthesis marks with it, watermark detects with
     # it, embedding refuses consent recordings that carry it. `make up` writes a random one.
     watermark_key: SecretStr | None = None
+    # Mark strength α in dB (quality/robustness trade-off: docs/watermark.md); any strength detects.
+    watermark_strength_db: float = 1.5
 
     tenancy_addr: str = f"127.0.0.1:{SERVICE_PORTS['tenancy']}"
     embedding_addr: str = f"127.0.0.1:{SERVICE_PORTS['embedding']}"

@@ -47,7 +47,7 @@ class SynthesisApp:
         store = open_store(settings)
         self.artifacts = Artifacts(store, settings.voice_cache_size)
         self.quotas = quotas or TenancyClient(settings, settings.service_name)
-        marker = Watermarker(settings.watermark_key_bytes())
+        marker = Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db)
         self.speaker = Speaker(uow, outbox, self.artifacts, self.engine, marker, self.quotas,
                                settings.stream_segment_seconds, settings.quota_ttl_seconds)
         self.webhooks = Webhooks(uow)

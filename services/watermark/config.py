@@ -1,4 +1,4 @@
-"""Watermark settings (environment prefix TIMBRE_); the key itself is a deployment setting (kit.config)."""
+"""Watermark settings (environment prefix TIMBRE_); the key and the strength are deployment settings (kit.config)."""
 
 from __future__ import annotations
 
@@ -7,5 +7,3 @@ from kit.config import ServiceSettings
 
 class WatermarkSettings(ServiceSettings):
     service_name: str = "watermark"
-    # Mark strength in dB (see bench/watermark_robustness.py for the quality/robustness trade-off).
-    watermark_strength_db: float = 1.5
