@@ -94,8 +94,7 @@ class SpeechResult:
 
 class Speaker:
     def __init__(self, uow: UnitOfWork, outbox: Outbox, artifacts: Artifacts, engine: VoiceEngine,
-                 marker: Watermarker, quotas, segment_seconds: float = 1.472,
-                 quota_ttl_seconds: int = 1800) -> None:
+                 marker: Watermarker, quotas, segment_seconds: float, quota_ttl_seconds: int) -> None:
         self.uow = uow
         self.outbox = outbox
         self.artifacts = artifacts

@@ -218,17 +218,18 @@ class Watermarker:
             offsets.extend(sub * step + shift * SLOT_SAMPLES for shift in range(SLOTS))
         if not softs:
             return Detection(False, 0.0, None, 0, speed)
-        projection = np.concatenate(projections)
         decoded = fec.decode(np.concatenate(softs), INFO_BITS)
-        # How intact the mark is: the share of ±α each coded bit holds in the decoded codeword's direction.
-        agreement = np.clip(fec.encode(decoded) * projection / self.strength_db, 0.0, 1.0)
-        confidence = agreement.sum(axis=1) / np.maximum((projection != 0).sum(axis=1), 1)
-        found = [(confidence[i], i, generation_id) for i, generation_id in enumerate(self._read_ids(decoded))
-                 if generation_id is not None]
-        if not found:
+        ids = self._read_ids(decoded)
+        found = [i for i, generation_id in enumerate(ids) if generation_id is not None]
+        if not found:  # the common case for unmarked audio, tried at every speed: no confidence to work out
             return Detection(False, 0.0, None, 0, speed)
-        score, index, generation_id = max(found)
-        return Detection(True, float(score), generation_id, offsets[index], speed)
+        # How intact the mark is: the share of ±α each coded bit holds in the decoded codeword's direction.
+        projection = np.concatenate(projections)[found]
+        agreement = np.clip(fec.encode(decoded[found]) * projection / self.strength_db, 0.0, 1.0)
+        confidence = agreement.sum(axis=1) / np.maximum((projection != 0).sum(axis=1), 1)
+        best = int(np.argmax(confidence))
+        index = found[best]
+        return Detection(True, float(confidence[best]), ids[index], offsets[index], speed)
 
     def _fold(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Soft values and projections (block start, coded bit) of audio whose first slot starts at 0.
