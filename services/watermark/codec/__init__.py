@@ -1,5 +1,6 @@
 """The watermark itself (pure numpy): keyed spread-spectrum in the log-magnitude spectrum."""
 
-from services.watermark.codec.mark import BLOCK_SECONDS, SLOT_SECONDS, Detection, Watermarker
+from services.watermark.codec.cells import BLOCK_SECONDS, SLOT_SECONDS
+from services.watermark.codec.mark import Detection, Watermarker
 
 __all__ = ["BLOCK_SECONDS", "SLOT_SECONDS", "Detection", "Watermarker"]
