@@ -1,4 +1,4 @@
-"""The watermark itself (pure numpy): keyed spread-spectrum in the log-magnitude spectrum."""
+"""The watermark itself (numpy and scipy.fft): keyed spread spectrum in the log-magnitude spectrum."""
 
 from services.watermark.codec.cells import BLOCK_SECONDS, SLOT_SECONDS
 from services.watermark.codec.mark import Detection, Watermarker
