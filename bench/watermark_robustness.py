@@ -137,8 +137,7 @@ def _robustness_job(args):
         rows[name] = (found.watermarked and found.generation_id == generation_id,
                       _bit_accuracy(marker, attacked, marked, generation_id, offset, speed))
     return {"voice": VOICES[index % len(VOICES)], "seconds": len(clean) / RATE, "snr": snr, "pesq": quality,
-            "embed": embed_seconds,
-            "detect": detect_seconds, "rows": rows}
+            "embed": embed_seconds, "detect": detect_seconds, "rows": rows}
 
 
 def _fp_job(args):

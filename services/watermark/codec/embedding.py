@@ -33,6 +33,7 @@ from services.watermark.codec.cells import (
     cell_mean,
     chip_matrix,
     correlate,
+    power,
     reliable,
 )
 from services.watermark.codec.spectrum import HOP, N_FFT, istft, stft
@@ -70,8 +71,8 @@ def residual(x: np.ndarray, pattern: np.ndarray, coded: np.ndarray, alpha: float
         spec = stft(y)
         slots = len(spec) // SLOT_HOPS
         band = spec[: slots * SLOT_HOPS, BINS]
-        power = _power(band)
-        centred, weight = reliable(cell_levels(power))
+        energy = power(band)
+        centred, weight = reliable(cell_levels(energy))
         spread = weight * _slot_gate(spec, slots)[:, None]
         # Clean audio: each bit's projection, and how much of a 1 dB correction it would show.
         shown, total = correlate(np.stack([weight * spread, weight]), magnitude)
@@ -80,10 +81,10 @@ def residual(x: np.ndarray, pattern: np.ndarray, coded: np.ndarray, alpha: float
                 / np.maximum(shown / total, MIN_SENSITIVITY))
         # Under the design noise: the mean projection over the draws, and the same sensitivity with
         # each cell's correction shrunk to the share the noise lets through.
-        noisy_centred, noisy_weight = reliable(cell_levels(_power(band + draws[:, : len(band)])))
+        noisy_centred, noisy_weight = reliable(cell_levels(power(band + draws[:, : len(band)])))
         noisy_total = np.maximum(correlate(noisy_weight, magnitude), 1e-6)
         noisy_projection = (correlate(noisy_centred * noisy_weight, chips) / noisy_total).mean(axis=0)
-        survives = cell_mean(1 - np.exp(-power / bin_noise_power))  # d(noisy level)/d(clean level)
+        survives = cell_mean(1 - np.exp(-energy / bin_noise_power))  # d(noisy level)/d(clean level)
         mean_weight = noisy_weight.mean(axis=0)
         shown, total = correlate(np.stack([mean_weight * survives * spread, mean_weight]), magnitude)
         need = np.maximum(need, _shortfall(noisy_projection, coded, NOISE_TARGET * alpha)
@@ -97,10 +98,6 @@ def residual(x: np.ndarray, pattern: np.ndarray, coded: np.ndarray, alpha: float
     return y.astype(np.float64) - x
 
 
-def _power(spectrum: np.ndarray) -> np.ndarray:
-    return spectrum.real ** 2 + spectrum.imag ** 2
-
-
 def _shortfall(projection: np.ndarray, coded: np.ndarray, target: float) -> np.ndarray:
     """How far each (block, bit) projection falls short of ±target in its bit's direction."""
     return np.maximum(target - coded * projection, 0.0)
@@ -108,7 +105,7 @@ def _shortfall(projection: np.ndarray, coded: np.ndarray, target: float) -> np.n
 
 def _slot_gate(spec: np.ndarray, slots: int) -> np.ndarray:
     """Per slot: 1 at ordinary loudness, fading to 0 at SLOT_GATE_DB below the clip's mean power."""
-    per_hop = _power(spec).mean(axis=1)
+    per_hop = power(spec).mean(axis=1)
     level = per_hop[: slots * SLOT_HOPS].reshape(slots, SLOT_HOPS).mean(axis=1)
     below = 10 * np.log10(per_hop.mean() / np.maximum(level, 1e-20))
     return np.clip((SLOT_GATE_DB - below) / GATE_RAMP_DB, 0.0, 1.0)

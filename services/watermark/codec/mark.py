@@ -111,8 +111,7 @@ class Watermarker:
         coded = fec.encode(self.payload_bits(generation_id)).astype(np.float64)
         x = (resample(samples.astype(np.float32), sample_rate, RATE) if sample_rate != RATE
              else samples.astype(np.float32)).astype(np.float64)
-        change = embedding.residual(x, pattern, coded, alpha)
-        residual = change.astype(np.float32)
+        residual = embedding.residual(x, pattern, coded, alpha).astype(np.float32)
         if sample_rate != RATE:
             residual = resample(residual, RATE, sample_rate)[: len(samples)]
             residual = np.pad(residual, (0, len(samples) - len(residual)))
