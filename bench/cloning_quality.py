@@ -2,8 +2,9 @@
 
 Targets: Kokoro-82M voice packs speaking English (neural voices unlike the Piper base); jf_alpha is
 the development voice the method was tuned on and is reported apart; the other four are held out.
-Reference: the target speaking passages 0–2 (cut to --reference-seconds), with or without its
-transcript. Test: the five sentences of passages 3–5 (texts never in the reference). Per target:
+Reference: the target speaking passages 0–2, then bench/texts.py's reference sentences as far as
+needed (cut to --reference-seconds), with or without its transcript. Test: the five sentences of
+passages 3–5 and the ten test sentences of bench/texts.py (texts never in the reference). Per target:
 - similarity (ECAPA and GE2E cosine) of each output to the target's real speech of the test texts,
   for the clone and for the base voice (Piper joe) speaking the same texts;
 - pocketsphinx WER of clone and base outputs against the text, next to the WER of the target's own
@@ -13,13 +14,12 @@ transcript. Test: the five sentences of passages 3–5 (texts never in the refer
 One torch thread, one process.
 
 Usage: python -m bench.cloning_quality [--targets jf_gongitsune,...] [--reference-seconds 30]
-       [--no-transcript] [--strength 0.5] [--wave-share 0.0]
+       [--no-transcript] [--strength 0.5] [--class-strength 0.5] [--wave-share 0.0]
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import re
 import statistics
 import time
@@ -36,15 +36,30 @@ FIRST_CHUNK_TEXT = ("Thank you for calling. Your order has shipped and should ar
 
 
 def test_sentences() -> list[str]:
+    from bench.texts import TEST_SENTENCES
     from timbre.samples import PASSAGES
 
-    return [s for p in PASSAGES[3:6] for s in re.split(r"(?<=\.)\s+", p)]
+    return [s for p in PASSAGES[3:6] for s in re.split(r"(?<=\.)\s+", p)] + list(TEST_SENTENCES)
 
 
-def reference_text() -> str:
+def reference_texts() -> list[str]:
+    from bench.texts import REFERENCE_SENTENCES
     from timbre.samples import PASSAGES
 
-    return " ".join(PASSAGES[0:3])
+    return [" ".join(PASSAGES[0:3]), *REFERENCE_SENTENCES]
+
+
+def make_reference(speaker: str, seconds: float, rate: int = 16000) -> tuple[np.ndarray, str]:
+    """The speaker reading the reference texts in order until `seconds` are reached, cut there."""
+    from timbre import samples
+
+    pieces, texts = [], []
+    for text in reference_texts():
+        pieces.append(samples.speak(speaker, text))
+        texts.append(text)
+        if sum(len(p) for p in pieces) >= seconds * rate:
+            break
+    return cut_reference(np.concatenate(pieces), " ".join(texts), seconds, rate)
 
 
 def words(text: str) -> list[str]:
@@ -73,26 +88,12 @@ def transcribe(samples_16k: np.ndarray) -> str:
     return decoder.hyp().hypstr if decoder.hyp() else ""
 
 
-@functools.lru_cache(maxsize=1)
-def _whisper():
-    from faster_whisper import WhisperModel
-
-    from kit.models import ModelStore
-
-    store = ModelStore()
-    folder = store.require("whisper_base/part1")
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):  # beside the joined model.bin
-        if not (folder.parent / name).is_file():
-            (folder.parent / name).write_bytes((folder / name).read_bytes())
-    store.joined(folder.parent / "model.bin",
-                 [folder / "model.bin.part1", store.require("whisper_base/part2") / "model.bin.part2"])
-    return WhisperModel(str(folder.parent), device="cpu", compute_type="int8", cpu_threads=1)
-
-
 def transcribe_whisper(samples_16k: np.ndarray) -> str:
     """Whisper base (CTranslate2, int8, one thread) from the model store: a judge that, unlike
     pocketsphinx, is not thrown by high voices."""
-    segments, _ = _whisper().transcribe(samples_16k, language="en", beam_size=1, vad_filter=False)
+    from kit.models.whisper import load_whisper
+
+    segments, _ = load_whisper().transcribe(samples_16k, language="en", beam_size=1, vad_filter=False)
     return " ".join(segment.text for segment in segments)
 
 
@@ -117,6 +118,7 @@ def main() -> None:
     parser.add_argument("--reference-seconds", type=float, default=30.0)
     parser.add_argument("--no-transcript", action="store_true")
     parser.add_argument("--strength", type=float, default=None)
+    parser.add_argument("--class-strength", type=float, default=None)
     parser.add_argument("--wave-share", type=float, default=None)
     parser.add_argument("--max-pitch", type=float, default=None)
     parser.add_argument("--save", default="", help="folder to write the outputs as wav")
@@ -136,6 +138,8 @@ def main() -> None:
     options = FitOptions()
     if args.strength is not None:
         options.strength = args.strength
+    if args.class_strength is not None:
+        options.class_strength = args.class_strength
     if args.wave_share is not None:
         options.wave_share = args.wave_share
     if args.max_pitch is not None:
@@ -159,8 +163,7 @@ def main() -> None:
     rows = []
     for target in args.targets.split(","):
         speaker = f"kokoro:{target}"
-        reference, transcript = cut_reference(samples.speak(speaker, reference_text()), reference_text(),
-                                              args.reference_seconds)
+        reference, transcript = make_reference(speaker, args.reference_seconds)
         held_out_clips = [samples.speak(speaker, s) for s in sentences]
         held_out = np.concatenate(held_out_clips)
         started = time.monotonic()
@@ -175,7 +178,7 @@ def main() -> None:
         started = time.monotonic()
         next(iter(engine.synthesize(FIRST_CHUNK_TEXT, voice, english)))
         first_chunk = time.monotonic() - started
-        row = {"target": target, "build_s": build, "rtf": cpu / audio_seconds, "first_chunk_ms": first_chunk * 1000,
+        row = {"target": target, "reference_s": len(reference) / 16000, "build_s": build, "rtf": cpu / audio_seconds, "first_chunk_ms": first_chunk * 1000,
                "clone_wer": statistics.fmean(wer(s, transcribe(a)) for s, a in zip(sentences, clone_outputs)),
                "base_wer": statistics.fmean(base_wer),
                "target_wer": statistics.fmean(wer(s, transcribe(a)) for s, a in zip(sentences, held_out_clips)),

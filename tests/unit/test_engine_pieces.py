@@ -98,3 +98,59 @@ def test_vocoder_precision_is_chosen_by_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TIMBRE_VOCODER", "fp4")
     with pytest.raises(ValueError, match="TIMBRE_VOCODER"):
         vocoder.load_vocoder(tmp_path)
+
+
+def test_long_alignment_stays_in_bounded_memory_and_agrees_with_the_exact_one():
+    from scipy.ndimage import uniform_filter1d
+
+    rng = np.random.default_rng(0)
+    a = uniform_filter1d(rng.normal(size=(3000, 12)), 9, axis=0)  # speech-like: features drift smoothly
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    stretch = np.sort(rng.choice(3000, 4500))  # b says what a says, unevenly slower
+    b = a[stretch]
+    ai, bi = alignment.long_dtw_path(a, b, max_cells=1_000_000)  # the exact table would be 13.5M cells
+    assert (ai[0], bi[0], ai[-1], bi[-1]) == (0, 0, 2999, 4499)
+    assert np.all(np.diff(ai) >= 0) and np.all(np.diff(bi) >= 0) and np.all(np.diff(ai) + np.diff(bi) > 0)
+    exact_a, exact_b = alignment.dtw_path(a, b)
+    # frames paired with the a frame they copy: as often as with the exact alignment
+    assert np.mean(stretch[bi] == ai) >= np.mean(stretch[exact_b] == exact_a) - 0.01
+
+
+def _sounds(rng, frames=2400):
+    """Four "sounds" built from two spectral patterns (signs a, b), and a correction a·b·R that
+    no linear map of the frames can produce."""
+    p, q, r = (rng.normal(size=80) for _ in range(3))
+    a, b = rng.choice([-1.0, 1.0], size=(2, frames // 20)).repeat(20, axis=1)  # each sound lasts 20 frames
+    mel = (-4 + a[:, None] * p + b[:, None] * q + 0.1 * rng.normal(size=(frames, 80))).astype(np.float32)
+    return mel, (a * b)[:, None] * r
+
+
+def test_sound_classes_learn_a_per_sound_correction_and_round_trip():
+    from services.synthesis.engine import sound_classes
+
+    rng = np.random.default_rng(2)
+    mel, missed = _sounds(rng)
+    index = np.arange(len(mel))
+    classes = sound_classes.fit(mel, index, missed, strength=1.0)
+    assert classes is not None and len(classes.centres) == len(mel) // sound_classes.PAIRS_PER_CLASS
+    held_out, truth = _sounds(np.random.default_rng(2))  # the same sounds, a new take (same patterns)
+    assert np.abs(classes(held_out) - truth).mean() < 0.15 * np.abs(truth).mean()
+    again = sound_classes.SoundClasses.from_state(classes.to_state())
+    assert np.allclose(again(held_out), classes(held_out))
+    assert sound_classes.fit(mel[:200], index[:200], missed[:200], 1.0) is None  # too short a reference
+    assert sound_classes.fit(mel, index, missed, 0.0) is None
+
+
+def test_a_conversion_carries_its_sound_classes_and_loads_without_them():
+    from services.synthesis.engine import sound_classes
+
+    rng = np.random.default_rng(3)
+    mel, missed = _sounds(rng)
+    fitted = conversion.fit(mel, mel + missed, 1.0, mel + missed, conversion.FitOptions(strength=1.0))
+    linear_error = np.abs(fitted(mel) - (mel + missed)).mean()
+    fitted.classes = sound_classes.fit(mel, np.arange(len(mel)), mel + missed - fitted(mel), 1.0)
+    assert np.abs(fitted(mel) - (mel + missed)).mean() < 0.5 * linear_error
+    state = fitted.to_state()
+    assert np.allclose(conversion.Conversion.from_state(state)(mel), fitted(mel))
+    older = {k: v for k, v in state.items() if k != "classes"}  # a voice built before sound classes
+    assert conversion.Conversion.from_state(older).classes is None

@@ -9,17 +9,19 @@ Fitted on frame pairs that say the same sound in the base voice and in the refer
 3. a linear map of the whole frame (80 × 80 ridge regression on the pairs, closed form), applied
    with a strength α and followed by global-variance compensation: regression toward the mean
    flattens the spectra (their spread shrinks about 2×), which costs intelligibility.
+4. with a transcript, per-sound corrections on top (sound_classes.py), finer as the reference grows.
 α trades similarity for intelligibility (docs/engine.md has the measured curve). A small neural
 mapper trained on the same pairs and kNN frame selection were measured too and did no better.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from services.synthesis.engine import sound_classes
 from services.synthesis.engine.features import shift, split_envelope, warp
 from services.synthesis.engine.mel import N_MELS
 
@@ -32,6 +34,7 @@ class FitOptions:
     ridge: float = 300.0  # shrinks the map toward identity; fewer pairs → relatively stronger
     wave_share: float = 0.5  # share (in log) of the pitch move done on the base audio; the rest in mel
     max_pitch_ratio: float = 2.0  # larger moves (a male base to a high voice) are capped here
+    class_strength: float = 0.5  # weight of the per-sound corrections (parallel references only); 0 = off
 
     def split_pitch(self, ratio: float) -> tuple[float, float]:
         """(wave_pitch, mel_pitch) whose product is `ratio`."""
@@ -55,14 +58,19 @@ class Conversion:
     spread: np.ndarray  # (80,) global-variance compensation at this strength
     strength: float
     report: dict = field(default_factory=dict)
+    classes: sound_classes.SoundClasses | None = None  # absent in voices built before them: still loadable
 
     def to_state(self) -> dict:
         """Tensors and plain values only, so the artifact loads with torch.load(weights_only=True)."""
-        return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in asdict(self).items()}
+        plain = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "classes"}
+        state = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in plain.items()}
+        return state | ({"classes": self.classes.to_state()} if self.classes else {})
 
     @classmethod
     def from_state(cls, state: dict) -> "Conversion":
-        return cls(**{k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items()})
+        classes = sound_classes.SoundClasses.from_state(state["classes"]) if "classes" in state else None
+        return cls(**{k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items() if k != "classes"},
+                   classes=classes)
 
     def __call__(self, base_mel: np.ndarray, pitch_ratio: float = 1.0) -> np.ndarray:
         """Log-mel (frames, 80) of base speech already moved by self.wave_pitch × pitch_ratio →
@@ -73,7 +81,10 @@ class Conversion:
         y = x + self.strength * (x @ self.matrix + self.bias)
         centre = y.mean(axis=0)
         y = centre + (y - centre) * self.spread
-        return (y * self.target_std + self.target_mean).astype(np.float32)
+        out = y * self.target_std + self.target_mean
+        if self.classes is not None:
+            out += self.classes(base_mel)
+        return out.astype(np.float32)
 
 
 def envelope_warp(log_mel: np.ndarray, ratio: float) -> np.ndarray:

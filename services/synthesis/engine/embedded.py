@@ -8,8 +8,8 @@ frames. See docs/engine.md for what was measured.
 
 from __future__ import annotations
 
+import functools
 import itertools
-
 import time
 from collections.abc import Iterator
 
@@ -18,8 +18,9 @@ import numpy as np
 from kit.audio.codec import StreamResampler, resample
 from kit.errors import InvalidArgument
 from kit.models import ModelStore
-from services.synthesis.engine import alignment, conversion
+from services.synthesis.engine import alignment, conversion, sound_classes
 from services.synthesis.engine.base_voice import base_name, base_voice
+from services.synthesis.engine.content import ContentFeatures
 from services.synthesis.engine.features import median_f0
 from services.synthesis.engine.interface import (REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine,
                                                   load_artifact, save_artifact)
@@ -56,19 +57,26 @@ class EmbeddedEngine(VoiceEngine):
     native_rate = RATE
 
     def __init__(self, store: ModelStore | None = None, device: str = "cpu",
-                 fit_options: conversion.FitOptions | None = None) -> None:
+                 fit_options: conversion.FitOptions | None = None, content_features: bool = True) -> None:
         self.store = store or ModelStore()
         self.vocoder = load_vocoder(self.store.require("hifigan"), device)
         self.fit_options = fit_options or conversion.FitOptions()
+        self._content_features = content_features
         self._base_f0_cache: dict[str, float] = {}
+
+    @functools.cached_property
+    def content(self) -> ContentFeatures | None:
+        """Whisper's encoder, loaded at the first build: it aligns transcribed references far
+        better than cepstra. Optional (None without the model, or when switched off)."""
+        return ContentFeatures.available(self.store) if self._content_features else None
 
     def _base(self, language: str):
         return base_voice(language, str(self.store.root))
 
-    def _base_mel(self, language: str, text: str, pitch_ratio: float = 1.0) -> np.ndarray:
+    def _base_audio(self, language: str, text: str, pitch_ratio: float = 1.0) -> np.ndarray:
         base = self._base(language)
         chunks = chunk_text(normalise(text, language), language)
-        return log_mel(np.concatenate([base.speak_at_pitch(chunk, 1.0, pitch_ratio) for chunk in chunks]))
+        return np.concatenate([base.speak_at_pitch(chunk, 1.0, pitch_ratio) for chunk in chunks])
 
     def _base_f0(self, language: str) -> float:
         """Median F0 of the base voice (over its corpus), computed once per engine."""
@@ -104,14 +112,22 @@ class EmbeddedEngine(VoiceEngine):
             pitch_ratio = float(np.clip(target_f0 / base_f0, 1 / limit, limit)) if target_f0 and base_f0 else 1.0
             wave_pitch, _ = self.fit_options.split_pitch(pitch_ratio)
             if parallel:
-                base_mel = self._base_mel(language, transcript, wave_pitch)
-                base_pairs, target_pairs = alignment.parallel_pairs(base_mel, target_mel)
+                base_audio = self._base_audio(language, transcript, wave_pitch)
+                base_mel = log_mel(base_audio)
+                content = ((self.content(base_audio, len(base_mel)), self.content(target_audio, len(target_mel)))
+                           if self.content else None)
+                base_index, target_index = alignment.parallel_pairs(base_mel, target_mel, content)
             else:
                 text = _english_corpus() if language == "en" else THAI_CORPUS
-                base_mel = self._base_mel(language, text, wave_pitch)
-                base_pairs, target_pairs = alignment.nearest_pairs(base_mel, target_mel)
-            fitted = conversion.fit(base_pairs, target_pairs, pitch_ratio, target_speech, self.fit_options)
-            fitted.report.update(parallel=parallel, base_f0=base_f0, target_f0=target_f0)
+                base_mel = log_mel(self._base_audio(language, text, wave_pitch))
+                base_index, target_index = alignment.nearest_pairs(base_mel, target_mel)
+            target_pairs = target_mel[target_index]
+            fitted = conversion.fit(base_mel[base_index], target_pairs, pitch_ratio, target_speech, self.fit_options)
+            if parallel:  # nearest pairs match sounds too loosely to learn per-sound corrections from
+                missed = target_pairs - fitted(base_mel[base_index])
+                fitted.classes = sound_classes.fit(base_mel, base_index, missed, self.fit_options.class_strength)
+            fitted.report.update(parallel=parallel, base_f0=base_f0, target_f0=target_f0,
+                                 sound_classes=len(fitted.classes.centres) if fitted.classes else 0)
             conversions[base_name(language)] = fitted.to_state()
             report(f"{language}: fitted", 0.05 + 0.95 * (index + 1) / len(self.languages))
         artifact = save_artifact({"kind": ARTIFACT_KIND, "reference_seconds": seconds,
