@@ -10,9 +10,14 @@ from kit.models.store import ModelStore
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
-@functools.lru_cache(maxsize=2)
 def load_whisper(root: str | None = None, threads: int = 1):
-    """A faster_whisper.WhisperModel on the CPU (one per process and store)."""
+    """A faster_whisper.WhisperModel on the CPU, one per process and store (the engine names the
+    store, the benchmark takes the default: both get the same model)."""
+    return _load(str(ModelStore(root).root), threads)
+
+
+@functools.lru_cache(maxsize=2)
+def _load(root: str, threads: int):
     from faster_whisper import WhisperModel
 
     store = ModelStore(root)

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from services.synthesis.engine import sound_classes
 from services.synthesis.engine.features import shift, split_envelope, warp
+from services.synthesis.engine.interface import array_values, tensor_state
 from services.synthesis.engine.mel import N_MELS
 
 FORMANT_GRID = np.round(np.arange(0.80, 1.401, 0.025), 3)  # formant moves relative to the unmoved base
@@ -62,15 +62,13 @@ class Conversion:
 
     def to_state(self) -> dict:
         """Tensors and plain values only, so the artifact loads with torch.load(weights_only=True)."""
-        plain = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "classes"}
-        state = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in plain.items()}
+        state = tensor_state({k: v for k, v in vars(self).items() if k != "classes"})
         return state | ({"classes": self.classes.to_state()} if self.classes else {})
 
     @classmethod
     def from_state(cls, state: dict) -> "Conversion":
         classes = sound_classes.SoundClasses.from_state(state["classes"]) if "classes" in state else None
-        return cls(**{k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items() if k != "classes"},
-                   classes=classes)
+        return cls(**array_values({k: v for k, v in state.items() if k != "classes"}), classes=classes)
 
     def __call__(self, base_mel: np.ndarray, pitch_ratio: float = 1.0) -> np.ndarray:
         """Log-mel (frames, 80) of base speech already moved by self.wave_pitch × pitch_ratio →

@@ -57,18 +57,17 @@ class EmbeddedEngine(VoiceEngine):
     native_rate = RATE
 
     def __init__(self, store: ModelStore | None = None, device: str = "cpu",
-                 fit_options: conversion.FitOptions | None = None, content_features: bool = True) -> None:
+                 fit_options: conversion.FitOptions | None = None) -> None:
         self.store = store or ModelStore()
         self.vocoder = load_vocoder(self.store.require("hifigan"), device)
         self.fit_options = fit_options or conversion.FitOptions()
-        self._content_features = content_features
         self._base_f0_cache: dict[str, float] = {}
 
     @functools.cached_property
     def content(self) -> ContentFeatures | None:
         """Whisper's encoder, loaded at the first build: it aligns transcribed references far
-        better than cepstra. Optional (None without the model, or when switched off)."""
-        return ContentFeatures.available(self.store) if self._content_features else None
+        better than cepstra. Optional: None without the model in the store."""
+        return ContentFeatures.available(self.store)
 
     def _base(self, language: str):
         return base_voice(language, str(self.store.root))

@@ -57,6 +57,16 @@ def save_artifact(state: dict) -> bytes:
     return buffer.getvalue()
 
 
+def tensor_state(values: dict) -> dict:
+    """numpy arrays → tensors, other values as they are: what an artifact may hold (weights_only)."""
+    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in values.items()}
+
+
+def array_values(state: dict) -> dict:
+    """The inverse of tensor_state."""
+    return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+
+
 def load_artifact(artifact: bytes, kind: str, built_for: str, **expected: str) -> dict:
     """The artifact's state, loaded with weights_only=True (no pickled code from storage), checked
     to be of `kind` (and any `expected` fields); otherwise InvalidArgument naming `built_for`."""

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from services.synthesis.engine.features import cepstra
+from services.synthesis.engine.interface import array_values, tensor_state
 
 KEY_CEPSTRA = 24
 KEY_CONTEXT = 2  # frames either side
@@ -54,13 +54,11 @@ class SoundClasses:
         return (self.strength * (weights @ self.corrections)).astype(np.float32)
 
     def to_state(self) -> dict:
-        return {"key_mean": torch.from_numpy(self.key_mean), "key_std": torch.from_numpy(self.key_std),
-                "centres": torch.from_numpy(self.centres), "corrections": torch.from_numpy(self.corrections),
-                "strength": float(self.strength)}
+        return tensor_state(vars(self))
 
     @classmethod
     def from_state(cls, state: dict) -> SoundClasses:
-        return cls(**{k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items()})
+        return cls(**array_values(state))
 
 
 def fit(base_mel: np.ndarray, base_index: np.ndarray, missed: np.ndarray, strength: float) -> SoundClasses | None:
