@@ -23,6 +23,7 @@ def test_clone_then_speak_to_an_mp3(tmp_path):
     assert report["engine"] == "embedded" and report["reference_seconds"] > 5
     state = torch.load(io.BytesIO((tmp_path / "voice.pth").read_bytes()), weights_only=True)
     assert state["conversions"]["piper-joe"]["strength"] == 0.8
+    assert len(state["conversions"]["piper-joe"]["classes"]["centres"]) >= 8  # the transcript buys per-sound corrections
 
     spoken = runner.invoke(cli, ["engine", "speak", "--voice", str(tmp_path / "voice.pth"), "--text",
                                  "It costs $5 today. See you tomorrow!", "--language", "en", "--sample-rate",
