@@ -14,7 +14,7 @@ passages 3–5 and the ten test sentences of bench/texts.py (texts never in the 
 One torch thread, one process.
 
 Usage: python -m bench.cloning_quality [--targets jf_gongitsune,...] [--reference-seconds 30]
-       [--no-transcript] [--strength 0.5] [--class-strength 0.5] [--wave-share 0.0]
+       [--no-transcript [--no-hear]] [--strength 0.5] [--class-strength 0.5] [--wave-share 0.0]
 """
 
 from __future__ import annotations
@@ -117,6 +117,8 @@ def main() -> None:
     parser.add_argument("--targets", default=",".join(HELD_OUT))
     parser.add_argument("--reference-seconds", type=float, default=30.0)
     parser.add_argument("--no-transcript", action="store_true")
+    parser.add_argument("--no-hear", action="store_true",
+                        help="without a transcript, do not transcribe the reference either (nearest-frame pairs)")
     parser.add_argument("--strength", type=float, default=None)
     parser.add_argument("--class-strength", type=float, default=None)
     parser.add_argument("--wave-share", type=float, default=None)
@@ -142,6 +144,8 @@ def main() -> None:
         options.class_strength = args.class_strength
     if args.wave_share is not None:
         options.wave_share = args.wave_share
+    if args.no_hear:
+        options.hear_references = False
     if args.max_pitch is not None:
         options.max_pitch_ratio = args.max_pitch
     engine = EmbeddedEngine(store, fit_options=options)

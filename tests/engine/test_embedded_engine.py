@@ -95,3 +95,18 @@ def test_artifact_loads_safely_and_keeps_both_base_voices(voice):
     assert conversions["espeak"].report["parallel"] is False
     pitch = conversions["piper-joe"].wave_pitch * conversions["piper-joe"].mel_pitch
     assert pitch > 1.5  # f3 is a female voice, joe a male one
+
+
+def test_a_reference_without_transcript_is_heard_and_gets_parallel_pairs(engine):
+    text = " ".join(samples.PASSAGES[:2])
+    voice = engine.build_voice([samples.espeak(text, TARGET)])
+    english, thai = engine.load_voice(voice)["piper-joe"], engine.load_voice(voice)["espeak"]
+    assert english.report["transcript"] == "heard" and english.report["parallel"]
+    assert english.classes is not None and len(english.classes.centres) >= 8
+    assert thai.classes is None
+
+
+def test_speech_the_engine_cannot_align_keeps_nearest_pairs(engine):
+    thai = samples.espeak("วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง " * 2, "th")
+    english = engine.load_voice(engine.build_voice([thai]))["piper-joe"]
+    assert english.report["transcript"] == "none" and not english.report["parallel"] and english.classes is None

@@ -154,3 +154,46 @@ def test_a_conversion_carries_its_sound_classes_and_loads_without_them():
     assert np.allclose(conversion.Conversion.from_state(state)(mel), fitted(mel))
     older = {k: v for k, v in state.items() if k != "classes"}  # a voice built before sound classes
     assert conversion.Conversion.from_state(older).classes is None
+
+
+class _ScriptedWhisper:
+    """What faster-whisper's transcribe returns, scripted: the logic under test is which segments
+    (and which audio) `hear` keeps."""
+
+    def __init__(self, language, segments):
+        from types import SimpleNamespace
+
+        self.info = SimpleNamespace(language=language, language_probability=0.95)
+        self.segments = [SimpleNamespace(start=a, end=b, text=t, avg_logprob=lp, no_speech_prob=ns)
+                         for a, b, t, lp, ns in segments]
+
+    def transcribe(self, audio, **_):
+        return iter(self.segments), self.info
+
+
+def _hear(language, segments, seconds=12.0):
+    from services.synthesis.engine.content import ContentFeatures
+    from services.synthesis.engine.mel import RATE
+
+    features = ContentFeatures.__new__(ContentFeatures)
+    features.model = _ScriptedWhisper(language, segments)
+    audio = np.arange(int(seconds * RATE), dtype=np.float32) / RATE  # each sample says when it is
+    return features.hear(audio)
+
+
+def test_hearing_drops_unsure_segments_with_their_audio():
+    heard = _hear("en", [(0.0, 4.0, " One two.", -0.2, 0.01), (4.0, 8.0, " mumble", -1.6, 0.1),
+                         (8.0, 12.0, " Three four.", -0.3, 0.02)])
+    assert heard.text == "One two. Three four." and heard.dropped_segments == 1
+    assert 8.0 <= len(heard.samples) / 22050 <= 8.5  # two 4 s spans (+ padding)
+    assert heard.samples.max() > 11.5 and not ((heard.samples > 4.2) & (heard.samples < 7.8)).any()
+
+
+def test_hearing_keeps_the_whole_reference_when_every_segment_is_sure():
+    heard = _hear("en", [(0.0, 6.0, " One two.", -0.2, 0.01), (6.0, 11.7, " Three.", -0.3, 0.02)])
+    assert len(heard.samples) == 12 * 22050 and heard.dropped_segments == 0
+
+
+def test_hearing_refuses_other_languages_and_too_little_sure_speech():
+    assert _hear("th", [(0.0, 12.0, " สวัสดี", -0.2, 0.01)]) is None
+    assert _hear("en", [(0.0, 2.0, " Hi.", -0.2, 0.01), (2.0, 12.0, " noise", -2.0, 0.9)]) is None

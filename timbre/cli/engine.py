@@ -22,21 +22,24 @@ ENGINE_OPTION = click.option("--engine", "engine_name", default=None, envvar="TI
                              help="embedded (default) or coqui:<model> (xtts_v2, vits, tortoise, bark)")
 
 
-def _engine(name: str | None, strength: float | None = None):
+def _engine(name: str | None, fit: dict | None = None):
+    """The named engine; `fit`: embedded-engine fit options given on the command line (None = unset)."""
     import torch
 
     from services.synthesis.engine.conversion import FitOptions
-    from services.synthesis.engine.factory import make_engine
+    from services.synthesis.engine.factory import engine_choice, make_engine
 
+    given = {key: value for key, value in (fit or {}).items() if value is not None}
+    if given and engine_choice(name) != "embedded":
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise click.ClickException(f"{flags}: options of the embedded engine, not of {engine_choice(name)}")
     torch.set_num_threads(1)  # one core per worker; more threads stall a small machine
     try:
         engine = make_engine(name)
     except TimbreError as exc:
         raise click.ClickException(exc.message) from exc
-    if strength is not None:
-        if not hasattr(engine, "fit_options"):
-            raise click.ClickException(f"--strength is an option of the embedded engine, not of {engine.name}")
-        engine.fit_options = FitOptions(strength=strength)
+    if given:
+        engine.fit_options = FitOptions(**given)
     return engine
 
 
@@ -60,9 +63,14 @@ def engine() -> None:
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=None,
               help="embedded engine: how far the learned map moves toward the reference (default 0.5; "
                    "higher is more similar and less intelligible, see docs/engine.md)")
+@click.option("--class-strength", type=click.FloatRange(0.0, 2.0), default=None,
+              help="embedded engine: weight of the per-sound corrections learned from a transcribed reference "
+                   "(default 0.5; 0 turns them off)")
+@click.option("--hear/--no-hear", "hear_references", default=None,
+              help="embedded engine: without --transcript, transcribe the references with Whisper (default: on)")
 @ENGINE_OPTION
 def clone(references: tuple[str, ...], transcript: str | None, target: str, strength: float | None,
-          engine_name: str | None) -> None:
+          class_strength: float | None, hear_references: bool | None, engine_name: str | None) -> None:
     """Build a voice artifact from reference recordings."""
     audio = []
     for path in references:
@@ -70,7 +78,8 @@ def clone(references: tuple[str, ...], transcript: str | None, target: str, stre
             audio.append(decode(Path(path).read_bytes(), REFERENCE_RATE).samples)
         except AudioDecodeError as exc:
             raise click.ClickException(f"{path}: {exc}") from exc
-    voice_engine = _engine(engine_name, strength)
+    voice_engine = _engine(engine_name, {"strength": strength, "class_strength": class_strength,
+                                         "hear_references": hear_references})
     started = time.monotonic()
     with tqdm(total=100, desc="clone", unit="%", disable=None) as bar:
         def progress(stage: str, fraction: float) -> None:

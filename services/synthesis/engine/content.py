@@ -5,9 +5,14 @@ sound across two speakers. Cepstra carry the speaker too, and a misaligned pair 
 per-sound corrections (sound_classes.py) the wrong sound; Whisper's encoder, trained to transcribe
 any voice, pairs them far better (docs/engine.md). Optional: without the model in the store the
 engine aligns on cepstra.
+
+The same model hears references that come without a transcript (`hear`), so most enrollments, which
+carry none, still get the parallel pairs and per-sound corrections.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +25,22 @@ WHISPER_RATE = 16000
 STATES_PER_SECOND = 50
 WINDOW = 3000  # feature frames per encoder call (30 s, the encoder's maximum)
 MIN_WINDOW = 4
+HEARD_LANGUAGES = ("en",)  # measured on English only (Thai through Whisper base is unmeasured here)
+MIN_LANGUAGE_PROBABILITY = 0.5
+MIN_LOG_PROBABILITY = -1.0  # a segment Whisper is less sure of is left out (with its audio)
+MAX_NO_SPEECH = 0.5
+MIN_HEARD_SECONDS = 3.0
+SPAN_PADDING = 0.1  # seconds kept either side of a segment when the reference must be cut
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What Whisper heard in a reference: its text and the audio it covers (22.05 kHz)."""
+
+    text: str
+    samples: np.ndarray
+    language: str
+    dropped_segments: int
 
 
 class ContentFeatures:
@@ -44,3 +65,25 @@ class ContentFeatures:
         at = np.minimum(np.round(np.arange(frames) * FRAME_SECONDS * STATES_PER_SECOND).astype(int), len(states) - 1)
         rows = states[at]
         return rows / (np.linalg.norm(rows, axis=1, keepdims=True) + 1e-9)
+
+    def hear(self, samples: np.ndarray) -> Heard | None:
+        """Transcribe 22.05 kHz reference speech; None when the language is not one the engine can
+        align (HEARD_LANGUAGES) or too little of it was heard confidently. Segments Whisper is unsure
+        of are dropped together with their audio, so text and audio still say the same thing."""
+        audio = resample(samples, RATE, WHISPER_RATE)
+        segments, info = self.model.transcribe(audio, beam_size=1, vad_filter=False,
+                                               condition_on_previous_text=False)
+        segments = list(segments)
+        if info.language not in HEARD_LANGUAGES or info.language_probability < MIN_LANGUAGE_PROBABILITY:
+            return None
+        sure = [s for s in segments if s.avg_logprob >= MIN_LOG_PROBABILITY and s.no_speech_prob <= MAX_NO_SPEECH
+                and s.text.strip()]
+        if len(sure) == len(segments):
+            kept = samples  # nothing dropped: keep the audio whole rather than trust segment times
+        else:
+            spans = [samples[max(0, int((s.start - SPAN_PADDING) * RATE)):int((s.end + SPAN_PADDING) * RATE)] for s in sure]
+            kept = np.concatenate(spans) if spans else samples[:0]
+        if len(kept) < MIN_HEARD_SECONDS * RATE or not sure:
+            return None
+        text = " ".join(s.text.strip() for s in sure)
+        return Heard(text, kept, info.language, len(segments) - len(sure))

@@ -35,6 +35,7 @@ class FitOptions:
     wave_share: float = 0.5  # share (in log) of the pitch move done on the base audio; the rest in mel
     max_pitch_ratio: float = 2.0  # larger moves (a male base to a high voice) are capped here
     class_strength: float = 0.5  # weight of the per-sound corrections (parallel references only); 0 = off
+    hear_references: bool = True  # transcribe references given without a transcript (Whisper), for parallel pairs
 
     def split_pitch(self, ratio: float) -> tuple[float, float]:
         """(wave_pitch, mel_pitch) whose product is `ratio`."""

@@ -1,9 +1,9 @@
 """The embedded default engine (CPU, offline): base voice → per-voice mel conversion → HiFi-GAN.
 
 Building a voice fits one Conversion per base voice (Piper joe for English, espeak-ng for Thai) from
-the reference. With a transcript, the base voice of its language speaks the same words (parallel
-pairs by DTW); the other base voice, or both without a transcript, pair a base corpus by nearest
-frames. See docs/engine.md for what was measured.
+the reference. With a transcript (given, or heard by Whisper when none is given), the base voice of
+its language speaks the same words (parallel pairs by DTW); the other base voice, or both when no
+transcript can be had, pair a base corpus by nearest frames. See docs/engine.md for what was measured.
 """
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ class EmbeddedEngine(VoiceEngine):
         target_speech = target_mel[alignment.speech_frames(target_mel)]
         target_f0 = median_f0(target_audio)
         report("reference analysed", 0.05)
+        transcript, parallel_audio, parallel_mel, source = self._transcribed(transcript, target_audio, target_mel)
+        report(f"transcript {source}", 0.1)
         conversions = {}
         said_in = transcript_language(transcript) if transcript else None
         for index, language in enumerate(self.languages):
@@ -113,19 +115,20 @@ class EmbeddedEngine(VoiceEngine):
             if parallel:
                 base_audio = self._base_audio(language, transcript, wave_pitch)
                 base_mel = log_mel(base_audio)
-                content = ((self.content(base_audio, len(base_mel)), self.content(target_audio, len(target_mel)))
+                content = ((self.content(base_audio, len(base_mel)), self.content(parallel_audio, len(parallel_mel)))
                            if self.content else None)
-                base_index, target_index = alignment.parallel_pairs(base_mel, target_mel, content)
+                base_index, target_index = alignment.parallel_pairs(base_mel, parallel_mel, content)
+                target_pairs = parallel_mel[target_index]
             else:
                 text = _english_corpus() if language == "en" else THAI_CORPUS
                 base_mel = log_mel(self._base_audio(language, text, wave_pitch))
                 base_index, target_index = alignment.nearest_pairs(base_mel, target_mel)
-            target_pairs = target_mel[target_index]
+                target_pairs = target_mel[target_index]
             fitted = conversion.fit(base_mel[base_index], target_pairs, pitch_ratio, target_speech, self.fit_options)
             if parallel:  # nearest pairs match sounds too loosely to learn per-sound corrections from
                 missed = target_pairs - fitted(base_mel[base_index])
                 fitted.classes = sound_classes.fit(base_mel, base_index, missed, self.fit_options.class_strength)
-            fitted.report.update(parallel=parallel, base_f0=base_f0, target_f0=target_f0,
+            fitted.report.update(parallel=parallel, transcript=source, base_f0=base_f0, target_f0=target_f0,
                                  sound_classes=len(fitted.classes.centres) if fitted.classes else 0)
             conversions[base_name(language)] = fitted.to_state()
             report(f"{language}: fitted", 0.05 + 0.95 * (index + 1) / len(self.languages))
@@ -133,6 +136,18 @@ class EmbeddedEngine(VoiceEngine):
                                   "build_seconds": time.monotonic() - started, "conversions": conversions})
         report("done", 1.0)
         return artifact
+
+    def _transcribed(self, transcript: str | None, audio: np.ndarray,
+                     mel: np.ndarray) -> tuple[str | None, np.ndarray, np.ndarray, str]:
+        """(transcript, the audio and log-mel it covers, "given" | "heard" | "none"): the caller's
+        transcript, else what Whisper hears in the reference (unsure stretches cut out), else none."""
+        if transcript:
+            return transcript, audio, mel, "given"
+        if self.fit_options.hear_references and self.content:
+            heard = self.content.hear(audio)
+            if heard is not None:
+                return heard.text, heard.samples, log_mel(heard.samples), "heard"
+        return None, audio, mel, "none"
 
     @staticmethod
     def load_voice(artifact: bytes) -> dict[str, conversion.Conversion]:

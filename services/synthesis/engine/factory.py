@@ -9,8 +9,13 @@ from kit.models import ModelStore
 from services.synthesis.engine.interface import VoiceEngine
 
 
+def engine_choice(choice: str | None = None) -> str:
+    """The engine asked for: the argument, else TIMBRE_ENGINE, else the embedded default."""
+    return choice or os.environ.get("TIMBRE_ENGINE", "embedded")
+
+
 def make_engine(choice: str | None = None, store: ModelStore | None = None) -> VoiceEngine:
-    choice = choice or os.environ.get("TIMBRE_ENGINE", "embedded")
+    choice = engine_choice(choice)
     if choice.startswith("coqui:"):
         from services.synthesis.engine.coqui import CoquiEngine
 
