@@ -14,7 +14,7 @@ passages 3–5 and the ten test sentences of bench/texts.py (texts never in the 
 One torch thread, one process.
 
 Usage: python -m bench.cloning_quality [--targets jf_gongitsune,...] [--reference-seconds 30]
-       [--no-transcript [--no-hear]] [--strength 0.5] [--class-strength 0.5] [--wave-share 0.0]
+       [--no-transcript [--no-hear]] [--strength 0.5] [--class-strength 0.5] [--wave-share 0.0] [--no-fine-structure]
 """
 
 from __future__ import annotations
@@ -122,6 +122,8 @@ def main() -> None:
     parser.add_argument("--strength", type=float, default=None)
     parser.add_argument("--class-strength", type=float, default=None)
     parser.add_argument("--wave-share", type=float, default=None)
+    parser.add_argument("--no-fine-structure", action="store_true",
+                        help="keep the conversion's own harmonics (no reference fine structure)")
     parser.add_argument("--max-pitch", type=float, default=None)
     parser.add_argument("--save", default="", help="folder to write the outputs as wav")
     args = parser.parse_args()
@@ -144,6 +146,8 @@ def main() -> None:
         options.class_strength = args.class_strength
     if args.wave_share is not None:
         options.wave_share = args.wave_share
+    if args.no_fine_structure:
+        options.fine_structure = False
     if args.no_hear:
         options.hear_references = False
     if args.max_pitch is not None:

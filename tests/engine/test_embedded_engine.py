@@ -45,7 +45,7 @@ def test_clone_is_closer_to_the_target_than_the_base_voice(engine, voice):
 
 
 def test_a_transcribed_reference_gets_per_sound_corrections_for_its_language_only(engine, voice):
-    conversions = engine.load_voice(voice)
+    conversions = engine.load_voice(voice).conversions
     english, thai = conversions["piper-joe"], conversions["espeak"]
     assert english.report["parallel"] and english.classes is not None and len(english.classes.centres) >= 8
     assert not thai.report["parallel"] and thai.classes is None
@@ -89,7 +89,7 @@ def test_bad_input_is_refused_before_any_work(engine, voice):
 
 
 def test_artifact_loads_safely_and_keeps_both_base_voices(voice):
-    conversions = EmbeddedEngine.load_voice(voice)
+    conversions = EmbeddedEngine.load_voice(voice).conversions
     assert set(conversions) == {"piper-joe", "espeak"}
     assert conversions["piper-joe"].report["parallel"] is True
     assert conversions["espeak"].report["parallel"] is False
@@ -100,7 +100,7 @@ def test_artifact_loads_safely_and_keeps_both_base_voices(voice):
 def test_a_reference_without_transcript_is_heard_and_gets_parallel_pairs(engine):
     text = " ".join(samples.PASSAGES[:2])
     voice = engine.build_voice([samples.espeak(text, TARGET)])
-    english, thai = engine.load_voice(voice)["piper-joe"], engine.load_voice(voice)["espeak"]
+    english, thai = (engine.load_voice(voice).conversions[name] for name in ("piper-joe", "espeak"))
     assert english.report["transcript"] == "heard" and english.report["parallel"]
     assert english.classes is not None and len(english.classes.centres) >= 8
     assert thai.classes is None
@@ -108,5 +108,20 @@ def test_a_reference_without_transcript_is_heard_and_gets_parallel_pairs(engine)
 
 def test_speech_the_engine_cannot_align_keeps_nearest_pairs(engine):
     thai = samples.espeak("วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง " * 2, "th")
-    english = engine.load_voice(engine.build_voice([thai]))["piper-joe"]
+    english = engine.load_voice(engine.build_voice([thai])).conversions["piper-joe"]
     assert english.report["transcript"] == "none" and not english.report["parallel"] and english.classes is None
+
+
+def test_a_voice_carries_the_reference_harmonics_and_speaks_without_them(engine, voice):
+    import io
+
+    loaded = EmbeddedEngine.load_voice(voice)
+    assert loaded.fine_structure is not None and len(loaded.fine_structure.log_f0) >= 50
+    assert np.exp(np.median(loaded.fine_structure.log_f0)) > 150  # f3's harmonics, not joe's (~90 Hz)
+    state = torch.load(io.BytesIO(voice), weights_only=True)
+    del state["fine_structure"]  # as voices built before it were saved
+    older = io.BytesIO()
+    torch.save(state, older)
+    assert EmbeddedEngine.load_voice(older.getvalue()).fine_structure is None
+    without = np.concatenate(_speak(engine, "Hello there, my friend.", older.getvalue()))
+    assert len(without) / 16000 > 0.8 and np.abs(without).max() > 0.05

@@ -197,3 +197,46 @@ def test_hearing_keeps_the_whole_reference_when_every_segment_is_sure():
 def test_hearing_refuses_other_languages_and_too_little_sure_speech():
     assert _hear("th", [(0.0, 12.0, " สวัสดี", -0.2, 0.01)]) is None
     assert _hear("en", [(0.0, 2.0, " Hi.", -0.2, 0.01), (2.0, 12.0, " noise", -2.0, 0.9)]) is None
+
+
+def _tones(f0s, seconds=0.5):
+    """Harmonic tones (20 harmonics, 1/n amplitudes) at each F0 in turn, 22.05 kHz."""
+    from services.synthesis.engine.mel import RATE
+
+    t = np.arange(int(seconds * RATE)) / RATE
+    return np.concatenate([sum(np.sin(2 * np.pi * f * n * t) / n for n in range(1, 21)) * 0.1 for f in f0s])
+
+
+def test_fine_structure_gives_voiced_frames_the_reference_harmonics_at_their_pitch():
+    from services.synthesis.engine import fine_structure
+    from services.synthesis.engine.features import f0_per_frame, split_envelope
+    from services.synthesis.engine.mel import log_mel
+
+    reference = _tones([180.0, 200.0, 220.0, 240.0]).astype(np.float32)
+    pool = fine_structure.fit(reference, log_mel(reference))
+    assert pool is not None and abs(np.exp(np.median(pool.log_f0)) - 210) < 15
+    wanted = log_mel(_tones([200.0]).astype(np.float32))[5:-5]  # what a 200 Hz frame's harmonics look like
+    wrong = log_mel(_tones([130.0]).astype(np.float32))[5:-5]  # the same frames, harmonics of another pitch
+    out = pool(wrong, np.full(len(wrong), 200.0))
+    _, fine_wanted = split_envelope(wanted)
+    _, fine_out = split_envelope(out)
+    _, fine_wrong = split_envelope(wrong)
+    assert np.abs(fine_out - fine_wanted).mean() < 0.3 * np.abs(fine_wrong - fine_wanted).mean()
+    assert np.allclose(split_envelope(out)[0], split_envelope(wrong)[0], atol=1e-3)  # the envelope stays
+    # an unvoiced frame, and a pitch a fifth above anything in the reference, keep their own fine structure
+    kept = pool(wrong, np.where(np.arange(len(wrong)) % 2 == 0, 0.0, 360.0))
+    assert np.array_equal(kept, wrong)
+    assert f0_per_frame(reference, len(log_mel(reference))).max() < 260
+
+
+def test_fine_structure_state_round_trips_and_needs_voiced_speech():
+    from services.synthesis.engine import fine_structure
+    from services.synthesis.engine.mel import log_mel
+
+    reference = _tones([150.0, 160.0]).astype(np.float32)
+    pool = fine_structure.fit(reference, log_mel(reference))
+    again = fine_structure.FineStructure.from_state(pool.to_state())
+    frames = log_mel(_tones([155.0]).astype(np.float32))
+    assert np.array_equal(pool(frames, np.full(len(frames), 155.0)), again(frames, np.full(len(frames), 155.0)))
+    noise = np.random.default_rng(0).normal(0, 0.1, 22050).astype(np.float32)
+    assert fine_structure.fit(noise, log_mel(noise)) is None

@@ -10,6 +10,7 @@ Fitted on frame pairs that say the same sound in the base voice and in the refer
    with a strength α and followed by global-variance compensation: regression toward the mean
    flattens the spectra (their spread shrinks about 2×), which costs intelligibility.
 4. with a transcript, per-sound corrections on top (sound_classes.py), finer as the reference grows.
+(The engine then gives voiced frames the reference's own harmonics: fine_structure.py.)
 α trades similarity for intelligibility (docs/engine.md has the measured curve). A small neural
 mapper trained on the same pairs and kNN frame selection were measured too and did no better.
 """
@@ -32,9 +33,10 @@ FORMANT_GRID = np.round(np.arange(0.80, 1.401, 0.025), 3)  # formant moves relat
 class FitOptions:
     strength: float = 0.5  # α: 0 = global moves and band statistics only, 1 = the full linear map
     ridge: float = 300.0  # shrinks the map toward identity; fewer pairs → relatively stronger
-    wave_share: float = 0.5  # share (in log) of the pitch move done on the base audio; the rest in mel
+    wave_share: float = 0.0  # share (in log) of the pitch move done on the base audio; the rest in mel
     max_pitch_ratio: float = 2.0  # larger moves (a male base to a high voice) are capped here
     class_strength: float = 0.5  # weight of the per-sound corrections (parallel references only); 0 = off
+    fine_structure: bool = True  # voiced frames take the reference's harmonics at their pitch (fine_structure.py)
     hear_references: bool = True  # transcribe references given without a transcript (Whisper), for parallel pairs
 
     def split_pitch(self, ratio: float) -> tuple[float, float]:

@@ -12,16 +12,17 @@ import functools
 import itertools
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from kit.audio.codec import StreamResampler, resample
 from kit.errors import InvalidArgument
 from kit.models import ModelStore
-from services.synthesis.engine import alignment, conversion, sound_classes
+from services.synthesis.engine import alignment, conversion, fine_structure, sound_classes
 from services.synthesis.engine.base_voice import base_name, base_voice
 from services.synthesis.engine.content import ContentFeatures
-from services.synthesis.engine.features import median_f0
+from services.synthesis.engine.features import f0_per_frame, median_f0
 from services.synthesis.engine.interface import (REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine,
                                                   load_artifact, save_artifact)
 from services.synthesis.engine.mel import HOP, RATE, log_mel
@@ -39,6 +40,15 @@ VOCODER_CONTEXT = 16  # frames of context on each side of a window
 THAI_CORPUS = ("สวัสดีครับ วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง "
                "คุณพ่อของฉันทำงานที่โรงพยาบาลในกรุงเทพ ทุกเช้าเขาตื่นนอนตอนหกโมง แล้วดื่มกาแฟร้อนหนึ่งแก้ว "
                "นักเรียนกำลังอ่านหนังสือในห้องสมุด เสียงฝนตกข้างนอกทำให้ทุกคนรู้สึกสบายใจ")
+
+
+@dataclass
+class EmbeddedVoice:
+    """A loaded artifact: one conversion per base voice, and the reference's harmonics (optional:
+    voices built before them have none)."""
+
+    conversions: dict[str, conversion.Conversion]
+    fine_structure: fine_structure.FineStructure | None = None
 
 
 def transcript_language(text: str) -> str:
@@ -132,8 +142,10 @@ class EmbeddedEngine(VoiceEngine):
                                  sound_classes=len(fitted.classes.centres) if fitted.classes else 0)
             conversions[base_name(language)] = fitted.to_state()
             report(f"{language}: fitted", 0.05 + 0.95 * (index + 1) / len(self.languages))
+        harmonics = fine_structure.fit(target_audio, target_mel) if self.fit_options.fine_structure else None
         artifact = save_artifact({"kind": ARTIFACT_KIND, "reference_seconds": seconds,
-                                  "build_seconds": time.monotonic() - started, "conversions": conversions})
+                                  "build_seconds": time.monotonic() - started, "conversions": conversions}
+                                 | ({"fine_structure": harmonics.to_state()} if harmonics else {}))
         report("done", 1.0)
         return artifact
 
@@ -150,10 +162,12 @@ class EmbeddedEngine(VoiceEngine):
         return None, audio, mel, "none"
 
     @staticmethod
-    def load_voice(artifact: bytes) -> dict[str, conversion.Conversion]:
+    def load_voice(artifact: bytes) -> EmbeddedVoice:
         state = load_artifact(artifact, ARTIFACT_KIND, "by the embedded engine")
         try:
-            return {name: conversion.Conversion.from_state(s) for name, s in state["conversions"].items()}
+            harmonics = state.get("fine_structure")
+            return EmbeddedVoice({name: conversion.Conversion.from_state(s) for name, s in state["conversions"].items()},
+                                 fine_structure.FineStructure.from_state(harmonics) if harmonics else None)
         except (KeyError, TypeError) as exc:
             raise InvalidArgument("the voice artifact is incomplete", field="voice") from exc
 
@@ -169,8 +183,9 @@ class EmbeddedEngine(VoiceEngine):
             start = end
 
     def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
-        conversions = self.load_voice(voice) if voice is not None else None
-        convert = conversions[base_name(options.language)] if conversions else None
+        loaded = self.load_voice(voice) if voice is not None else None
+        convert = loaded.conversions[base_name(options.language)] if loaded else None
+        harmonics = loaded.fine_structure if loaded else None
         pitch_ratio = 2.0 ** (options.pitch / 12.0)
         voice_ratio = convert.wave_pitch if convert else 1.0
         resampler = StreamResampler(RATE, self.output_rate(options))
@@ -184,6 +199,8 @@ class EmbeddedEngine(VoiceEngine):
             else:
                 mel = log_mel(samples)
                 mel = convert(mel, pitch_ratio) if convert else conversion.envelope_warp(mel, 1.0 / pitch_ratio)
+                if harmonics is not None:  # the pitch each frame will have: the audio's, moved by the conversion
+                    mel = harmonics(mel, f0_per_frame(samples, len(mel)) * convert.mel_pitch)
                 pieces = self._vocode_windows(mel, sizes)
             for piece in pieces:
                 out = resampler(piece)

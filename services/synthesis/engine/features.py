@@ -8,7 +8,7 @@ import functools
 import numpy as np
 from scipy.fft import dct, idct
 
-from services.synthesis.engine.mel import FMAX, N_MELS, RATE
+from services.synthesis.engine.mel import FMAX, HOP, N_MELS, RATE
 
 ENVELOPE_CEPSTRA = 16  # cepstral coefficients kept for the spectral envelope; the rest is fine structure
 
@@ -72,25 +72,20 @@ def shift(log_mel: np.ndarray, pitch_ratio: float, formant_ratio: float = 1.0) -
     return warp(envelope, formant_ratio) + warp(fine, pitch_ratio)
 
 
-def median_f0(samples: np.ndarray, rate: int = RATE, low: float = 60.0, high: float = 400.0) -> float:
-    """Median fundamental frequency of the voiced frames (0 if none): normalised autocorrelation,
-    corrected for the window's taper; the period is the first peak within 10% of the best one (so
-    a period multiple does not win)."""
-    frame, hop = int(0.05 * rate), int(0.01 * rate)
-    if len(samples) < frame:
-        return 0.0
-    frames = np.lib.stride_tricks.sliding_window_view(samples, frame)[::hop]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    energy = (frames ** 2).sum(axis=1)
-    frames = frames[energy > 0.05 * np.percentile(energy, 95)]
-    if not len(frames):
-        return 0.0
-    window = np.hanning(frame)
+def _pitch(frames: np.ndarray, rate: int, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """(F0 in Hz, periodicity 0–1) of each windowed row: normalised autocorrelation, corrected for
+    the window's taper; the period is the first peak within 10% of the best one (so a period
+    multiple does not win)."""
+    size = frames.shape[1]
+    window = np.hanning(size)
+
     def autocorrelation(x):
-        spectrum = np.fft.rfft(x, 2 * frame)
-        return np.fft.irfft(np.abs(spectrum) ** 2)[..., :frame]
+        spectrum = np.fft.rfft(x, 2 * size)
+        return np.fft.irfft(np.abs(spectrum) ** 2)[..., :size]
+
     taper = autocorrelation(window)
-    acf = autocorrelation(frames * window) / np.maximum(taper / taper[0], 1e-3)
+    acf = autocorrelation((frames - frames.mean(axis=1, keepdims=True)) * window)
+    acf = acf / np.maximum(taper / taper[0], 1e-3)
     acf /= np.maximum(acf[:, :1], 1e-9)
     lags = np.arange(int(rate / high), int(rate / low))
     scores = acf[:, lags]
@@ -99,5 +94,33 @@ def median_f0(samples: np.ndarray, rate: int = RATE, low: float = 60.0, high: fl
     # the peak that lag sits on: the best lag within a fifth above it
     near = (lags[None, :] >= first[:, None]) & (lags[None, :] <= 1.2 * first[:, None])
     period = lags[np.argmax(np.where(near, scores, -np.inf), axis=1)]
-    voiced = best > 0.5
-    return float(np.median(rate / period[voiced])) if voiced.any() else 0.0
+    return rate / period, best
+
+
+def median_f0(samples: np.ndarray, rate: int = RATE, low: float = 60.0, high: float = 400.0) -> float:
+    """Median fundamental frequency of the voiced frames (0 if none), from 50 ms frames every 10 ms."""
+    frame, hop = int(0.05 * rate), int(0.01 * rate)
+    if len(samples) < frame:
+        return 0.0
+    frames = np.lib.stride_tricks.sliding_window_view(samples, frame)[::hop]
+    energy = ((frames - frames.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    frames = frames[energy > 0.05 * np.percentile(energy, 95)]
+    if not len(frames):
+        return 0.0
+    f0, periodicity = _pitch(frames, rate, low, high)
+    voiced = periodicity > 0.5
+    return float(np.median(f0[voiced])) if voiced.any() else 0.0
+
+
+def f0_per_frame(samples: np.ndarray, frames: int, low: float = 60.0, high: float = 500.0) -> np.ndarray:
+    """F0 in Hz at each log-mel frame of 22.05 kHz `samples` (frame i is centred on sample i·HOP,
+    as in mel.log_mel), 0 where unvoiced or quiet; 40 ms windows."""
+    size = int(0.04 * RATE)
+    padded = np.pad(np.asarray(samples, dtype=np.float64), (size // 2, size // 2 + HOP * 2))
+    rows = np.lib.stride_tricks.sliding_window_view(padded, size)[::HOP][:frames]
+    if len(rows) < frames:
+        rows = np.pad(rows, ((0, frames - len(rows)), (0, 0)))
+    energy = ((rows - rows.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    f0, periodicity = _pitch(rows, RATE, low, high)
+    loud = energy > 0.02 * np.percentile(energy, 95) if frames else energy > 0
+    return np.where((periodicity > 0.5) & loud, f0, 0.0)
