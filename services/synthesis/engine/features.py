@@ -18,10 +18,10 @@ def cepstra(log_mel: np.ndarray, count: int = 20) -> np.ndarray:
     return dct(log_mel, type=2, norm="ortho", axis=1)[:, 1:count + 1]
 
 
-def split_envelope(log_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(envelope, fine structure): low quefrencies are the vocal tract, the rest the harmonics."""
+def split_envelope(log_mel: np.ndarray, keep: int = ENVELOPE_CEPSTRA) -> tuple[np.ndarray, np.ndarray]:
+    """(envelope, fine structure): the `keep` low quefrencies are the vocal tract, the rest the harmonics."""
     coefficients = dct(log_mel, type=2, norm="ortho", axis=1)
-    coefficients[:, ENVELOPE_CEPSTRA:] = 0.0
+    coefficients[:, keep:] = 0.0
     envelope = idct(coefficients, type=2, norm="ortho", axis=1)
     return envelope, log_mel - envelope
 

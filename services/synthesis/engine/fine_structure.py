@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.synthesis.engine.features import f0_per_frame, split_envelope
+from services.synthesis.engine.features import ENVELOPE_CEPSTRA, f0_per_frame, split_envelope
 from services.synthesis.engine.interface import array_values, tensor_state
 
 NEIGHBOURS = 4  # reference frames averaged per output frame (1 is rougher, 16 blurs: docs/engine.md)
 MAX_DISTANCE = float(np.log(2.0) / 12.0)  # one semitone, in log F0
 MIN_FRAMES = 50  # fewer voiced reference frames: no pool (the conversion's own fine structure stays)
+SPLIT = ENVELOPE_CEPSTRA  # cepstra left to the conversion, the rest from the reference (10 and 24 did worse)
 MAX_FRAMES = 6000  # ~70 s of voiced speech (≈1 MB as float16); longer references are thinned evenly
 
 
@@ -29,6 +30,7 @@ MAX_FRAMES = 6000  # ~70 s of voiced speech (≈1 MB as float16); longer referen
 class FineStructure:
     log_f0: np.ndarray  # (n,) sorted
     fine: np.ndarray  # (n, 80) float16, in log_f0's order
+    split: int = SPLIT  # the cepstra the pool's fine structure starts after (kept: SPLIT may change)
 
     def __call__(self, log_mel: np.ndarray, f0: np.ndarray) -> np.ndarray:
         """`log_mel` (frames, 80) with each voiced frame's fine structure replaced; `f0` (frames,)
@@ -49,7 +51,7 @@ class FineStructure:
         if not close.any():
             return log_mel
         rows = voiced[close]
-        envelope, _ = split_envelope(log_mel[rows])
+        envelope, _ = split_envelope(log_mel[rows], self.split)
         out = log_mel.copy()
         out[rows] = envelope + self.fine[nearest[close]].astype(np.float32).mean(axis=1)
         return out
@@ -71,6 +73,6 @@ def fit(samples: np.ndarray, log_mel: np.ndarray) -> FineStructure | None:
         return None
     if len(voiced) > MAX_FRAMES:
         voiced = voiced[np.linspace(0, len(voiced) - 1, MAX_FRAMES).astype(int)]
-    _, fine = split_envelope(log_mel[voiced])
+    _, fine = split_envelope(log_mel[voiced], SPLIT)
     order = np.argsort(f0[voiced], kind="stable")
-    return FineStructure(np.log(f0[voiced][order]).astype(np.float32), fine[order].astype(np.float16))
+    return FineStructure(np.log(f0[voiced][order]).astype(np.float32), fine[order].astype(np.float16), SPLIT)
