@@ -84,3 +84,22 @@ def test_service_shuts_down_gracefully_on_sigterm(infra):
             process.kill()
     events = [json.loads(line)["event"] for line in process.stdout.read().splitlines() if line.startswith("{")]
     assert events.index("service_started") < events.index("service_stopping") < events.index("service_stopped")
+
+
+def test_the_demo_reruns_within_the_tiers_voice_limit():
+    """Each demo run enrolls a sample voice; a rerun removes the earlier ones first, and enrolls once
+    the deletion has freed the profile (asynchronously, through the VoiceDeleted event)."""
+    from timbre import samples
+    from timbre.cli.demo import _enroll_sample, _remove_earlier_samples
+
+    run("stack", "up")
+    created = json.loads(run("admin", "tenant", "create", "--name", "Demo rerun", "--tier", "free"))  # 1 voice
+    audio = samples.wav_bytes(samples.joe(samples.PASSAGES[0]), fmt="flac")
+    with httpx.Client(base_url="http://127.0.0.1:8080", timeout=60,
+                      headers={"Authorization": f"Bearer {created['api_key']}"}) as http:
+        assert _enroll_sample(http, audio, wait=0).status_code == 202
+        full = _enroll_sample(http, audio, wait=0)
+        assert full.status_code == 429 and full.json()["reason"] == "VOICE_PROFILE_LIMIT"
+        assert _remove_earlier_samples(http) == 1
+        assert _enroll_sample(http, audio, wait=60).status_code == 202
+        assert [v["name"] for v in http.get("/v1/voices").json()["items"]] == ["Joe (sample)"]

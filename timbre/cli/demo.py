@@ -1,7 +1,7 @@
 """`timbre demo` — the main job on the embedded default, end to end through the public edges.
 
-Stack up → the demo tenant (created once, kept in .run/demo-tenant.json) → GET /v1/me → enroll a
-sample voice the project makes (the Piper "joe" speaker) through REST → the operator records the
+Stack up → the demo tenant (created once, kept in .run/demo-tenant.json) → GET /v1/me → remove the
+sample voices of earlier runs (each holds one of the tier's voice profiles) → enroll a sample voice the project makes (the Piper "joe" speaker) through REST → the operator records the
 owner's written consent → the synthesis service builds the clone (status ready) → speak one Thai
 and one English sentence through REST to files → detect the watermark in them through REST and
 print each generation's provenance.
@@ -48,6 +48,38 @@ def _demo_tenant(settings: KitSettings, state: Path, http: httpx.Client) -> str:
     return reply.api_key_secret
 
 
+SAMPLE_VOICE = "Joe (sample)"
+
+
+def _remove_earlier_samples(http: httpx.Client) -> int:
+    """Delete the sample voices earlier demo runs enrolled: each holds one of the tier's voice
+    profiles, and a rerun would otherwise stop at the limit."""
+    earlier, token = [], None
+    while True:
+        page = http.get("/v1/voices", params={"page_size": 100} | ({"page_token": token} if token else {}))
+        page = page.raise_for_status().json()
+        earlier += [v["id"] for v in page["items"] if v["name"] == SAMPLE_VOICE]
+        token = page.get("next_page_token")
+        if not token:
+            break
+    for voice_id in earlier:
+        http.delete(f"/v1/voices/{voice_id}").raise_for_status()
+    return len(earlier)
+
+
+def _enroll_sample(http: httpx.Client, audio: bytes, wait: float) -> httpx.Response:
+    """POST the sample; a deleted voice frees its profile a moment later (through its event), so
+    VOICE_PROFILE_LIMIT is retried for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        reply = http.post("/v1/voices", data={"name": SAMPLE_VOICE, "language": "en"},
+                          files=[("files", ("joe.flac", audio, "audio/flac"))])
+        limited = reply.status_code == 429 and reply.json().get("reason") == "VOICE_PROFILE_LIMIT"
+        if not limited or time.monotonic() >= deadline:
+            return reply
+        time.sleep(1.0)
+
+
 def _wait_voice(http: httpx.Client, voice_id: str, analysed_only: bool = False, timeout: float = 300) -> dict:
     """Until the voice is analysed (embedding done: progress ≥ 0.5) or, by default, no longer processing."""
     deadline = time.monotonic() + timeout
@@ -80,8 +112,10 @@ def demo(gateway: str) -> None:
 
         _step(4, "enroll a sample voice: the Piper 'joe' speaker reading two passages (POST /v1/voices)")
         audio = samples.wav_bytes(samples.joe(samples.PASSAGES[0] + " " + samples.PASSAGES[1]), fmt="flac")
-        reply = http.post("/v1/voices", data={"name": "Joe (sample)", "language": "en"},
-                          files=[("files", ("joe.flac", audio, "audio/flac"))])
+        removed = _remove_earlier_samples(http)
+        if removed:
+            click.echo(f"    removed {removed} sample voice(s) left by earlier runs (the tier's voice limit)")
+        reply = _enroll_sample(http, audio, wait=60 if removed else 0)
         if reply.status_code != 202:
             raise click.ClickException(f"POST /v1/voices answered {reply.status_code}: {reply.text}")
         click.echo(f"    202 {reply.json()['status']} {reply.json()['id']}")
