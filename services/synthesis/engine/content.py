@@ -73,9 +73,9 @@ class ContentFeatures:
         audio = resample(samples, RATE, WHISPER_RATE)
         segments, info = self.model.transcribe(audio, beam_size=1, vad_filter=False,
                                                condition_on_previous_text=False)
-        segments = list(segments)
         if info.language not in HEARD_LANGUAGES or info.language_probability < MIN_LANGUAGE_PROBABILITY:
-            return None
+            return None  # before decoding: the segments are decoded lazily, as they are read
+        segments = list(segments)
         sure = [s for s in segments if s.avg_logprob >= MIN_LOG_PROBABILITY and s.no_speech_prob <= MAX_NO_SPEECH
                 and s.text.strip()]
         if len(sure) == len(segments):

@@ -72,8 +72,14 @@ def shift(log_mel: np.ndarray, pitch_ratio: float, formant_ratio: float = 1.0) -
     return warp(envelope, formant_ratio) + warp(fine, pitch_ratio)
 
 
+def _centred(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows without their mean, each row's energy)."""
+    centred = frames - frames.mean(axis=1, keepdims=True)
+    return centred, (centred ** 2).sum(axis=1)
+
+
 def _pitch(frames: np.ndarray, rate: int, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-    """(F0 in Hz, periodicity 0–1) of each windowed row: normalised autocorrelation, corrected for
+    """(F0 in Hz, periodicity 0–1) of each centred row: normalised autocorrelation, corrected for
     the window's taper; the period is the first peak within 10% of the best one (so a period
     multiple does not win)."""
     size = frames.shape[1]
@@ -84,7 +90,7 @@ def _pitch(frames: np.ndarray, rate: int, low: float, high: float) -> tuple[np.n
         return np.fft.irfft(np.abs(spectrum) ** 2)[..., :size]
 
     taper = autocorrelation(window)
-    acf = autocorrelation((frames - frames.mean(axis=1, keepdims=True)) * window)
+    acf = autocorrelation(frames * window)
     acf = acf / np.maximum(taper / taper[0], 1e-3)
     acf /= np.maximum(acf[:, :1], 1e-9)
     lags = np.arange(int(rate / high), int(rate / low))
@@ -102,8 +108,7 @@ def median_f0(samples: np.ndarray, rate: int = RATE, low: float = 60.0, high: fl
     frame, hop = int(0.05 * rate), int(0.01 * rate)
     if len(samples) < frame:
         return 0.0
-    frames = np.lib.stride_tricks.sliding_window_view(samples, frame)[::hop]
-    energy = ((frames - frames.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    frames, energy = _centred(np.lib.stride_tricks.sliding_window_view(samples, frame)[::hop])
     frames = frames[energy > 0.05 * np.percentile(energy, 95)]
     if not len(frames):
         return 0.0
@@ -120,7 +125,7 @@ def f0_per_frame(samples: np.ndarray, frames: int, low: float = 60.0, high: floa
     rows = np.lib.stride_tricks.sliding_window_view(padded, size)[::HOP][:frames]
     if len(rows) < frames:
         rows = np.pad(rows, ((0, frames - len(rows)), (0, 0)))
-    energy = ((rows - rows.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    rows, energy = _centred(rows)
     f0, periodicity = _pitch(rows, RATE, low, high)
     loud = energy > 0.02 * np.percentile(energy, 95) if frames else energy > 0
     return np.where((periodicity > 0.5) & loud, f0, 0.0)

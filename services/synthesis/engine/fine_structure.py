@@ -41,9 +41,10 @@ class FineStructure:
         query = np.log(f0[voiced])
         # the NEIGHBOURS nearest pool entries lie in a window of the sorted pool around the query
         at = np.searchsorted(self.log_f0, query)
-        count = min(NEIGHBOURS, len(self.log_f0))
-        start = np.clip(at - count, 0, len(self.log_f0) - 2 * count if len(self.log_f0) >= 2 * count else 0)
-        window = start[:, None] + np.arange(min(2 * count, len(self.log_f0)))
+        size = len(self.log_f0)
+        count = min(NEIGHBOURS, size)
+        start = np.clip(at - count, 0, max(size - 2 * count, 0))
+        window = start[:, None] + np.arange(min(2 * count, size))
         distance = np.abs(self.log_f0[window] - query[:, None])
         order = np.argsort(distance, axis=1)[:, :count]
         nearest = np.take_along_axis(window, order, axis=1)
