@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned venv (requirements/<lock>.lock) with as little disk as it can.
-# Why: torch from PyPI brings ~5 GB of CUDA libraries, and CI machines have had under 9 GB free.
+# Why: torch from PyPI brings ~4.3 GB of CUDA libraries (the venv is ~7.9 GB), and CI machines have had
+# as little as 6 GB free.
 #   usage: scripts/install_venv.sh [lock ...]        (default: base)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,12 @@ free_kb() { df -Pk "$1" | awk 'NR == 2 { print $4 }'; }
 test -x $venv/bin/python || python3 -m venv $venv
 pip=("$venv/bin/pip" --disable-pip-version-check -q)
 "${pip[@]}" install --upgrade pip wheel setuptools
+
+# pip unpacks every wheel under TMPDIR and a killed pip leaves it there (seen: 2.8 GB of pip-unpack-* in
+# /tmp). A folder of our own is cleared at each start, so a failed install cannot eat the next one's disk.
+export TMPDIR="$PWD/$venv/.pip-tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
+trap 'rm -rf "$TMPDIR"' EXIT
 
 # The wheel cache doubles the footprint of a fresh install (~3.8 GB more): keep using it only while the disk
 # has room for both; when it has not, install without caching and give the old cache back if needed.
@@ -28,11 +35,22 @@ if (( $(free_kb .) < with_cache_kb )) || (( $(free_kb "$cache_dir") < with_cache
     "$venv/bin/pip" cache purge >/dev/null || true
   fi
 fi
-for lock in "${locks[@]}"; do
-  "${pip[@]}" install "${cache_flags[@]}" --no-compile --no-deps -r "requirements/$lock.lock" || {
-    echo "install_venv: installing requirements/$lock.lock failed with $(gib "$(free_kb .)") GiB free" \
-         "(the base venv needs about 7.5 GiB)" >&2
+
+install() {
+  "${pip[@]}" install "${cache_flags[@]}" --no-compile --no-deps "$@" || {
+    echo "install_venv: installing $* failed with $(gib "$(free_kb .)") GiB free" \
+         "(the base venv takes about 7.9 GB, plus its largest wheel, ~0.7 GB, while it installs)" >&2
     exit 1
   }
+}
+
+# One pip call holds every wheel it downloaded until it ends: ~3.5 GB for torch and its CUDA libraries.
+# So these go in one at a time (peak: the venv plus one wheel), then the rest of the lock in one call.
+heavy='^(torch|nvidia-)[^=]*=='
+for lock in "${locks[@]}"; do
+  file="requirements/$lock.lock"
+  grep -E "$heavy" "$file" | while read -r pin; do install "$pin" </dev/null; done
+  grep -vE "$heavy" "$file" > "$TMPDIR/light.lock"
+  install -r "$TMPDIR/light.lock"
 done
 "${pip[@]}" install "${cache_flags[@]}" --no-deps -e .
