@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned venv (requirements/<lock>.lock) with as little disk as it can.
-# Why: torch from PyPI brings ~4.3 GB of CUDA libraries (the venv is ~7.9 GB), and CI machines have had
+# Why: torch from PyPI brings ~4.3 GB of CUDA libraries (the venv is ~7.5 GB), and CI machines have had
 # as little as 6 GB free.
 #   usage: scripts/install_venv.sh [lock ...]        (default: base)
 set -euo pipefail
@@ -39,7 +39,7 @@ fi
 install() {
   "${pip[@]}" install "${cache_flags[@]}" --no-compile --no-deps "$@" || {
     echo "install_venv: installing $* failed with $(gib "$(free_kb .)") GiB free" \
-         "(the base venv takes about 7.9 GB, plus its largest wheel, ~0.7 GB, while it installs)" >&2
+         "(the base venv takes about 7.5 GB, plus its largest wheel, ~0.7 GB, while it installs)" >&2
     exit 1
   }
 }
