@@ -59,7 +59,7 @@ def build_vits(folder: Path) -> Path:
                         characters=None)
     config.audio.sample_rate = 22050
     torch.manual_seed(0)
-    model = Vits.init_from_config(config)
+    model = Vits(config)
     torch.save({"model": model.state_dict(), "config": json.loads(config.to_json())}, folder / "model.pth")
     config.save_json(str(folder / "config.json"))
     return folder
