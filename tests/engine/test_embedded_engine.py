@@ -118,10 +118,15 @@ def test_a_voice_carries_the_reference_harmonics_and_speaks_without_them(engine,
     loaded = EmbeddedEngine.load_voice(voice)
     assert loaded.fine_structure is not None and len(loaded.fine_structure.log_f0) >= 50
     assert np.exp(np.median(loaded.fine_structure.log_f0)) > 150  # f3's harmonics, not joe's (~90 Hz)
+    pool = EmbeddedEngine.describe_voice(voice)["fine_structure"]
+    assert pool["frames"] == len(loaded.fine_structure.log_f0) and pool["split"] == loaded.fine_structure.split
+    assert pool["f0_hz"][0] < np.exp(np.median(loaded.fine_structure.log_f0)) < pool["f0_hz"][1]
     state = torch.load(io.BytesIO(voice), weights_only=True)
     del state["fine_structure"]  # as voices built before it were saved
     older = io.BytesIO()
     torch.save(state, older)
     assert EmbeddedEngine.load_voice(older.getvalue()).fine_structure is None
+    assert EmbeddedEngine.describe_voice(older.getvalue())["fine_structure"] == {"frames": 0, "split": None,
+                                                                                 "f0_hz": None}
     without = np.concatenate(_speak(engine, "Hello there, my friend.", older.getvalue()))
     assert len(without) / 16000 > 0.8 and np.abs(without).max() > 0.05

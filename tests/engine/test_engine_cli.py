@@ -25,6 +25,17 @@ def test_clone_then_speak_to_an_mp3(tmp_path):
     assert state["conversions"]["piper-joe"]["strength"] == 0.8
     assert len(state["conversions"]["piper-joe"]["classes"]["centres"]) >= 8  # the transcript buys per-sound corrections
     assert state["conversions"]["piper-joe"]["classes"]["strength"] == 0.3
+    english, thai = report["built"]["base_voices"]["piper-joe"], report["built"]["base_voices"]["espeak"]
+    assert english["transcript"] == "given" and english["parallel"] and english["class_strength"] == 0.3
+    assert english["sound_classes"] == len(state["conversions"]["piper-joe"]["classes"]["centres"])
+    assert not thai["parallel"] and thai["sound_classes"] == 0  # an English transcript: Thai pairs by nearest frames
+    assert report["built"]["fine_structure"]["frames"] == len(state["fine_structure"]["log_f0"]) >= 50
+
+    inspected = runner.invoke(cli, ["engine", "inspect", "--voice", str(tmp_path / "voice.pth")])
+    assert inspected.exit_code == 0, inspected.output
+    described = json.loads(inspected.output)
+    assert described["base_voices"] == report["built"]["base_voices"]
+    assert described["reference_seconds"] == report["reference_seconds"]
 
     spoken = runner.invoke(cli, ["engine", "speak", "--voice", str(tmp_path / "voice.pth"), "--text",
                                  "It costs $5 today. See you tomorrow!", "--language", "en", "--sample-rate",
@@ -67,3 +78,5 @@ def test_bad_files_and_options_give_clear_errors(tmp_path):
                                  "--out", str(tmp_path / "out.wav")])
     assert result.exit_code != 0 and "voice artifact" in result.output
     assert not (tmp_path / "out.wav").exists()
+    result = runner.invoke(cli, ["engine", "inspect", "--voice", str(junk)])
+    assert result.exit_code != 0 and "junk.wav" in result.output and "not readable" in result.output

@@ -91,9 +91,26 @@ def clone(references: tuple[str, ...], transcript: str | None, target: str, stre
         except TimbreError as exc:
             raise click.ClickException(exc.message) from exc
     Path(target).write_bytes(artifact)
-    click.echo(json.dumps({"voice": target, "engine": voice_engine.name, "bytes": len(artifact),
-                           "reference_seconds": round(sum(len(a) for a in audio) / REFERENCE_RATE, 2),
-                           "build_seconds": round(time.monotonic() - started, 2)}))
+    built = {"voice": target, "engine": voice_engine.name, "bytes": len(artifact),
+             "reference_seconds": round(sum(len(a) for a in audio) / REFERENCE_RATE, 2),
+             "build_seconds": round(time.monotonic() - started, 2)}
+    if voice_engine.name == "embedded":
+        built["built"] = {key: value for key, value in voice_engine.describe_voice(artifact).items()
+                          if key in ("base_voices", "fine_structure")}
+    click.echo(json.dumps(built))
+
+
+@engine.command()
+@click.option("--voice", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="voice artifact from `timbre engine clone` with the embedded engine")
+def inspect(voice: str) -> None:
+    """Print what a voice artifact learned (transcript source, pairs, sound classes, pitch, pool), as JSON."""
+    from services.synthesis.engine.embedded import EmbeddedEngine
+
+    try:
+        click.echo(json.dumps(EmbeddedEngine.describe_voice(Path(voice).read_bytes()), indent=2))
+    except TimbreError as exc:
+        raise click.ClickException(f"{voice}: {exc.message}") from exc
 
 
 @engine.command()

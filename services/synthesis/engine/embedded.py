@@ -62,6 +62,23 @@ def _english_corpus() -> str:
     return " ".join(PASSAGES)
 
 
+def _conversion_summary(fitted: conversion.Conversion) -> dict:
+    report = fitted.report
+    return {
+        "transcript": report.get("transcript", "unknown"),  # given | heard | none
+        "parallel": bool(report.get("parallel", False)),
+        "pairs": int(report.get("pairs", 0)),
+        "fit_error": round(float(report.get("fit_error", 0.0)), 4),
+        "sound_classes": len(fitted.classes.centres) if fitted.classes else 0,
+        "base_f0_hz": round(float(report.get("base_f0") or 0.0), 1),
+        "target_f0_hz": round(float(report.get("target_f0") or 0.0), 1),
+        "pitch_ratio": round(float(fitted.wave_pitch * fitted.mel_pitch), 4),  # within the fit's cap
+        "formant_ratio": round(float(fitted.formant_ratio), 4),
+        "strength": float(fitted.strength),
+        "class_strength": float(fitted.classes.strength) if fitted.classes else None,
+    }
+
+
 class EmbeddedEngine(VoiceEngine):
     name = "embedded"
     native_rate = RATE
@@ -170,6 +187,25 @@ class EmbeddedEngine(VoiceEngine):
                                  fine_structure.FineStructure.from_state(harmonics) if harmonics else None)
         except (KeyError, TypeError) as exc:
             raise InvalidArgument("the voice artifact is incomplete", field="voice") from exc
+
+    @staticmethod
+    def describe_voice(artifact: bytes) -> dict:
+        """What a built voice holds, for an operator, without speaking with it: per base voice, where its
+        transcript came from, the pairs and sound classes it learned from, the pitch and formant moves;
+        and how many reference frames its fine-structure pool keeps (0: none, as in voices built before it)."""
+        state = load_artifact(artifact, ARTIFACT_KIND, "by the embedded engine")
+        voice = EmbeddedEngine.load_voice(artifact)
+        pool = voice.fine_structure
+        return {
+            "engine": "embedded",
+            "reference_seconds": round(float(state.get("reference_seconds", 0.0)), 2),
+            "build_seconds": round(float(state.get("build_seconds", 0.0)), 2),
+            "base_voices": {name: _conversion_summary(fitted) for name, fitted in voice.conversions.items()},
+            "fine_structure": {"frames": len(pool.log_f0) if pool else 0,
+                               "split": pool.split if pool else None,
+                               "f0_hz": [round(float(np.exp(pool.log_f0[0])), 1),
+                                         round(float(np.exp(pool.log_f0[-1])), 1)] if pool else None},
+        }
 
     # -- speaking ---------------------------------------------------------------------------
     def _vocode_windows(self, mel: np.ndarray, sizes: Iterator[int]) -> Iterator[np.ndarray]:
