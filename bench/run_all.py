@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ["bench.gateway_latency", "bench.embedding_speed", "bench.index_search", "bench.cloning_quality",
-              "bench.vocoder_speed", "bench.synthesis_latency"]
+              "bench.build_speed", "bench.vocoder_speed", "bench.synthesis_latency"]
 
 
 def main() -> None:

@@ -112,6 +112,21 @@ def test_speech_the_engine_cannot_align_keeps_nearest_pairs(engine):
     assert english.report["transcript"] == "none" and not english.report["parallel"] and english.classes is None
 
 
+def test_the_base_corpus_is_spoken_once_per_engine(monkeypatch):
+    engine = EmbeddedEngine()
+    spoken = []
+    speak = engine._base_audio
+    monkeypatch.setattr(engine, "_base_audio", lambda language, text, pitch=1.0: spoken.append(language) or
+                        speak(language, text, pitch))
+    thai = samples.espeak("วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง " * 2, "th")
+    first = engine.build_voice([thai])
+    assert spoken.count("en") == 1  # the base F0 and the nearest pairs share one speaking of the corpus
+    second = engine.build_voice([thai])
+    assert spoken.count("en") == 1
+    a, b = (EmbeddedEngine.load_voice(v).conversions["piper-joe"] for v in (first, second))
+    assert np.array_equal(a.matrix, b.matrix) and a.formant_ratio == b.formant_ratio
+
+
 def test_a_voice_carries_the_reference_harmonics_and_speaks_without_them(engine, voice):
     import io
 

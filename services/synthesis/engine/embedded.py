@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ FIRST_WINDOW = 24  # frames (0.28 s) in the first vocoder window: the first audi
 SECOND_WINDOW = 128
 VOCODER_WINDOW = 400  # frames per later window (4.6 s): context overhead 8% (160 frames cost 28%)
 VOCODER_CONTEXT = 16  # frames of context on each side of a window
+CORPUS_CACHE = 4  # base corpora kept spoken (language, pitch): 2.5–5 MB each
 THAI_CORPUS = ("สวัสดีครับ วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง "
                "คุณพ่อของฉันทำงานที่โรงพยาบาลในกรุงเทพ ทุกเช้าเขาตื่นนอนตอนหกโมง แล้วดื่มกาแฟร้อนหนึ่งแก้ว "
                "นักเรียนกำลังอ่านหนังสือในห้องสมุด เสียงฝนตกข้างนอกทำให้ทุกคนรู้สึกสบายใจ")
@@ -89,6 +91,8 @@ class EmbeddedEngine(VoiceEngine):
         self.vocoder = load_vocoder(self.store.require("hifigan"), device)
         self.fit_options = fit_options or conversion.FitOptions()
         self._base_f0_cache: dict[str, float] = {}
+        self._corpus_cache: dict[tuple[str, float], np.ndarray] = {}
+        self._corpus_lock = threading.Lock()
 
     @functools.cached_property
     def content(self) -> ContentFeatures | None:
@@ -104,13 +108,23 @@ class EmbeddedEngine(VoiceEngine):
         chunks = chunk_text(normalise(text, language), language)
         return np.concatenate([base.speak_at_pitch(chunk, 1.0, pitch_ratio) for chunk in chunks])
 
+    def _corpus_audio(self, language: str, pitch_ratio: float = 1.0) -> np.ndarray:
+        """The base voice's corpus, spoken once per engine and pitch: Piper takes ~4 CPU s over the
+        English one, which every build of a Thai or untranscribed reference pairs with. Only the pitches
+        of the latest CORPUS_CACHE voices are kept (with the default wave_share of 0 there is one: 1.0)."""
+        key = (language, round(pitch_ratio, 4))
+        with self._corpus_lock:  # builds from two threads would otherwise speak it twice or evict mid-read
+            if key not in self._corpus_cache:
+                text = _english_corpus() if language == "en" else THAI_CORPUS
+                while len(self._corpus_cache) >= CORPUS_CACHE:
+                    self._corpus_cache.pop(next(iter(self._corpus_cache)))
+                self._corpus_cache[key] = self._base_audio(language, text, pitch_ratio)
+            return self._corpus_cache[key]
+
     def _base_f0(self, language: str) -> float:
-        """Median F0 of the base voice (over its corpus), computed once per engine."""
+        """Median F0 of the base voice over its corpus, computed once per engine."""
         if language not in self._base_f0_cache:
-            text = _english_corpus() if language == "en" else THAI_CORPUS
-            base = self._base(language)
-            audio = np.concatenate([base.speak(c) for c in chunk_text(normalise(text, language), language)])
-            self._base_f0_cache[language] = median_f0(audio)
+            self._base_f0_cache[language] = median_f0(self._corpus_audio(language))
         return self._base_f0_cache[language]
 
     # -- building ---------------------------------------------------------------------------
@@ -147,8 +161,7 @@ class EmbeddedEngine(VoiceEngine):
                 base_index, target_index = alignment.parallel_pairs(base_mel, parallel_mel, content)
                 target_pairs = parallel_mel[target_index]
             else:
-                text = _english_corpus() if language == "en" else THAI_CORPUS
-                base_mel = log_mel(self._base_audio(language, text, wave_pitch))
+                base_mel = log_mel(self._corpus_audio(language, wave_pitch))
                 base_index, target_index = alignment.nearest_pairs(base_mel, target_mel)
                 target_pairs = target_mel[target_index]
             fitted = conversion.fit(base_mel[base_index], target_pairs, pitch_ratio, target_speech, self.fit_options)
