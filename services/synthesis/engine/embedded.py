@@ -193,7 +193,10 @@ class EmbeddedEngine(VoiceEngine):
 
     @staticmethod
     def load_voice(artifact: bytes) -> EmbeddedVoice:
-        state = load_artifact(artifact, ARTIFACT_KIND, "by the embedded engine")
+        return EmbeddedEngine._voice(load_artifact(artifact, ARTIFACT_KIND, "by the embedded engine"))
+
+    @staticmethod
+    def _voice(state: dict) -> EmbeddedVoice:
         try:
             harmonics = state.get("fine_structure")
             return EmbeddedVoice({name: conversion.Conversion.from_state(s) for name, s in state["conversions"].items()},
@@ -207,10 +210,10 @@ class EmbeddedEngine(VoiceEngine):
         transcript came from, the pairs and sound classes it learned from, the pitch and formant moves;
         and how many reference frames its fine-structure pool keeps (0: none, as in voices built before it)."""
         state = load_artifact(artifact, ARTIFACT_KIND, "by the embedded engine")
-        voice = EmbeddedEngine.load_voice(artifact)
+        voice = EmbeddedEngine._voice(state)
         pool = voice.fine_structure
         return {
-            "engine": "embedded",
+            "engine": EmbeddedEngine.name,
             "reference_seconds": round(float(state.get("reference_seconds", 0.0)), 2),
             "build_seconds": round(float(state.get("build_seconds", 0.0)), 2),
             "base_voices": {name: _conversion_summary(fitted) for name, fitted in voice.conversions.items()},
