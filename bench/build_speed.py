@@ -15,8 +15,7 @@ import torch
 
 from bench.common import machine_facts
 
-THAI = ("วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง "
-        "คุณแม่ของฉันชอบปลูกต้นไม้ในสวนหลังบ้าน ทุกเย็นเราจะนั่งคุยกันที่ระเบียง ")
+THAI = "วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง คุณแม่ของฉันชอบปลูกต้นไม้ในสวนหลังบ้าน ทุกเย็นเราจะนั่งคุยกันที่ระเบียง "
 
 
 def main() -> None:
@@ -25,13 +24,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
+    from cli import samples
     from services.synthesis.engine.embedded import EmbeddedEngine
-    from timbre import samples
 
     english = " ".join(samples.PASSAGES[:2])
-    references = {"thai": ([samples.espeak(THAI * 2, "th")], None),
-                  "english + transcript": ([samples.espeak(english, "en-us+f3")], english),
-                  "english, heard": ([samples.espeak(english, "en-us+f3")], None)}
+    references = {
+        "thai": ([samples.espeak(THAI * 2, "th")], None),
+        "english + transcript": ([samples.espeak(english, "en-us+f3")], english),
+        "english, heard": ([samples.espeak(english, "en-us+f3")], None),
+    }
     engine = EmbeddedEngine()
     engine.build_voice(*references["thai"])  # loads Piper, espeak, Whisper; fills the base F0s
     print(f"machine: {machine_facts()}; one thread; {args.builds} builds each, median wall seconds")
@@ -47,9 +48,11 @@ def main() -> None:
                 engine.build_voice(audio, transcript)
                 walls.append(time.perf_counter() - started)
             timed[mode] = statistics.median(walls)
-        print(f"{name:<22} reference {seconds:5.1f} s   re-spoken {timed['re-spoken']:5.2f} s   "
-              f"spoken once {timed['spoken once']:5.2f} s   ratio {timed['spoken once'] / timed['re-spoken']:.2f}",
-              flush=True)
+        print(
+            f"{name:<22} reference {seconds:5.1f} s   re-spoken {timed['re-spoken']:5.2f} s   "
+            f"spoken once {timed['spoken once']:5.2f} s   ratio {timed['spoken once'] / timed['re-spoken']:.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import os
 import subprocess
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -46,7 +46,7 @@ def identities(limit: int | None) -> list[tuple[str, str]]:
 
 
 def synthesise(identity: str, passage: int) -> np.ndarray:
-    from timbre import samples
+    from cli import samples
 
     text = samples.PASSAGES[passage]
     if identity.startswith("joe"):
@@ -162,12 +162,15 @@ def main() -> None:
         "lowest_same_pairs": sorted(float(s) for s in same)[:10],
         "embedding_x_realtime": audio_seconds / elapsed * args.workers,
         "generated_by": "python -m bench.calibrate_threshold",
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_facts(),
     }
     print(f"machine: {machine_facts()}")
-    print(f"encoder {args.encoder}: {len(kept)} voices ({dropped} indistinct dropped), {len(results)} clips, {len(same)} same / "
-          f"{len(different)} different pairs, {elapsed:.0f}s")
+    print(
+        f"encoder {args.encoder}: {len(kept)} voices ({dropped} indistinct dropped), {len(results)} clips, "
+        f"{len(same)} same / "
+        f"{len(different)} different pairs, {elapsed:.0f}s"
+    )
     print(f"EER {eer:.2%} at {eer_threshold:.3f}; threshold {threshold:.3f} → FMR {fmr:.3%}, FRR {frr:.2%}")
     print("hardest different pairs:", [(round(s, 3), a, b) for s, a, b in hardest[:5]])
     if not args.no_write:

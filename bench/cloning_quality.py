@@ -31,27 +31,30 @@ from bench.common import machine_facts
 
 DEV_TARGET = "jf_alpha"
 HELD_OUT = ("jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
-FIRST_CHUNK_TEXT = ("Thank you for calling. Your order has shipped and should arrive on Friday. "
-                    "If you need anything else at all, just reply to this message and one of the people on our support team will help you, Samuel.")
+FIRST_CHUNK_TEXT = (
+    "Thank you for calling. Your order has shipped and should arrive on Friday. "
+    "If you need anything else at all, just reply to this message and one of the people on our support team "
+    "will help you, Samuel."
+)
 
 
 def test_sentences() -> list[str]:
     from bench.texts import TEST_SENTENCES
-    from timbre.samples import PASSAGES
+    from cli.samples import PASSAGES
 
     return [s for p in PASSAGES[3:6] for s in re.split(r"(?<=\.)\s+", p)] + list(TEST_SENTENCES)
 
 
 def reference_texts() -> list[str]:
     from bench.texts import REFERENCE_SENTENCES
-    from timbre.samples import PASSAGES
+    from cli.samples import PASSAGES
 
     return [" ".join(PASSAGES[0:3]), *REFERENCE_SENTENCES]
 
 
 def make_reference(speaker: str, seconds: float, rate: int = 16000) -> tuple[np.ndarray, str]:
     """The speaker reading the reference texts in order until `seconds` are reached, cut there."""
-    from timbre import samples
+    from cli import samples
 
     pieces, texts = [], []
     for text in reference_texts():
@@ -117,18 +120,25 @@ def main() -> None:
     parser.add_argument("--targets", default=",".join(HELD_OUT))
     parser.add_argument("--reference-seconds", type=float, default=30.0)
     parser.add_argument("--no-transcript", action="store_true")
-    parser.add_argument("--no-hear", action="store_true",
-                        help="without a transcript, do not transcribe the reference either (nearest-frame pairs)")
+    parser.add_argument(
+        "--no-hear",
+        action="store_true",
+        help="without a transcript, do not transcribe the reference either (nearest-frame pairs)",
+    )
     parser.add_argument("--strength", type=float, default=None)
     parser.add_argument("--class-strength", type=float, default=None)
     parser.add_argument("--wave-share", type=float, default=None)
-    parser.add_argument("--no-fine-structure", action="store_true",
-                        help="keep the conversion's own harmonics (no reference fine structure)")
+    parser.add_argument(
+        "--no-fine-structure",
+        action="store_true",
+        help="keep the conversion's own harmonics (no reference fine structure)",
+    )
     parser.add_argument("--max-pitch", type=float, default=None)
     parser.add_argument("--save", default="", help="folder to write the outputs as wav")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
+    from cli import samples
     from kit.audio.codec import encode
     from kit.models import ModelStore
     from services.embedding.encoders import load_encoder
@@ -136,7 +146,6 @@ def main() -> None:
     from services.synthesis.engine.conversion import FitOptions
     from services.synthesis.engine.embedded import EmbeddedEngine
     from services.synthesis.engine.interface import SpeechOptions
-    from timbre import samples
 
     store = ModelStore()
     options = FitOptions()
@@ -163,11 +172,10 @@ def main() -> None:
         return audio, time.process_time() - started
 
     base_outputs = [speak(s, None)[0] for s in sentences]
-    base_wer = [wer(s, transcribe(a)) for s, a in zip(sentences, base_outputs)]
-    base_wwer = [wer(s, number_words(transcribe_whisper(a))) for s, a in zip(sentences, base_outputs)]
+    base_wer = [wer(s, transcribe(a)) for s, a in zip(sentences, base_outputs, strict=True)]
+    base_wwer = [wer(s, number_words(transcribe_whisper(a))) for s, a in zip(sentences, base_outputs, strict=True)]
     print(f"machine: {machine_facts()}; torch threads 1")
-    print(f"reference {args.reference_seconds:g} s, transcript {'no' if args.no_transcript else 'yes'}, "
-          f"fit {options}")
+    print(f"reference {args.reference_seconds:g} s, transcript {'no' if args.no_transcript else 'yes'}, fit {options}")
     rows = []
     for target in args.targets.split(","):
         speaker = f"kokoro:{target}"
@@ -186,15 +194,25 @@ def main() -> None:
         started = time.monotonic()
         next(iter(engine.synthesize(FIRST_CHUNK_TEXT, voice, english)))
         first_chunk = time.monotonic() - started
-        row = {"target": target, "reference_s": len(reference) / 16000, "build_s": build, "rtf": cpu / audio_seconds, "first_chunk_ms": first_chunk * 1000,
-               "clone_wer": statistics.fmean(wer(s, transcribe(a)) for s, a in zip(sentences, clone_outputs)),
-               "base_wer": statistics.fmean(base_wer),
-               "target_wer": statistics.fmean(wer(s, transcribe(a)) for s, a in zip(sentences, held_out_clips)),
-               "clone_wwer": statistics.fmean(wer(s, number_words(transcribe_whisper(a)))
-                                              for s, a in zip(sentences, clone_outputs)),
-               "base_wwer": statistics.fmean(base_wwer),
-               "target_wwer": statistics.fmean(wer(s, number_words(transcribe_whisper(a)))
-                                               for s, a in zip(sentences, held_out_clips))}
+        row = {
+            "target": target,
+            "reference_s": len(reference) / 16000,
+            "build_s": build,
+            "rtf": cpu / audio_seconds,
+            "first_chunk_ms": first_chunk * 1000,
+            "clone_wer": statistics.fmean(wer(s, transcribe(a)) for s, a in zip(sentences, clone_outputs, strict=True)),
+            "base_wer": statistics.fmean(base_wer),
+            "target_wer": statistics.fmean(
+                wer(s, transcribe(a)) for s, a in zip(sentences, held_out_clips, strict=True)
+            ),
+            "clone_wwer": statistics.fmean(
+                wer(s, number_words(transcribe_whisper(a))) for s, a in zip(sentences, clone_outputs, strict=True)
+            ),
+            "base_wwer": statistics.fmean(base_wwer),
+            "target_wwer": statistics.fmean(
+                wer(s, number_words(transcribe_whisper(a))) for s, a in zip(sentences, held_out_clips, strict=True)
+            ),
+        }
         for name, encoder in encoders.items():
             anchor = encoder.embed(held_out)
             row[f"{name}_clone"] = statistics.fmean(cosine(encoder.embed(a), anchor) for a in clone_outputs)
@@ -210,19 +228,28 @@ def main() -> None:
                 (folder / f"{target}_clone_{i}.wav").write_bytes(encode(audio, 16000))
             (folder / f"{target}_reference.wav").write_bytes(encode(reference, 16000))
             (folder / f"{target}_heldout.wav").write_bytes(encode(held_out, 16000))
-            thai = np.concatenate(list(engine.synthesize("สวัสดีครับ วันนี้อากาศดีมาก", voice,
-                                                         SpeechOptions(language="th", sample_rate=16000))))
+            thai = np.concatenate(
+                list(engine.synthesize("สวัสดีครับ วันนี้อากาศดีมาก", voice, SpeechOptions(language="th", sample_rate=16000)))
+            )
             (folder / f"{target}_thai.wav").write_bytes(encode(thai, 16000))
-    print("\n| target | ECAPA clone | ECAPA base | Δ | GE2E clone | GE2E base | WER clone | WER base | WER target's "
-          "own speech | Whisper WER clone / base / target | RTF | first chunk ms | build s |")
+    print(
+        "\n| target | ECAPA clone | ECAPA base | Δ | GE2E clone | GE2E base | WER clone | WER base | WER target's "
+        "own speech | Whisper WER clone / base / target | RTF | first chunk ms | build s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows + ([{k: (statistics.fmean(x[k] for x in rows) if k != "target" else "mean") for k in rows[0]}]
-                     if len(rows) > 1 else []):
-        print(f"| {r['target']} | {r['ecapa_clone']:.3f} | {r['ecapa_base']:.3f} | "
-              f"{r['ecapa_clone'] - r['ecapa_base']:+.3f} | {r['ge2e_clone']:.3f} | {r['ge2e_base']:.3f} | "
-              f"{r['clone_wer']:.2f} | {r['base_wer']:.2f} | {r['target_wer']:.2f} | "
-              f"{r['clone_wwer']:.2f} / {r['base_wwer']:.2f} / {r['target_wwer']:.2f} | {r['rtf']:.3f} | {r['first_chunk_ms']:.0f} | "
-              f"{r['build_s']:.1f} |")
+    for r in rows + (
+        [{k: (statistics.fmean(x[k] for x in rows) if k != "target" else "mean") for k in rows[0]}]
+        if len(rows) > 1
+        else []
+    ):
+        print(
+            f"| {r['target']} | {r['ecapa_clone']:.3f} | {r['ecapa_base']:.3f} | "
+            f"{r['ecapa_clone'] - r['ecapa_base']:+.3f} | {r['ge2e_clone']:.3f} | {r['ge2e_base']:.3f} | "
+            f"{r['clone_wer']:.2f} | {r['base_wer']:.2f} | {r['target_wer']:.2f} | "
+            f"{r['clone_wwer']:.2f} / {r['base_wwer']:.2f} / {r['target_wwer']:.2f} | {r['rtf']:.3f} | "
+            f"{r['first_chunk_ms']:.0f} | "
+            f"{r['build_s']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

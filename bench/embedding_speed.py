@@ -12,10 +12,10 @@ import time
 import torch
 
 from bench.common import machine_facts
+from cli import samples
 from kit.audio.vad import SileroVad
 from kit.models import ModelStore
 from services.embedding.encoders import load_encoder
-from timbre import samples
 
 
 def timed(call, repeats: int) -> float:
@@ -41,7 +41,7 @@ def main() -> None:
     rows = [("silero VAD (baseline)", timed(lambda: vad.analyse(audio), args.repeats))]
     for name in ("ecapa", "ge2e"):
         encoder = load_encoder(name, store)
-        rows.append((f"{name} embedding", timed(lambda: encoder.embed(audio), args.repeats)))
+        rows.append((f"{name} embedding", timed(lambda encoder=encoder: encoder.embed(audio), args.repeats)))
     for name, elapsed in rows:
         print(f"{name:<24} {elapsed * 1000:8.1f} ms  {seconds / elapsed:8.1f}× real time")
 

@@ -25,14 +25,18 @@ from kit.grpc.convert import TIER_CODES
 from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 
-
 @contextmanager
 def bench_gateway():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "TIMBRE_GATEWAY_PORT": str(port), "TIMBRE_RATE_LIMIT_PER_SECOND": "1000000",
-           "TIMBRE_RATE_LIMIT_BURST": "1000000", "TIMBRE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "TIMBRE_GATEWAY_PORT": str(port),
+        "TIMBRE_RATE_LIMIT_PER_SECOND": "1000000",
+        "TIMBRE_RATE_LIMIT_BURST": "1000000",
+        "TIMBRE_LOG_LEVEL": "WARNING",
+    }
     process = subprocess.Popen([sys.executable, "-m", "gateway.main"], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -64,10 +68,12 @@ def main() -> None:
     settings = KitSettings()
     with open_channel(settings.tenancy_addr) as channel:
         tenancy = tenancy_pb2_grpc.TenancyServiceStub(channel)
-        operator = tenancy.IssueToken(tenancy_pb2.IssueTokenRequest(
-            operator_secret=settings.operator_secret.get_secret_value())).access_token
-        created = tenancy.CreateTenant(tenancy_pb2.CreateTenantRequest(name="bench", tier=TIER_CODES["enterprise"]),
-                                       metadata=bearer(operator))
+        operator = tenancy.IssueToken(
+            tenancy_pb2.IssueTokenRequest(operator_secret=settings.operator_secret.get_secret_value())
+        ).access_token
+        created = tenancy.CreateTenant(
+            tenancy_pb2.CreateTenantRequest(name="bench", tier=TIER_CODES["enterprise"]), metadata=bearer(operator)
+        )
         token = tenancy.IssueToken(tenancy_pb2.IssueTokenRequest(api_key=created.api_key_secret)).access_token
         headers = {"Authorization": f"Bearer {created.api_key_secret}"}
         with bench_gateway() as url, httpx.Client(base_url=url, timeout=10) as http:
@@ -75,10 +81,14 @@ def main() -> None:
                 http.get("/v1/me", headers=headers)
             health = _time(lambda: http.get("/health"), args.requests)
             me = _time(lambda: http.get("/v1/me", headers=headers).raise_for_status(), args.requests)
-        grpc_direct = _time(lambda: tenancy.GetTenant(tenancy_pb2.GetTenantRequest(), metadata=bearer(token)),
-                            args.requests)
-    results = {"/health (HTTP floor)": percentiles(health), "GET /v1/me (gateway)": percentiles(me),
-               "gRPC GetTenant (direct)": percentiles(grpc_direct)}
+        grpc_direct = _time(
+            lambda: tenancy.GetTenant(tenancy_pb2.GetTenantRequest(), metadata=bearer(token)), args.requests
+        )
+    results = {
+        "/health (HTTP floor)": percentiles(health),
+        "GET /v1/me (gateway)": percentiles(me),
+        "gRPC GetTenant (direct)": percentiles(grpc_direct),
+    }
     print(f"machine: {machine_facts()}")
     print(f"requests per case: {args.requests}, sequential, one client")
     for name, stats in results.items():

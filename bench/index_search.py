@@ -33,7 +33,9 @@ def make_voices(n: int, rng: np.random.Generator) -> np.ndarray:
     for start in range(0, n, step):
         size = min(step, n - start)
         base = centres[rng.integers(0, len(centres), size)]
-        voices[start: start + size] = unit(base * 0.6 + rng.standard_normal((size, DIM), dtype=np.float32) / np.sqrt(DIM))
+        voices[start : start + size] = unit(
+            base * 0.6 + rng.standard_normal((size, DIM), dtype=np.float32) / np.sqrt(DIM)
+        )
     return voices
 
 
@@ -41,7 +43,7 @@ def re_record(voices: np.ndarray, target_cos: float, rng: np.random.Generator) -
     noise = unit(rng.standard_normal(voices.shape, dtype=np.float32))
     noise -= (noise * voices).sum(axis=1, keepdims=True) * voices  # orthogonal to each voice
     noise = unit(noise)
-    return unit(voices * target_cos + noise * np.sqrt(1 - target_cos ** 2))
+    return unit(voices * target_cos + noise * np.sqrt(1 - target_cos**2))
 
 
 def single_query_latency(index, queries: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -73,8 +75,10 @@ def main() -> None:
     voices = make_voices(args.voices, rng)
     picked = rng.choice(args.voices, args.queries, replace=False)
     queries = re_record(voices[picked], 0.75, rng)
-    print(f"data: {args.voices} voices × {DIM}-d, {args.queries} queries (cos 0.75 to their voice); "
-          f"{time.time() - started:.0f}s")
+    print(
+        f"data: {args.voices} voices × {DIM}-d, {args.queries} queries (cos 0.75 to their voice); "
+        f"{time.time() - started:.0f}s"
+    )
 
     flat = faiss.IndexFlatIP(DIM)
     flat.add(voices)
@@ -85,8 +89,15 @@ def main() -> None:
     truth = truth[:, 0]
     exact_stats, exact_top = single_query_latency(flat, queries[: args.exact_queries])
     print(f"ground truth = original voice for {np.mean(truth == picked):.4f} of queries")
-    rows = [("exact IndexFlatIP", exact_stats, float(np.mean(exact_top == truth[: args.exact_queries])),
-             flat.ntotal * DIM * 4 / 2**20, 0.0)]
+    rows = [
+        (
+            "exact IndexFlatIP",
+            exact_stats,
+            float(np.mean(exact_top == truth[: args.exact_queries])),
+            flat.ntotal * DIM * 4 / 2**20,
+            0.0,
+        )
+    ]
 
     nlist = int(4 * np.sqrt(args.voices))
     started = time.time()
@@ -101,8 +112,9 @@ def main() -> None:
     for nprobe in [int(p) for p in args.nprobe.split(",")]:
         ivf.nprobe = nprobe
         stats, top = single_query_latency(ivf, queries)
-        rows.append((f"IVF-Flat nlist={nlist} nprobe={nprobe}", stats, float(np.mean(top == truth)),
-                     ivf_bytes / 2**20, build))
+        rows.append(
+            (f"IVF-Flat nlist={nlist} nprobe={nprobe}", stats, float(np.mean(top == truth)), ivf_bytes / 2**20, build)
+        )
     del voices
     print(f"{'index':<36} {'p50 ms':>8} {'p99 ms':>8} {'recall@1':>9} {'index MiB':>10} {'build s':>8}")
     for name, stats, recall, mib, seconds in rows:
@@ -110,8 +122,10 @@ def main() -> None:
     exact_p99 = rows[0][1]["p99"]
     chosen = next((r for r in rows[1:] if r[2] >= 0.99), None)
     if chosen:
-        print(f"chosen: {chosen[0]} — p99 {chosen[1]['p99']:.3f} ms ({exact_p99 / chosen[1]['p99']:.0f}× faster "
-              f"than exact), recall@1 {chosen[2]:.4f}")
+        print(
+            f"chosen: {chosen[0]} — p99 {chosen[1]['p99']:.3f} ms ({exact_p99 / chosen[1]['p99']:.0f}× faster "
+            f"than exact), recall@1 {chosen[2]:.4f}"
+        )
     print(f"process peak RSS {rss_mib():.0f} MiB (after data + exact index: {base_rss:.0f} MiB)")
 
 

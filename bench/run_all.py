@@ -5,8 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.gateway_latency", "bench.embedding_speed", "bench.index_search", "bench.cloning_quality",
-              "bench.build_speed", "bench.vocoder_speed", "bench.synthesis_latency"]
+BENCHMARKS = [
+    "bench.gateway_latency",
+    "bench.embedding_speed",
+    "bench.index_search",
+    "bench.cloning_quality",
+    "bench.build_speed",
+    "bench.vocoder_speed",
+    "bench.synthesis_latency",
+]
 
 
 def main() -> None:

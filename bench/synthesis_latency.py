@@ -15,36 +15,38 @@ import json
 import os
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
-import numpy as np
 
 from bench.common import machine_facts, percentiles
+from cli import samples
+from cli.admin import grant_written_consent
+from cli.client import operator_channel
 from kit.config import KitSettings
 from kit.grpc.convert import TIER_CODES
-from timbre import samples
-from timbre.cli.admin import grant_written_consent
-from timbre.cli.client import operator_channel
 from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 GATEWAY = "http://127.0.0.1:8080"
 BENCH_SPEAKER = "jm_kumo"
-TEXT_200 = ("Timbre speaks this sentence in a cloned voice to measure how soon the first sound arrives. "
-            "The rest of the paragraph follows while the listener is already hearing the first words now.")
+TEXT_200 = (
+    "Timbre speaks this sentence in a cloned voice to measure how soon the first sound arrives. "
+    "The rest of the paragraph follows while the listener is already hearing the first words now."
+)
 
 
 def _tenant(settings: KitSettings) -> str:
     with operator_channel(settings, settings.tenancy_addr) as channel:
         reply = tenancy_pb2_grpc.TenancyServiceStub(channel).CreateTenant(
-            tenancy_pb2.CreateTenantRequest(name="bench-synthesis", tier=TIER_CODES["enterprise"]))
+            tenancy_pb2.CreateTenantRequest(name="bench-synthesis", tier=TIER_CODES["enterprise"])
+        )
     return reply.api_key_secret
 
 
 def _bench_voice(http: httpx.Client, settings: KitSettings) -> str:
     """The bench tenant and its voice, made once and kept in .run/bench-synthesis.json: enrolling the same
     speaker again from a new tenant would (rightly) be refused as an already registered voice."""
-    from timbre.stack import stack
+    from devstack import stack
 
     path = stack.state_paths().root / "bench-synthesis.json"
     if path.exists():
@@ -63,12 +65,25 @@ def _bench_voice(http: httpx.Client, settings: KitSettings) -> str:
 def _ready_voice(http: httpx.Client, settings: KitSettings) -> dict:
     # A Kokoro speaker (bench-only weights) that neither the demo nor the tests enroll.
     audio = samples.wav_bytes(samples.speak(f"kokoro:{BENCH_SPEAKER}", " ".join(samples.PASSAGES[:3])), fmt="flac")
-    voice = http.post("/v1/voices", data={"name": f"bench {BENCH_SPEAKER}", "language": "en"},
-                      files=[("files", ("joe.flac", audio, "audio/flac"))]).raise_for_status().json()
+    voice = (
+        http.post(
+            "/v1/voices",
+            data={"name": f"bench {BENCH_SPEAKER}", "language": "en"},
+            files=[("files", ("joe.flac", audio, "audio/flac"))],
+        )
+        .raise_for_status()
+        .json()
+    )
     while (current := http.get(f"/v1/voices/{voice['id']}").json())["progress"] < 0.5:
         time.sleep(0.3)
-    grant_written_consent(settings, voice["id"], hashlib.sha256(b"bench").hexdigest(),
-                          datetime.now(timezone.utc) + timedelta(days=1), "bench", "benchmark")
+    grant_written_consent(
+        settings,
+        voice["id"],
+        hashlib.sha256(b"bench").hexdigest(),
+        datetime.now(UTC) + timedelta(days=1),
+        "bench",
+        "benchmark",
+    )
     while (current := http.get(f"/v1/voices/{voice['id']}").json())["status"] == "processing":
         time.sleep(0.3)
     if current["status"] != "ready":
@@ -80,8 +95,11 @@ def time_to_first_byte(http: httpx.Client, voice_id: str, requests: int) -> tupl
     first, total = [], []
     for _ in range(requests):
         started = time.perf_counter()
-        with http.stream("POST", f"/v1/voices/{voice_id}/speech",
-                         json={"text": TEXT_200, "language": "en", "format": "mp3", "stream": True}) as reply:
+        with http.stream(
+            "POST",
+            f"/v1/voices/{voice_id}/speech",
+            json={"text": TEXT_200, "language": "en", "format": "mp3", "stream": True},
+        ) as reply:
             reply.raise_for_status()
             got_first = None
             for piece in reply.iter_raw():
@@ -124,8 +142,12 @@ def engine_first_chunk(tenant_id: str, voice_id: str, requests: int) -> tuple[li
 def jobs_per_minute(http: httpx.Client, voice_id: str, jobs: int, chars: int) -> tuple[float, float, float]:
     text = (" ".join(samples.PASSAGES) * 4)[:chars]
     started = time.perf_counter()
-    ids = [http.post("/v1/jobs", json={"voice_id": voice_id, "text": text, "language": "en"})
-           .raise_for_status().json()["job_id"] for _ in range(jobs)]
+    ids = [
+        http.post("/v1/jobs", json={"voice_id": voice_id, "text": text, "language": "en"})
+        .raise_for_status()
+        .json()["job_id"]
+        for _ in range(jobs)
+    ]
     pending, audio_seconds, depth = set(ids), 0.0, 0.0
     while pending:
         for job_id in list(pending):
@@ -156,7 +178,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=6)
     parser.add_argument("--job-chars", type=int, default=600)
     args = parser.parse_args()
-    from timbre.stack import stack
+    from devstack import stack
 
     stack.up()
     settings = KitSettings()
@@ -166,20 +188,31 @@ def main() -> None:
         engine, engine_block = engine_first_chunk(_tenant_of(http), voice_id, args.requests)
         per_minute, audio_minutes, depth = jobs_per_minute(http, voice_id, args.jobs, args.job_chars)
     gateway, own, own_block = percentiles(first), percentiles(engine), percentiles(engine_block)
-    print(f"machine: {machine_facts()}; engine {os.environ.get('TIMBRE_ENGINE', 'embedded')}, one torch thread "
-          f"per process, stack on this machine")
+    print(
+        f"machine: {machine_facts()}; engine {os.environ.get('TIMBRE_ENGINE', 'embedded')}, one torch thread "
+        f"per process, stack on this machine"
+    )
     print(f"text: {len(TEXT_200)} characters, streamed mp3, {args.requests} requests")
-    print(f"first audio byte through the gateway: p50 {gateway['p50']:.0f} ms  p95 {gateway['p95']:.0f} ms "
-          f"(whole answer p50 {statistics.median(total):.0f} ms)")
+    print(
+        f"first audio byte through the gateway: p50 {gateway['p50']:.0f} ms  p95 {gateway['p95']:.0f} ms "
+        f"(whole answer p50 {statistics.median(total):.0f} ms)"
+    )
     print(f"engine's own first chunk (same run):  p50 {own['p50']:.0f} ms  p95 {own['p95']:.0f} ms")
-    print(f"engine's first segment of audio (STREAM_SEGMENT_SECONDS: the service's first marked segment): p50 {own_block['p50']:.0f} ms  "
-          f"p95 {own_block['p95']:.0f} ms")
-    print(f"platform overhead: first byte / engine first chunk = {gateway['p50'] / own['p50']:.2f}× at p50 "
-          f"(+{gateway['p50'] - own['p50']:.0f} ms, of which waiting for the first segment's audio "
-          f"{own_block['p50'] - own['p50']:.0f} ms; the rest, auth + quota + marking + encoding + gRPC + HTTP, "
-          f"{gateway['p50'] - own_block['p50']:.0f} ms)")
-    print(f"jobs: {args.jobs} × {args.job_chars} characters → {per_minute:.2f} jobs/min, "
-          f"{audio_minutes:.2f} minutes of audio per minute; max queue depth seen {depth:.0f}")
+    print(
+        f"engine's first segment of audio (STREAM_SEGMENT_SECONDS: the service's first marked segment): "
+        f"p50 {own_block['p50']:.0f} ms  "
+        f"p95 {own_block['p95']:.0f} ms"
+    )
+    print(
+        f"platform overhead: first byte / engine first chunk = {gateway['p50'] / own['p50']:.2f}× at p50 "
+        f"(+{gateway['p50'] - own['p50']:.0f} ms, of which waiting for the first segment's audio "
+        f"{own_block['p50'] - own['p50']:.0f} ms; the rest, auth + quota + marking + encoding + gRPC + HTTP, "
+        f"{gateway['p50'] - own_block['p50']:.0f} ms)"
+    )
+    print(
+        f"jobs: {args.jobs} × {args.job_chars} characters → {per_minute:.2f} jobs/min, "
+        f"{audio_minutes:.2f} minutes of audio per minute; max queue depth seen {depth:.0f}"
+    )
 
 
 def _tenant_of(http: httpx.Client) -> str:

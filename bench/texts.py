@@ -1,5 +1,5 @@
 """English sentences for the cloning benchmark, written for it: longer references (read after
-timbre.samples.PASSAGES 0–2) and extra held-out test sentences. The two lists share no sentence."""
+cli.samples.PASSAGES 0–2) and extra held-out test sentences. The two lists share no sentence."""
 
 REFERENCE_SENTENCES = (
     "The morning train was late again, so we shared a taxi to the office.",

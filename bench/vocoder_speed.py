@@ -22,18 +22,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
+    from cli import samples
     from kit.audio.codec import resample
     from kit.models import ModelStore
     from services.embedding.encoders import load_encoder
     from services.embedding.encoders.base import cosine
     from services.synthesis.engine.mel import RATE, log_mel
     from services.synthesis.engine.vocoder import INT8_MODEL, OnnxHifiGan, TorchHifiGan
-    from timbre import samples
 
     store = ModelStore()
     folder = store.require("hifigan")
-    vocoders = {"float torch": TorchHifiGan(folder / "generator_universal.pth.tar"),
-                "int8 onnx": OnnxHifiGan(folder / INT8_MODEL)}
+    vocoders = {
+        "float torch": TorchHifiGan(folder / "generator_universal.pth.tar"),
+        "int8 onnx": OnnxHifiGan(folder / INT8_MODEL),
+    }
     ecapa = load_encoder("ecapa", store)
     print(f"machine: {machine_facts()}; one thread")
     for speaker in args.speakers.split(","):
@@ -47,8 +49,11 @@ def main() -> None:
                 cpu += time.process_time() - started
                 seconds += len(out) / RATE
                 fidelity.append(cosine(ecapa.embed(resample(out, RATE, samples.RATE)), ecapa.embed(clip)))
-            print(f"{speaker:<18} {name:<12} {cpu / seconds:.3f} CPU s per s   "
-                  f"ECAPA resynthesis↔original {statistics.fmean(fidelity):.3f}", flush=True)
+            print(
+                f"{speaker:<18} {name:<12} {cpu / seconds:.3f} CPU s per s   "
+                f"ECAPA resynthesis↔original {statistics.fmean(fidelity):.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,12 @@ def create_app(settings: GatewaySettings | None = None, backends: Backends | Non
     app.state.settings = settings
     app.state.backends = backends
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    app.state.upstreams = {"tenancy": settings.tenancy_addr, "billing": settings.billing_addr,
-                           "embedding": settings.embedding_addr, "watermark": settings.watermark_addr}
+    app.state.upstreams = {
+        "tenancy": settings.tenancy_addr,
+        "billing": settings.billing_addr,
+        "embedding": settings.embedding_addr,
+        "watermark": settings.watermark_addr,
+    }
 
     app.add_exception_handler(grpc.RpcError, problems.rpc_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
@@ -58,8 +62,14 @@ def create_app(settings: GatewaySettings | None = None, backends: Backends | Non
             elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(template, request.method, str(response.status_code)).inc()
             HTTP_LATENCY.labels(template, request.method).observe(elapsed)
-            log.info("http", method=request.method, route=template, status=response.status_code,
-                     duration_ms=round(elapsed * 1000, 2), tenant_id=getattr(request.state, "tenant_id", None))
+            log.info(
+                "http",
+                method=request.method,
+                route=template,
+                status=response.status_code,
+                duration_ms=round(elapsed * 1000, 2),
+                tenant_id=getattr(request.state, "tenant_id", None),
+            )
         response.headers["X-Request-ID"] = request_id
         return response
 

@@ -31,8 +31,11 @@ class Caller:
 def _credential(request: Request) -> str:
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer ") or not header[7:].strip():
-        raise HTTPException(401, "missing credentials: send Authorization: Bearer <API key>",
-                            headers={"WWW-Authenticate": 'Bearer realm="timbre"'})
+        raise HTTPException(
+            401,
+            "missing credentials: send Authorization: Bearer <API key>",
+            headers={"WWW-Authenticate": 'Bearer realm="timbre"'},
+        )
     return header[7:].strip()
 
 
@@ -40,8 +43,9 @@ def _limit(request: Request, key: str) -> None:
     limiter: RateLimiter = request.app.state.limiter
     wait = limiter.acquire(key)
     if wait:
-        raise HTTPException(429, "rate limit exceeded for this API key",
-                            headers={"Retry-After": RateLimiter.retry_after(wait)})
+        raise HTTPException(
+            429, "rate limit exceeded for this API key", headers={"Retry-After": RateLimiter.retry_after(wait)}
+        )
 
 
 def tenant_caller(request: Request) -> Caller:

@@ -13,8 +13,12 @@ def main() -> None:
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_format)
     uvicorn.run(
-        create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
-        access_log=False, log_level="warning", timeout_graceful_shutdown=10,
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import grpc
 from fastapi import Request
@@ -36,8 +36,15 @@ HTTP_STATUS = {
 }
 
 
-def problem(status: int, title: str, detail: str = "", reason: str = "", instance: str = "",
-            headers: dict[str, str] | None = None, **extra) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str = "",
+    reason: str = "",
+    instance: str = "",
+    headers: dict[str, str] | None = None,
+    **extra,
+) -> JSONResponse:
     body = {
         "type": PROBLEM_TYPE + (reason.lower().replace("_", "-") if reason else "about-blank"),
         "title": title,
@@ -48,8 +55,9 @@ def problem(status: int, title: str, detail: str = "", reason: str = "", instanc
         "request_id": current("request_id"),
         **extra,
     }
-    return JSONResponse({k: v for k, v in body.items() if v is not None}, status_code=status,
-                        media_type=MEDIA_TYPE, headers=headers)
+    return JSONResponse(
+        {k: v for k, v in body.items() if v is not None}, status_code=status, media_type=MEDIA_TYPE, headers=headers
+    )
 
 
 def _retry_after(metadata: dict[str, str]) -> str | None:
@@ -57,7 +65,7 @@ def _retry_after(metadata: dict[str, str]) -> str | None:
         return metadata["retry_after_seconds"]
     if "reset_time" in metadata:
         reset = datetime.fromisoformat(metadata["reset_time"])
-        return str(max(1, math.ceil((reset - datetime.now(timezone.utc)).total_seconds())))
+        return str(max(1, math.ceil((reset - datetime.now(UTC)).total_seconds())))
     return None
 
 
@@ -79,8 +87,15 @@ def from_rpc_error(request: Request, error: grpc.RpcError) -> JSONResponse:
         log.warning("upstream_error", code=code.name, detail=detail)
         if status == 500:
             detail = "internal error"
-    return problem(status, code.name.replace("_", " ").capitalize(), detail, reason, request.url.path,
-                   headers=headers, **({"metadata": metadata} if metadata else {}))
+    return problem(
+        status,
+        code.name.replace("_", " ").capitalize(),
+        detail,
+        reason,
+        request.url.path,
+        headers=headers,
+        **({"metadata": metadata} if metadata else {}),
+    )
 
 
 async def rpc_error_handler(request: Request, error: grpc.RpcError) -> JSONResponse:
@@ -93,17 +108,37 @@ async def validation_error_handler(request: Request, error: RequestValidationErr
         for e in error.errors()
     ]
     if any(e["type"] == "json_invalid" for e in errors):
-        return problem(400, "Bad request", "the body is not valid JSON", "INVALID_ARGUMENT", request.url.path,
-                       errors=errors)
-    return problem(422, "Unprocessable request", "the request does not match the schema", "INVALID_ARGUMENT",
-                   request.url.path, errors=errors)
+        return problem(
+            400, "Bad request", "the body is not valid JSON", "INVALID_ARGUMENT", request.url.path, errors=errors
+        )
+    return problem(
+        422,
+        "Unprocessable request",
+        "the request does not match the schema",
+        "INVALID_ARGUMENT",
+        request.url.path,
+        errors=errors,
+    )
 
 
 async def http_error_handler(request: Request, error: HTTPException) -> JSONResponse:
-    reason = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-              405: "METHOD_NOT_ALLOWED", 413: "AUDIO_TOO_LARGE", 429: "RATE_LIMITED"}.get(error.status_code, "")
-    return problem(error.status_code, _title(error.status_code), str(error.detail or ""), reason,
-                   request.url.path, headers=getattr(error, "headers", None))
+    reason = {
+        400: "INVALID_ARGUMENT",
+        401: "UNAUTHENTICATED",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        413: "AUDIO_TOO_LARGE",
+        429: "RATE_LIMITED",
+    }.get(error.status_code, "")
+    return problem(
+        error.status_code,
+        _title(error.status_code),
+        str(error.detail or ""),
+        reason,
+        request.url.path,
+        headers=getattr(error, "headers", None),
+    )
 
 
 async def unhandled_error_handler(request: Request, error: Exception) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from fastapi import HTTPException, UploadFile
 
@@ -25,4 +25,4 @@ def chunks(files: list[tuple[str, bytes]]) -> Iterator[embedding_pb2.AudioChunk]
         if not data:
             yield embedding_pb2.AudioChunk(file_index=index, filename=name, data=b"")
         for start in range(0, len(data), CHUNK):
-            yield embedding_pb2.AudioChunk(file_index=index, filename=name, data=data[start: start + CHUNK])
+            yield embedding_pb2.AudioChunk(file_index=index, filename=name, data=data[start : start + CHUNK])

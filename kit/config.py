@@ -77,7 +77,6 @@ class KitSettings(BaseSettings):
     watermark_addr: str = f"127.0.0.1:{SERVICE_PORTS['watermark']}"
     billing_addr: str = f"127.0.0.1:{SERVICE_PORTS['billing']}"
 
-
     def watermark_key_bytes(self) -> bytes:
         if self.watermark_key is None:
             raise FailedPrecondition("TIMBRE_WATERMARK_KEY is not set (hex, at least 16 bytes)")

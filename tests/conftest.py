@@ -41,8 +41,8 @@ def infra(settings):
     59000) lie in Linux's ephemeral range (32768–60999), so a server started later could find its port
     taken by a test's port-0 server or an outgoing connection (seen once: the S3 server, started by
     its test module, found 59000 in use)."""
+    from devstack.stack import infra_up
     from kit.logging import configure_logging
-    from timbre.stack.stack import infra_up
 
     configure_logging("tests", settings.log_level)
     infra_up(with_s3=True, quiet=True)

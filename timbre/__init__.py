@@ -1,1 +1,2 @@
-"""Timbre: the command-line front (``timbre``), the local stack launcher and the generated protos (timbre.v1)."""
+"""The Timbre API's generated code: `timbre.v1` is written here from proto/timbre/v1 by `buf generate`
+(buf.gen.yaml; `make proto`) and is not committed. Nothing else lives in this package."""

@@ -20,13 +20,16 @@ def create_api_key(request: Request, body: CreateApiKeyIn | None = None, caller:
 
 
 @router.get("/v1/api-keys", response_model=ApiKeyList, summary="List API keys (secrets are never shown again)")
-def list_api_keys(request: Request, page_size: int = Query(20, ge=1, le=100), page_token: str = "",
-                  caller: Caller = TenantCaller) -> ApiKeyList:
+def list_api_keys(
+    request: Request, page_size: int = Query(20, ge=1, le=100), page_token: str = "", caller: Caller = TenantCaller
+) -> ApiKeyList:
     reply = request.app.state.backends.tenancy.ListApiKeys(
         tenancy_pb2.ListApiKeysRequest(page=common_pb2.PageRequest(page_size=page_size, page_token=page_token)),
         metadata=caller.metadata,
     )
-    return ApiKeyList(items=[ApiKeyOut.of(k) for k in reply.api_keys], next_page_token=reply.page.next_page_token or None)
+    return ApiKeyList(
+        items=[ApiKeyOut.of(k) for k in reply.api_keys], next_page_token=reply.page.next_page_token or None
+    )
 
 
 @router.delete("/v1/api-keys/{key_id}", response_model=ApiKeyOut, summary="Revoke an API key (effective at once)")

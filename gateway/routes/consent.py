@@ -16,19 +16,35 @@ from timbre.v1 import embedding_pb2
 router = APIRouter(tags=["consent"])
 
 
-@router.post("/v1/voices/{voice_id}/consent/challenge", status_code=201, response_model=ChallengeOut,
-             summary="A consent statement with a random phrase for the voice's owner to read aloud")
-def create_challenge(voice_id: str, request: Request, body: ChallengeIn | None = None,
-                     caller: Caller = TenantCaller) -> ChallengeOut:
+@router.post(
+    "/v1/voices/{voice_id}/consent/challenge",
+    status_code=201,
+    response_model=ChallengeOut,
+    summary="A consent statement with a random phrase for the voice's owner to read aloud",
+)
+def create_challenge(
+    voice_id: str, request: Request, body: ChallengeIn | None = None, caller: Caller = TenantCaller
+) -> ChallengeOut:
     reply = request.app.state.backends.embedding.CreateConsentChallenge(
-        embedding_pb2.CreateConsentChallengeRequest(voice_id=voice_id, language=(body.language if body else None) or ""),
-        metadata=caller.metadata)
-    return ChallengeOut(challenge_id=reply.challenge_id, statement=reply.statement, phrase=reply.phrase,
-                        expires_at=when(reply.expire_time))
+        embedding_pb2.CreateConsentChallengeRequest(
+            voice_id=voice_id, language=(body.language if body else None) or ""
+        ),
+        metadata=caller.metadata,
+    )
+    return ChallengeOut(
+        challenge_id=reply.challenge_id,
+        statement=reply.statement,
+        phrase=reply.phrase,
+        expires_at=when(reply.expire_time),
+    )
 
 
-@router.post("/v1/voices/{voice_id}/consent", status_code=201, response_model=ConsentOut,
-             summary="The owner's recorded consent (same speaker as the voice; English phrases are checked by ASR)")
+@router.post(
+    "/v1/voices/{voice_id}/consent",
+    status_code=201,
+    response_model=ConsentOut,
+    summary="The owner's recorded consent (same speaker as the voice; English phrases are checked by ASR)",
+)
 async def submit_consent(
     voice_id: str,
     request: Request,
@@ -49,15 +65,18 @@ async def submit_consent(
     expire = Timestamp()
     expire.FromDatetime(expires_at)
     details = embedding_pb2.ConsentDetails(
-        owner_name=owner_name, purpose=purpose, expire_time=expire,
+        owner_name=owner_name,
+        purpose=purpose,
+        expire_time=expire,
         prohibited_uses_acknowledged=[PROHIBITED_USES[u] for u in prohibited_uses_acknowledged],
         authorized_tenant_ids=[t for item in authorized_tenant_ids for t in item.split(",") if t.strip()],
     )
     data = await read_capped(file, request.app.state.settings.max_upload_bytes)
 
     def stream():
-        yield embedding_pb2.SubmitConsentRequest(metadata=embedding_pb2.SubmitConsentMetadata(
-            voice_id=voice_id, challenge_id=challenge_id, details=details))
+        yield embedding_pb2.SubmitConsentRequest(
+            metadata=embedding_pb2.SubmitConsentMetadata(voice_id=voice_id, challenge_id=challenge_id, details=details)
+        )
         for chunk in chunks([(file.filename or "consent", data)]):
             yield embedding_pb2.SubmitConsentRequest(chunk=chunk)
 
@@ -67,14 +86,19 @@ async def submit_consent(
 
 @router.get("/v1/voices/{voice_id}/consent", response_model=ConsentOut, summary="The voice's latest consent")
 def get_consent(voice_id: str, request: Request, caller: Caller = TenantCaller) -> ConsentOut:
-    reply = request.app.state.backends.embedding.GetConsent(embedding_pb2.GetConsentRequest(voice_id=voice_id),
-                                                            metadata=caller.metadata)
+    reply = request.app.state.backends.embedding.GetConsent(
+        embedding_pb2.GetConsentRequest(voice_id=voice_id), metadata=caller.metadata
+    )
     return ConsentOut.of(reply.consent)
 
 
-@router.delete("/v1/voices/{voice_id}/consent", response_model=ConsentOut,
-               summary="Revoke consent: the voice is disabled at once, its samples and artifacts deleted")
+@router.delete(
+    "/v1/voices/{voice_id}/consent",
+    response_model=ConsentOut,
+    summary="Revoke consent: the voice is disabled at once, its samples and artifacts deleted",
+)
 def revoke_consent(voice_id: str, request: Request, caller: Caller = TenantCaller) -> ConsentOut:
-    reply = request.app.state.backends.embedding.RevokeConsent(embedding_pb2.RevokeConsentRequest(voice_id=voice_id),
-                                                               metadata=caller.metadata)
+    reply = request.app.state.backends.embedding.RevokeConsent(
+        embedding_pb2.RevokeConsentRequest(voice_id=voice_id), metadata=caller.metadata
+    )
     return ConsentOut.of(reply.consent)

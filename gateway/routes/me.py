@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -27,19 +26,28 @@ def me(request: Request, caller: Caller = TenantCaller) -> MeOut:
     return MeOut(
         tenant=TenantOut.of(tenant.tenant),
         limits=LimitsOut.of(tenant.limits),
-        usage=UsageOut(period=usage.period, characters_used=usage.characters_used,
-                       characters_reserved=usage.characters_reserved, voice_profiles_used=usage.voice_profiles_used,
-                       jobs_running=usage.jobs_running, resets_at=when(usage.period_reset_time)),
+        usage=UsageOut(
+            period=usage.period,
+            characters_used=usage.characters_used,
+            characters_reserved=usage.characters_reserved,
+            voice_profiles_used=usage.voice_profiles_used,
+            jobs_running=usage.jobs_running,
+            resets_at=when(usage.period_reset_time),
+        ),
         api_key_id=caller.key_id,
     )
 
 
-@router.post("/v1/tokens", response_model=TokenOut,
-             summary="Exchange the API key for a short-lived JWT (for direct gRPC calls)")
+@router.post(
+    "/v1/tokens", response_model=TokenOut, summary="Exchange the API key for a short-lived JWT (for direct gRPC calls)"
+)
 def issue_token(request: Request, caller: Caller = TenantCaller) -> TokenOut:
     expires = jwt.decode(caller.token, options={"verify_signature": False}).get("exp")
-    return TokenOut(access_token=caller.token, tenant_id=caller.tenant_id,
-                    expires_at=datetime.fromtimestamp(expires, timezone.utc) if expires else None)
+    return TokenOut(
+        access_token=caller.token,
+        tenant_id=caller.tenant_id,
+        expires_at=datetime.fromtimestamp(expires, UTC) if expires else None,
+    )
 
 
 @router.get("/.well-known/jwks.json", tags=["auth"], summary="Public keys that verify Timbre access tokens")

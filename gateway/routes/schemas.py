@@ -30,9 +30,15 @@ class ApiKeyOut(BaseModel):
     revoked_at: datetime | None = None
 
     @classmethod
-    def of(cls, key: tenancy_pb2.ApiKey) -> "ApiKeyOut":
-        return cls(id=key.key_id, prefix=key.prefix, name=key.name, created_at=when(key.create_time),
-                   last_used_at=when(key.last_used_time), revoked_at=when(key.revoke_time))
+    def of(cls, key: tenancy_pb2.ApiKey) -> ApiKeyOut:
+        return cls(
+            id=key.key_id,
+            prefix=key.prefix,
+            name=key.name,
+            created_at=when(key.create_time),
+            last_used_at=when(key.last_used_time),
+            revoked_at=when(key.revoke_time),
+        )
 
 
 class NewApiKeyOut(ApiKeyOut):
@@ -46,8 +52,10 @@ class TenantOut(BaseModel):
     created_at: datetime | None
 
     @classmethod
-    def of(cls, tenant: tenancy_pb2.Tenant) -> "TenantOut":
-        return cls(id=tenant.tenant_id, name=tenant.name, tier=TIER_NAMES[tenant.tier], created_at=when(tenant.create_time))
+    def of(cls, tenant: tenancy_pb2.Tenant) -> TenantOut:
+        return cls(
+            id=tenant.tenant_id, name=tenant.name, tier=TIER_NAMES[tenant.tier], created_at=when(tenant.create_time)
+        )
 
 
 class LimitsOut(BaseModel):
@@ -57,9 +65,13 @@ class LimitsOut(BaseModel):
     formats: list[str]
 
     @classmethod
-    def of(cls, limits: tenancy_pb2.TierLimits) -> "LimitsOut":
-        return cls(characters_per_month=limits.characters_per_month, voice_profiles=limits.voice_profiles,
-                   concurrent_jobs=limits.concurrent_jobs, formats=[FORMAT_NAMES[f] for f in limits.formats])
+    def of(cls, limits: tenancy_pb2.TierLimits) -> LimitsOut:
+        return cls(
+            characters_per_month=limits.characters_per_month,
+            voice_profiles=limits.voice_profiles,
+            concurrent_jobs=limits.concurrent_jobs,
+            formats=[FORMAT_NAMES[f] for f in limits.formats],
+        )
 
 
 class UsageOut(BaseModel):
@@ -106,8 +118,11 @@ class TokenOut(BaseModel):
 
 VOICE_STATUS = {0: "unspecified", 1: "processing", 2: "ready", 3: "rejected", 4: "disabled"}
 PROHIBITED_USES = {
-    "fraud_impersonation": 1, "non_consensual_content": 2, "political_manipulation": 3,
-    "harassment_defamation": 4, "undisclosed_deepfake": 5,
+    "fraud_impersonation": 1,
+    "non_consensual_content": 2,
+    "political_manipulation": 3,
+    "harassment_defamation": 4,
+    "undisclosed_deepfake": 5,
 }
 PROHIBITED_NAMES = {v: k for k, v in PROHIBITED_USES.items()}
 
@@ -126,12 +141,20 @@ class VoiceOut(BaseModel):
     updated_at: datetime | None
 
     @classmethod
-    def of(cls, voice) -> "VoiceOut":
-        return cls(id=voice.voice_id, name=voice.name, status=VOICE_STATUS[voice.status],
-                   status_reason=voice.status_reason or None, status_detail=voice.status_detail or None,
-                   progress=voice.progress, speech_seconds=round(voice.speech_seconds, 2),
-                   has_active_consent=voice.has_active_consent, encoder=voice.encoder or None,
-                   created_at=when(voice.create_time), updated_at=when(voice.update_time))
+    def of(cls, voice) -> VoiceOut:
+        return cls(
+            id=voice.voice_id,
+            name=voice.name,
+            status=VOICE_STATUS[voice.status],
+            status_reason=voice.status_reason or None,
+            status_detail=voice.status_detail or None,
+            progress=voice.progress,
+            speech_seconds=round(voice.speech_seconds, 2),
+            has_active_consent=voice.has_active_consent,
+            encoder=voice.encoder or None,
+            created_at=when(voice.create_time),
+            updated_at=when(voice.update_time),
+        )
 
 
 class VoiceList(BaseModel):
@@ -172,14 +195,21 @@ class ConsentOut(BaseModel):
     revoked_at: datetime | None
 
     @classmethod
-    def of(cls, consent) -> "ConsentOut":
-        return cls(id=consent.consent_id, voice_id=consent.voice_id,
-                   kind={0: "unspecified", 1: "spoken", 2: "written"}[consent.kind],
-                   owner_name=consent.details.owner_name, purpose=consent.details.purpose,
-                   expires_at=when(consent.details.expire_time),
-                   prohibited_uses_acknowledged=[PROHIBITED_NAMES.get(u, str(u))
-                                                 for u in consent.details.prohibited_uses_acknowledged],
-                   authorized_tenant_ids=list(consent.details.authorized_tenant_ids),
-                   evidence_sha256=consent.evidence_sha256, speaker_score=consent.speaker_score or None,
-                   phrase_verified=consent.phrase_verified, created_at=when(consent.create_time),
-                   revoked_at=when(consent.revoke_time))
+    def of(cls, consent) -> ConsentOut:
+        return cls(
+            id=consent.consent_id,
+            voice_id=consent.voice_id,
+            kind={0: "unspecified", 1: "spoken", 2: "written"}[consent.kind],
+            owner_name=consent.details.owner_name,
+            purpose=consent.details.purpose,
+            expires_at=when(consent.details.expire_time),
+            prohibited_uses_acknowledged=[
+                PROHIBITED_NAMES.get(u, str(u)) for u in consent.details.prohibited_uses_acknowledged
+            ],
+            authorized_tenant_ids=list(consent.details.authorized_tenant_ids),
+            evidence_sha256=consent.evidence_sha256,
+            speaker_score=consent.speaker_score or None,
+            phrase_verified=consent.phrase_verified,
+            created_at=when(consent.create_time),
+            revoked_at=when(consent.revoke_time),
+        )

@@ -12,8 +12,12 @@ from timbre.v1 import tenancy_pb2
 router = APIRouter(tags=["operator"])
 
 
-@router.post("/v1/tenants", status_code=201, response_model=CreateTenantOut,
-             summary="Create a tenant (operator) and its first API key")
+@router.post(
+    "/v1/tenants",
+    status_code=201,
+    response_model=CreateTenantOut,
+    summary="Create a tenant (operator) and its first API key",
+)
 def create_tenant(body: CreateTenantIn, request: Request, caller: Caller = OperatorCaller) -> CreateTenantOut:
     reply = request.app.state.backends.tenancy.CreateTenant(
         tenancy_pb2.CreateTenantRequest(name=body.name, tier=TIER_CODES[body.tier]), metadata=caller.metadata

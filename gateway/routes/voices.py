@@ -14,8 +14,12 @@ from timbre.v1 import common_pb2, embedding_pb2
 router = APIRouter(tags=["voices"])
 
 
-@router.post("/v1/voices", status_code=202, response_model=VoiceOut,
-             summary="Enroll a voice: one or more recordings (wav, flac, mp3, ogg, m4a), ≥ 10 s of speech in total")
+@router.post(
+    "/v1/voices",
+    status_code=202,
+    response_model=VoiceOut,
+    summary="Enroll a voice: one or more recordings (wav, flac, mp3, ogg, m4a), ≥ 10 s of speech in total",
+)
 async def enroll_voice(
     request: Request,
     name: Annotated[str, Form(min_length=1, max_length=200)],
@@ -29,8 +33,11 @@ async def enroll_voice(
     data = [(f.filename or f"file{i}", await read_capped(f, cap)) for i, f in enumerate(files)]
 
     def stream():
-        yield embedding_pb2.EnrollVoiceRequest(metadata=embedding_pb2.EnrollVoiceMetadata(
-            name=name, transcript=transcript, language=language, idempotency_key=idempotency_key))
+        yield embedding_pb2.EnrollVoiceRequest(
+            metadata=embedding_pb2.EnrollVoiceMetadata(
+                name=name, transcript=transcript, language=language, idempotency_key=idempotency_key
+            )
+        )
         for chunk in chunks(data):
             yield embedding_pb2.EnrollVoiceRequest(chunk=chunk)
 
@@ -39,33 +46,41 @@ async def enroll_voice(
 
 
 @router.get("/v1/voices", response_model=VoiceList, summary="The tenant's voices")
-def list_voices(request: Request, page_size: int = Query(20, ge=1, le=100), page_token: str = "",
-                caller: Caller = TenantCaller) -> VoiceList:
+def list_voices(
+    request: Request, page_size: int = Query(20, ge=1, le=100), page_token: str = "", caller: Caller = TenantCaller
+) -> VoiceList:
     reply = request.app.state.backends.embedding.ListVoices(
         embedding_pb2.ListVoicesRequest(page=common_pb2.PageRequest(page_size=page_size, page_token=page_token)),
-        metadata=caller.metadata)
+        metadata=caller.metadata,
+    )
     return VoiceList(items=[VoiceOut.of(v) for v in reply.voices], next_page_token=reply.page.next_page_token or None)
 
 
 @router.get("/v1/voices/{voice_id}", response_model=VoiceOut, summary="A voice and its status")
 def get_voice(voice_id: str, request: Request, caller: Caller = TenantCaller) -> VoiceOut:
-    reply = request.app.state.backends.embedding.GetVoice(embedding_pb2.GetVoiceRequest(voice_id=voice_id),
-                                                          metadata=caller.metadata)
+    reply = request.app.state.backends.embedding.GetVoice(
+        embedding_pb2.GetVoiceRequest(voice_id=voice_id), metadata=caller.metadata
+    )
     return VoiceOut.of(reply.voice)
 
 
-@router.delete("/v1/voices/{voice_id}", status_code=204, response_class=Response,
-               summary="Delete a voice: samples, artifacts and its speaker-index entry go")
+@router.delete(
+    "/v1/voices/{voice_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a voice: samples, artifacts and its speaker-index entry go",
+)
 def delete_voice(voice_id: str, request: Request, caller: Caller = TenantCaller) -> Response:
-    request.app.state.backends.embedding.DeleteVoice(embedding_pb2.DeleteVoiceRequest(voice_id=voice_id),
-                                                     metadata=caller.metadata)
+    request.app.state.backends.embedding.DeleteVoice(
+        embedding_pb2.DeleteVoiceRequest(voice_id=voice_id), metadata=caller.metadata
+    )
     return Response(status_code=204)
 
 
-@router.post("/v1/voices/{voice_id}/verify", response_model=VerifyOut,
-             summary="Is this recording the voice's speaker?")
-async def verify_speaker(voice_id: str, request: Request, file: Annotated[UploadFile, File()],
-                         caller: Caller = TenantCaller) -> VerifyOut:
+@router.post("/v1/voices/{voice_id}/verify", response_model=VerifyOut, summary="Is this recording the voice's speaker?")
+async def verify_speaker(
+    voice_id: str, request: Request, file: Annotated[UploadFile, File()], caller: Caller = TenantCaller
+) -> VerifyOut:
     data = await read_capped(file, request.app.state.settings.max_upload_bytes)
 
     def stream():

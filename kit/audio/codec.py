@@ -47,8 +47,9 @@ class Clip:
         return len(self.samples) / self.sample_rate
 
 
-def decode(data: bytes, target_rate: int | None = 16000, max_seconds: float = 600.0,
-           max_bytes: int = 50 * 1024 * 1024) -> Clip:
+def decode(
+    data: bytes, target_rate: int | None = 16000, max_seconds: float = 600.0, max_bytes: int = 50 * 1024 * 1024
+) -> Clip:
     """Decode to float32 mono, resampled to target_rate (None keeps the native rate)."""
     if len(data) > max_bytes:
         raise AudioDecodeError(f"file is {len(data)} bytes; the cap is {max_bytes}", "AUDIO_TOO_LARGE")
@@ -144,16 +145,16 @@ class StreamResampler:
 
     def __init__(self, from_rate: int, to_rate: int) -> None:
         self.from_rate, self.to_rate = from_rate, to_rate
-        self._resampler = None if from_rate == to_rate else av.AudioResampler(format="flt", layout="mono",
-                                                                                 rate=to_rate)
+        self._resampler = None if from_rate == to_rate else av.AudioResampler(format="flt", layout="mono", rate=to_rate)
 
     def __call__(self, samples: np.ndarray | None) -> np.ndarray:
         if self._resampler is None:
             return np.zeros(0, np.float32) if samples is None else samples.astype(np.float32, copy=False)
         frame = None
         if samples is not None:
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None], format="flt",
-                                               layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples, dtype=np.float32)[None], format="flt", layout="mono"
+            )
             frame.sample_rate = self.from_rate
         out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)

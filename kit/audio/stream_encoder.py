@@ -34,9 +34,15 @@ class _Sink:
 
 def _wav_header(rate: int) -> bytes:
     open_length = 0xFFFFFFFF  # unknown length: readers play to the end of the stream
-    return (b"RIFF" + struct.pack("<I", open_length) + b"WAVE"
-            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
-            + b"data" + struct.pack("<I", open_length))
+    return (
+        b"RIFF"
+        + struct.pack("<I", open_length)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", open_length)
+    )
 
 
 class StreamEncoder:
@@ -75,8 +81,9 @@ class StreamEncoder:
 
     def _encode_frame(self, samples: np.ndarray) -> None:
         if len(samples):
-            frame = av.AudioFrame.from_ndarray(np.clip(samples, -1, 1).astype(np.float32).reshape(1, -1),
-                                               format="flt", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.clip(samples, -1, 1).astype(np.float32).reshape(1, -1), format="flt", layout="mono"
+            )
             frame.sample_rate = self._rate
             frame.pts = self._pts
             self._pts += len(samples)

@@ -55,7 +55,7 @@ class SileroVad:
         probabilities = np.empty(count, np.float32)
         frames = samples[: count * FRAME].astype(np.float32).reshape(count, FRAME)
         for index in range(count):
-            chunk = np.concatenate([context, frames[index: index + 1]], axis=1)
+            chunk = np.concatenate([context, frames[index : index + 1]], axis=1)
             out, state = self.session.run(None, {"input": chunk, "state": state, "sr": rate})
             probabilities[index] = out[0, 0]
             context = chunk[:, -CONTEXT:]

@@ -22,8 +22,11 @@ class TenancyClient:
         self.stub = tenancy_pb2_grpc.TenancyServiceStub(self._channel)
 
     def _issue(self) -> tuple[str, float]:
-        reply = tenancy_pb2_grpc.TenancyServiceStub(self._plain).IssueToken(tenancy_pb2.IssueTokenRequest(
-            service=tenancy_pb2.ServiceGrant(service_name=self._service_name, secret=self._secret)))
+        reply = tenancy_pb2_grpc.TenancyServiceStub(self._plain).IssueToken(
+            tenancy_pb2.IssueTokenRequest(
+                service=tenancy_pb2.ServiceGrant(service_name=self._service_name, secret=self._secret)
+            )
+        )
         return reply.access_token, reply.expire_time.seconds
 
     def jwks(self) -> str:
@@ -55,7 +58,8 @@ def jwks_fetcher(address: str):
 
     def fetch() -> str:
         with grpc.insecure_channel(address) as channel:
-            return tenancy_pb2_grpc.TenancyServiceStub(channel).GetJwks(tenancy_pb2.GetJwksRequest(),
-                                                                        timeout=5).jwks_json
+            return (
+                tenancy_pb2_grpc.TenancyServiceStub(channel).GetJwks(tenancy_pb2.GetJwksRequest(), timeout=5).jwks_json
+            )
 
     return fetch

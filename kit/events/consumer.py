@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from sqlalchemy import Engine, MetaData
@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from kit.db.tables import inbox_table
 from kit.events.envelope import Event, UndecodableEvent, unpack
-from kit.events.topics import TopicSpec, dead_letter_topic, full_name
 from kit.events.kafka import client_config
+from kit.events.topics import TopicSpec, dead_letter_topic, full_name
 from kit.logging import bind_context, get_logger
 from kit.metrics import EVENTS_CONSUMED
 
@@ -125,7 +125,9 @@ class EventConsumer:
         if handler is None:
             EVENTS_CONSUMED.labels(self.name, event.type, "ignored").inc()
             return "ignored"
-        with bind_context(trace_id=event.envelope.trace_id, event_id=event.event_id, tenant_id=event.envelope.tenant_id):
+        with bind_context(
+            trace_id=event.envelope.trace_id, event_id=event.event_id, tenant_id=event.envelope.tenant_id
+        ):
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     outcome = self.apply(event, handler)
@@ -145,8 +147,11 @@ class EventConsumer:
         prepared = None
         if prepare:
             with self.engine.connect() as conn:  # skip slow preparation for a known duplicate
-                seen = conn.execute(self.inbox.select().where(self.inbox.c.consumer == self.name,
-                                                              self.inbox.c.event_id == event.event_id)).first()
+                seen = conn.execute(
+                    self.inbox.select().where(
+                        self.inbox.c.consumer == self.name, self.inbox.c.event_id == event.event_id
+                    )
+                ).first()
             if seen is not None:
                 return "duplicate"
             prepared = prepare(event)

@@ -33,7 +33,9 @@ class UndecodableEvent(ValueError):
     pass
 
 
-def pack(payload: Message, *, tenant_id: str = "", source: str = "", event_id: str | None = None) -> events_pb2.EventEnvelope:
+def pack(
+    payload: Message, *, tenant_id: str = "", source: str = "", event_id: str | None = None
+) -> events_pb2.EventEnvelope:
     envelope = events_pb2.EventEnvelope(
         event_id=event_id or str(uuid.uuid4()),
         type=payload.DESCRIPTOR.full_name,

@@ -17,8 +17,16 @@ log = get_logger("lag")
 class LagMonitor:
     name = "lag-monitor"
 
-    def __init__(self, gauge: Gauge, queue_name: str, group: str, topic: TopicSpec, bootstrap: str,
-                 prefix: str = "", interval_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        gauge: Gauge,
+        queue_name: str,
+        group: str,
+        topic: TopicSpec,
+        bootstrap: str,
+        prefix: str = "",
+        interval_seconds: float = 5.0,
+    ) -> None:
         self.gauge = gauge.labels(queue_name)
         self.group = full_name(prefix, f"timbre.{group}")
         self.topic = full_name(prefix, topic.name)

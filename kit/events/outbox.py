@@ -35,5 +35,8 @@ class Outbox:
 
     def add_tombstone(self, conn: Connection, topic: TopicSpec, key: str) -> None:
         """A null value for `key` on a compacted topic: compaction then forgets the key."""
-        conn.execute(insert(self.table).values(event_id=str(uuid.uuid4()), topic=topic.name, key=key, payload=None,
-                                               headers=b"[]"))
+        conn.execute(
+            insert(self.table).values(
+                event_id=str(uuid.uuid4()), topic=topic.name, key=key, payload=None, headers=b"[]"
+            )
+        )

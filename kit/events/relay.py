@@ -18,9 +18,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy import Engine, MetaData, func, select, text, update
 
 from kit.db.tables import outbox_table
+from kit.events.kafka import client_config
 from kit.events.topics import checkpoint_topic, full_name
 from kit.faults import failpoint
-from kit.events.kafka import client_config
 from kit.logging import get_logger
 from kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 

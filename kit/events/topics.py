@@ -40,9 +40,7 @@ ALL_TOPICS = [TENANT_EVENTS, VOICE_LIFECYCLE, GENERATION_LIFECYCLE, USAGE, SPEAK
 
 def checkpoint_topic(service: str) -> TopicSpec:
     """Where a service's outbox relay records, inside its Kafka transaction, which rows it sent."""
-    return TopicSpec(
-        f"timbre.outbox-checkpoints.{service}.v1", 1, {"cleanup.policy": "compact"}, dead_letter=False
-    )
+    return TopicSpec(f"timbre.outbox-checkpoints.{service}.v1", 1, {"cleanup.policy": "compact"}, dead_letter=False)
 
 
 def dead_letter_topic(spec: TopicSpec) -> TopicSpec:

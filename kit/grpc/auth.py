@@ -9,8 +9,8 @@ import contextvars
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jwt
 
@@ -100,9 +100,7 @@ class JwksVerifier:
             if time.monotonic() - self._last_fetch < self._min_refresh and self._keys:
                 return
             document = json.loads(self._fetch())
-            self._keys = {
-                k["kid"]: jwt.PyJWK.from_dict(k).key for k in document.get("keys", [])
-            }
+            self._keys = {k["kid"]: jwt.PyJWK.from_dict(k).key for k in document.get("keys", [])}
             self._last_fetch = time.monotonic()
 
     def verify(self, token: str) -> Principal:

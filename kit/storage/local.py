@@ -37,14 +37,23 @@ class LocalObjectStore(ObjectStore):
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
 
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
+        try:
+            with self._path(key).open("rb") as file:
+                file.seek(offset)
+                return file.read(-1 if length is None else length)
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
     def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)
         if not path.is_file():
             raise ObjectNotFound(key)
         meta_path = Path(str(path) + _META)
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        return ObjectInfo(key, path.stat().st_size, meta.get("content_type", "application/octet-stream"),
-                          meta.get("metadata", {}))
+        return ObjectInfo(
+            key, path.stat().st_size, meta.get("content_type", "application/octet-stream"), meta.get("metadata", {})
+        )
 
     def delete(self, key: str) -> None:
         path = self._path(key)

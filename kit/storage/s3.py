@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from datetime import timedelta
 
 from minio import Minio
@@ -27,16 +27,29 @@ def _not_found_as(key: str) -> Iterator[None]:
 
 
 class S3ObjectStore(ObjectStore):
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str,
-                 secure: bool = False, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        secure: bool = False,
+        region: str = "us-east-1",
+    ) -> None:
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
         self.bucket = bucket
         if not self.client.bucket_exists(bucket):
             self.client.make_bucket(bucket)
 
     def put(self, key, data, content_type="application/octet-stream", metadata=None) -> ObjectInfo:
-        self.client.put_object(self.bucket, validate_key(key), io.BytesIO(data), len(data),
-                               content_type=content_type, metadata=metadata or {})
+        self.client.put_object(
+            self.bucket,
+            validate_key(key),
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            metadata=metadata or {},
+        )
         return ObjectInfo(key, len(data), content_type, metadata or {})
 
     def get(self, key: str) -> bytes:
@@ -48,11 +61,22 @@ class S3ObjectStore(ObjectStore):
             response.close()
             response.release_conn()
 
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
+        if length == 0:
+            return b""
+        with _not_found_as(key):
+            response = self.client.get_object(self.bucket, validate_key(key), offset=offset, length=length or 0)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
     def stat(self, key: str) -> ObjectInfo:
         with _not_found_as(key):
             info = self.client.stat_object(self.bucket, validate_key(key))
         metadata = {
-            k[len("x-amz-meta-"):].lower(): v
+            k[len("x-amz-meta-") :].lower(): v
             for k, v in (info.metadata or {}).items()
             if k.lower().startswith("x-amz-meta-")
         }
@@ -65,4 +89,6 @@ class S3ObjectStore(ObjectStore):
         return sorted(o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
 
     def url(self, key: str, expires_seconds: int = 3600) -> str:
-        return self.client.presigned_get_object(self.bucket, validate_key(key), expires=timedelta(seconds=expires_seconds))
+        return self.client.presigned_get_object(
+            self.bucket, validate_key(key), expires=timedelta(seconds=expires_seconds)
+        )

@@ -20,8 +20,14 @@ from timbre.v1 import billing_pb2, billing_pb2_grpc
 
 def usage_consumer(settings: BillingSettings, engine) -> EventConsumer:
     return EventConsumer(
-        "billing-usage", [TENANT_EVENTS, USAGE], HANDLERS, engine, SCHEMA, settings.kafka_bootstrap,
-        settings.topic_prefix, settings.consumer_max_attempts,
+        "billing-usage",
+        [TENANT_EVENTS, USAGE],
+        HANDLERS,
+        engine,
+        SCHEMA,
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        settings.consumer_max_attempts,
     )
 
 
@@ -31,16 +37,25 @@ def build(settings: BillingSettings) -> ServiceProcess:
     if settings.run_workers:
         workers = [
             usage_consumer(settings, engine),
-            OutboxRelay(engine, SCHEMA, settings.service_name, settings.kafka_bootstrap, settings.topic_prefix,
-                        settings.relay_batch_size, settings.relay_poll_seconds),
+            OutboxRelay(
+                engine,
+                SCHEMA,
+                settings.service_name,
+                settings.kafka_bootstrap,
+                settings.topic_prefix,
+                settings.relay_batch_size,
+                settings.relay_poll_seconds,
+            ),
         ]
     definition = ServiceDefinition(
         name=settings.service_name,
-        servicers=[(
-            billing_pb2_grpc.add_BillingServiceServicer_to_server,
-            BillingServicer(UnitOfWork(engine), CostModel()),
-            billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
-        )],
+        servicers=[
+            (
+                billing_pb2_grpc.add_BillingServiceServicer_to_server,
+                BillingServicer(UnitOfWork(engine), CostModel()),
+                billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
+            )
+        ],
         verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
         workers=workers,
         on_stop=[engine.dispose],

@@ -14,8 +14,9 @@ def calibration(encoder: str) -> dict:
     """What bench/calibrate_threshold.py measured for the encoder (written with its data)."""
     path = CALIBRATION / f"{encoder}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no calibration for encoder {encoder!r}: run python -m bench.calibrate_threshold "
-                                f"--encoder {encoder}")
+        raise FileNotFoundError(
+            f"no calibration for encoder {encoder!r}: run python -m bench.calibrate_threshold --encoder {encoder}"
+        )
     return json.loads(path.read_text())
 
 

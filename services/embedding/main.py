@@ -16,6 +16,7 @@ from kit.grpc.server import ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from kit.models import ModelStore
 from kit.storage import open_store
+from kit.watermark import Watermarker
 from services.embedding.config import EmbeddingSettings
 from services.embedding.domain.audio_checks import AudioPolicy
 from services.embedding.encoders import load_encoder
@@ -27,7 +28,6 @@ from services.embedding.service_layer.analysis import Analyzer
 from services.embedding.service_layer.consent import Consents
 from services.embedding.service_layer.voices import Voices
 from services.embedding.storage.tables import SCHEMA
-from services.watermark.codec import Watermarker
 from timbre.v1 import embedding_pb2, embedding_pb2_grpc
 
 
@@ -47,29 +47,62 @@ class EmbeddingApp:
         self.index_sync = IndexSync(self.index, settings.kafka_bootstrap, settings.topic_prefix, encoder.name)
         self.quotas = quotas or TenancyClient(settings, settings.service_name)
         duplicate_threshold, verify_threshold = settings.thresholds()
-        self.voices = Voices(uow, outbox, open_store(settings), self.analyzer, self.index, self.quotas,
-                             duplicate_threshold, ready_on_embedded=not settings.voices_built_by_synthesis)
+        self.voices = Voices(
+            uow,
+            outbox,
+            open_store(settings),
+            self.analyzer,
+            self.index,
+            self.quotas,
+            duplicate_threshold,
+            ready_on_embedded=not settings.voices_built_by_synthesis,
+        )
         marker = Watermarker(settings.watermark_key_bytes()) if settings.watermark_key else None
-        self.consents = Consents(uow, outbox, self.voices.store, self.analyzer, self.voices, verify_threshold,
-                                 settings.challenge_ttl_seconds, marker)
+        self.consents = Consents(
+            uow,
+            outbox,
+            self.voices.store,
+            self.analyzer,
+            self.voices,
+            verify_threshold,
+            settings.challenge_ttl_seconds,
+            marker,
+        )
 
     def process(self) -> ServiceProcess:
         settings = self.settings
         workers = [self.index_sync]
         if settings.run_workers:
             workers += [
-                EventConsumer("embedding-voices", [VOICE_LIFECYCLE], handlers(self.voices), self.engine, SCHEMA,
-                              settings.kafka_bootstrap, settings.topic_prefix, settings.consumer_max_attempts),
-                OutboxRelay(self.engine, SCHEMA, settings.service_name, settings.kafka_bootstrap,
-                            settings.topic_prefix, settings.relay_batch_size, settings.relay_poll_seconds),
+                EventConsumer(
+                    "embedding-voices",
+                    [VOICE_LIFECYCLE],
+                    handlers(self.voices),
+                    self.engine,
+                    SCHEMA,
+                    settings.kafka_bootstrap,
+                    settings.topic_prefix,
+                    settings.consumer_max_attempts,
+                ),
+                OutboxRelay(
+                    self.engine,
+                    SCHEMA,
+                    settings.service_name,
+                    settings.kafka_bootstrap,
+                    settings.topic_prefix,
+                    settings.relay_batch_size,
+                    settings.relay_poll_seconds,
+                ),
             ]
         definition = ServiceDefinition(
             name=settings.service_name,
-            servicers=[(
-                embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
-                EmbeddingServicer(self.voices, self.consents),
-                embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
-            )],
+            servicers=[
+                (
+                    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
+                    EmbeddingServicer(self.voices, self.consents),
+                    embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
+                )
+            ],
             verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
             workers=workers,
             on_stop=[self.engine.dispose],

@@ -16,6 +16,7 @@ from kit.grpc.server import ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from kit.models import ModelStore
 from kit.storage import open_store
+from kit.watermark import Watermarker
 from services.synthesis import metrics
 from services.synthesis.config import SynthesisSettings
 from services.synthesis.engine.factory import make_engine as make_voice_engine
@@ -27,7 +28,6 @@ from services.synthesis.service_layer.speech import Speaker
 from services.synthesis.service_layer.voice_builds import VoiceBuilds
 from services.synthesis.service_layer.webhooks import Deliverer, Webhooks
 from services.synthesis.storage.tables import SCHEMA
-from services.watermark.codec import Watermarker
 from timbre.v1 import synthesis_pb2, synthesis_pb2_grpc
 
 VOICES_GROUP = "synthesis-voices"
@@ -48,40 +48,79 @@ class SynthesisApp:
         self.artifacts = Artifacts(store, settings.voice_cache_size)
         self.quotas = quotas or TenancyClient(settings, settings.service_name)
         marker = Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db)
-        self.speaker = Speaker(uow, outbox, self.artifacts, self.engine, marker, self.quotas,
-                               settings.stream_segment_seconds, settings.quota_ttl_seconds)
+        self.speaker = Speaker(
+            uow,
+            outbox,
+            self.artifacts,
+            self.engine,
+            marker,
+            self.quotas,
+            settings.stream_segment_seconds,
+            settings.quota_ttl_seconds,
+        )
         self.webhooks = Webhooks(uow)
         self.jobs = Jobs(uow, outbox, store, self.speaker, self.webhooks, settings.job_max_attempts)
         self.builds = VoiceBuilds(outbox, store, self.artifacts, self.engine)
-        self.deliverer = Deliverer(uow, settings.webhook_timeout_seconds, settings.webhook_max_attempts,
-                                   settings.webhook_backoff_seconds, settings.webhook_disable_after,
-                                   settings.webhook_poll_seconds)
+        self.deliverer = Deliverer(
+            uow,
+            settings.webhook_timeout_seconds,
+            settings.webhook_max_attempts,
+            settings.webhook_backoff_seconds,
+            settings.webhook_disable_after,
+            settings.webhook_poll_seconds,
+        )
 
     def workers(self) -> list:
         s = self.settings
         return [
-            EventConsumer(VOICES_GROUP, [VOICE_LIFECYCLE], voice_handlers(self.builds), self.db, SCHEMA,
-                          s.kafka_bootstrap, s.topic_prefix, s.consumer_max_attempts,
-                          max_poll_interval_seconds=s.build_max_seconds),
-            EventConsumer(JOBS_GROUP, [GENERATION_LIFECYCLE], job_handlers(self.jobs), self.db, SCHEMA,
-                          s.kafka_bootstrap, s.topic_prefix, s.consumer_max_attempts,
-                          max_poll_interval_seconds=s.job_max_seconds),
-            OutboxRelay(self.db, SCHEMA, s.service_name, s.kafka_bootstrap, s.topic_prefix, s.relay_batch_size,
-                        s.relay_poll_seconds),
+            EventConsumer(
+                VOICES_GROUP,
+                [VOICE_LIFECYCLE],
+                voice_handlers(self.builds),
+                self.db,
+                SCHEMA,
+                s.kafka_bootstrap,
+                s.topic_prefix,
+                s.consumer_max_attempts,
+                max_poll_interval_seconds=s.build_max_seconds,
+            ),
+            EventConsumer(
+                JOBS_GROUP,
+                [GENERATION_LIFECYCLE],
+                job_handlers(self.jobs),
+                self.db,
+                SCHEMA,
+                s.kafka_bootstrap,
+                s.topic_prefix,
+                s.consumer_max_attempts,
+                max_poll_interval_seconds=s.job_max_seconds,
+            ),
+            OutboxRelay(
+                self.db,
+                SCHEMA,
+                s.service_name,
+                s.kafka_bootstrap,
+                s.topic_prefix,
+                s.relay_batch_size,
+                s.relay_poll_seconds,
+            ),
             self.deliverer,
-            LagMonitor(metrics.QUEUE_DEPTH, "jobs", JOBS_GROUP, GENERATION_LIFECYCLE, s.kafka_bootstrap,
-                       s.topic_prefix),
+            LagMonitor(
+                metrics.QUEUE_DEPTH, "jobs", JOBS_GROUP, GENERATION_LIFECYCLE, s.kafka_bootstrap, s.topic_prefix
+            ),
         ]
 
     def process(self) -> ServiceProcess:
         settings = self.settings
         definition = ServiceDefinition(
             name=settings.service_name,
-            servicers=[(
-                synthesis_pb2_grpc.add_SynthesisServiceServicer_to_server,
-                SynthesisServicer(self.speaker, self.jobs, self.webhooks),
-                synthesis_pb2.DESCRIPTOR.services_by_name["SynthesisService"].full_name,
-            )],
+            servicers=[
+                (
+                    synthesis_pb2_grpc.add_SynthesisServiceServicer_to_server,
+                    SynthesisServicer(self.speaker, self.jobs, self.webhooks),
+                    synthesis_pb2.DESCRIPTOR.services_by_name["SynthesisService"].full_name,
+                )
+            ],
             verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
             workers=self.workers() if settings.run_workers else [],
             on_stop=[self.db.dispose],

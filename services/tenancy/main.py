@@ -28,24 +28,38 @@ def build(settings: TenancySettings) -> ServiceProcess:
     outbox = Outbox(SCHEMA, settings.service_name)
     accounts = Accounts(uow, outbox, TIER_CODES)
     tokens = Tokens(
-        accounts, signing.load_or_create(engine), TIER_CODES, settings.operator_secret, settings.service_secret,
-        settings.tenant_token_ttl_seconds, settings.privileged_token_ttl_seconds,
+        accounts,
+        signing.load_or_create(engine),
+        TIER_CODES,
+        settings.operator_secret,
+        settings.service_secret,
+        settings.tenant_token_ttl_seconds,
+        settings.privileged_token_ttl_seconds,
     )
     quotas = Quotas(uow)
     workers = []
     if settings.run_workers:
         workers = [
-            OutboxRelay(engine, SCHEMA, settings.service_name, settings.kafka_bootstrap, settings.topic_prefix,
-                        settings.relay_batch_size, settings.relay_poll_seconds),
+            OutboxRelay(
+                engine,
+                SCHEMA,
+                settings.service_name,
+                settings.kafka_bootstrap,
+                settings.topic_prefix,
+                settings.relay_batch_size,
+                settings.relay_poll_seconds,
+            ),
             QuotaSweeper(quotas, settings.quota_sweep_seconds),
         ]
     definition = ServiceDefinition(
         name=settings.service_name,
-        servicers=[(
-            tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
-            TenancyServicer(accounts, tokens, quotas, engine),
-            tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name,
-        )],
+        servicers=[
+            (
+                tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
+                TenancyServicer(accounts, tokens, quotas, engine),
+                tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name,
+            )
+        ],
         verifier=JwksVerifier(lambda: json.dumps(signing.jwks(engine))),
         public_methods=PUBLIC_METHODS,
         workers=workers,

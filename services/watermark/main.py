@@ -9,7 +9,7 @@ from kit.events.topics import GENERATION_LIFECYCLE
 from kit.grpc.auth import JwksVerifier
 from kit.grpc.server import ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
-from services.watermark.codec import Watermarker
+from kit.watermark import Watermarker
 from services.watermark.config import WatermarkSettings
 from services.watermark.events.handlers import HANDLERS
 from services.watermark.grpc_api.servicer import WatermarkServicer
@@ -23,15 +23,27 @@ def build(settings: WatermarkSettings) -> ServiceProcess:
     marks = Marks(UnitOfWork(engine), Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db))
     workers = []
     if settings.run_workers:
-        workers = [EventConsumer("watermark-provenance", [GENERATION_LIFECYCLE], HANDLERS, engine, SCHEMA,
-                                 settings.kafka_bootstrap, settings.topic_prefix, settings.consumer_max_attempts)]
+        workers = [
+            EventConsumer(
+                "watermark-provenance",
+                [GENERATION_LIFECYCLE],
+                HANDLERS,
+                engine,
+                SCHEMA,
+                settings.kafka_bootstrap,
+                settings.topic_prefix,
+                settings.consumer_max_attempts,
+            )
+        ]
     definition = ServiceDefinition(
         name=settings.service_name,
-        servicers=[(
-            watermark_pb2_grpc.add_WatermarkServiceServicer_to_server,
-            WatermarkServicer(marks),
-            watermark_pb2.DESCRIPTOR.services_by_name["WatermarkService"].full_name,
-        )],
+        servicers=[
+            (
+                watermark_pb2_grpc.add_WatermarkServiceServicer_to_server,
+                WatermarkServicer(marks),
+                watermark_pb2.DESCRIPTOR.services_by_name["WatermarkService"].full_name,
+            )
+        ],
         verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
         workers=workers,
         on_stop=[engine.dispose],

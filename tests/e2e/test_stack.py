@@ -31,8 +31,9 @@ def operator_env() -> dict[str, str]:
 
 
 def run(*args: str) -> str:
-    return subprocess.run([TIMBRE, *args], cwd=REPO, env=operator_env(), check=True, capture_output=True,
-                          text=True, timeout=300).stdout
+    return subprocess.run(
+        [TIMBRE, *args], cwd=REPO, env=operator_env(), check=True, capture_output=True, text=True, timeout=300
+    ).stdout
 
 
 def test_stack_up_admin_cli_and_gateway():
@@ -59,10 +60,21 @@ def _free_port() -> int:
 
 def test_service_shuts_down_gracefully_on_sigterm(infra):
     grpc_port, metrics_port = _free_port(), _free_port()
-    env = {**os.environ, "TIMBRE_GRPC_PORT": str(grpc_port), "TIMBRE_METRICS_PORT": str(metrics_port),
-           "TIMBRE_LOG_LEVEL": "INFO", "TIMBRE_RUN_WORKERS": "false"}
-    process = subprocess.Popen([sys.executable, "-m", "services.tenancy.main"], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "TIMBRE_GRPC_PORT": str(grpc_port),
+        "TIMBRE_METRICS_PORT": str(metrics_port),
+        "TIMBRE_LOG_LEVEL": "INFO",
+        "TIMBRE_RUN_WORKERS": "false",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.tenancy.main"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -89,14 +101,15 @@ def test_service_shuts_down_gracefully_on_sigterm(infra):
 def test_the_demo_reruns_within_the_tiers_voice_limit():
     """Each demo run enrolls a sample voice; a rerun removes the earlier ones first, and enrolls once
     the deletion has freed the profile (asynchronously, through the VoiceDeleted event)."""
-    from timbre import samples
-    from timbre.cli.demo import _enroll_sample, _remove_earlier_samples
+    from cli import samples
+    from cli.demo import _enroll_sample, _remove_earlier_samples
 
     run("stack", "up")
     created = json.loads(run("admin", "tenant", "create", "--name", "Demo rerun", "--tier", "free"))  # 1 voice
     audio = samples.wav_bytes(samples.joe(samples.PASSAGES[0]), fmt="flac")
-    with httpx.Client(base_url="http://127.0.0.1:8080", timeout=60,
-                      headers={"Authorization": f"Bearer {created['api_key']}"}) as http:
+    with httpx.Client(
+        base_url="http://127.0.0.1:8080", timeout=60, headers={"Authorization": f"Bearer {created['api_key']}"}
+    ) as http:
         assert _enroll_sample(http, audio, wait=0).status_code == 202
         full = _enroll_sample(http, audio, wait=0)
         assert full.status_code == 429 and full.json()["reason"] == "VOICE_PROFILE_LIMIT"

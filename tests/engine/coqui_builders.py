@@ -18,8 +18,12 @@ def xtts_vocab(path: Path) -> None:
     specials = ["[STOP]", "[UNK]", "[SPACE]", "[START]"] + [f"[{lang}]" for lang in XTTS_LANGUAGES]
     tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
     trainer = trainers.BpeTrainer(vocab_size=120, special_tokens=specials)
-    corpus = ["hello world this is a tiny voice model", "the quick brown fox jumps over the lazy dog",
-              "hola mundo esto es una prueba", "abcdefghijklmnopqrstuvwxyz 0123456789 .,!?'-"]
+    corpus = [
+        "hello world this is a tiny voice model",
+        "the quick brown fox jumps over the lazy dog",
+        "hola mundo esto es una prueba",
+        "abcdefghijklmnopqrstuvwxyz 0123456789 .,!?'-",
+    ]
     tokenizer.train_from_iterator([line.replace(" ", "[SPACE]") for line in corpus], trainer)
     tokenizer.save(str(path))
 
@@ -31,9 +35,18 @@ def build_xtts(folder: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     xtts_vocab(folder / "vocab.json")
-    args = XttsArgs(gpt_layers=2, gpt_n_model_channels=64, gpt_n_heads=2, gpt_max_audio_tokens=40,
-                    gpt_num_audio_tokens=1026, gpt_start_audio_token=1024, gpt_stop_audio_token=1025,
-                    decoder_input_dim=64, d_vector_dim=512, tokenizer_file=str(folder / "vocab.json"))
+    args = XttsArgs(
+        gpt_layers=2,
+        gpt_n_model_channels=64,
+        gpt_n_heads=2,
+        gpt_max_audio_tokens=40,
+        gpt_num_audio_tokens=1026,
+        gpt_start_audio_token=1024,
+        gpt_stop_audio_token=1025,
+        decoder_input_dim=64,
+        d_vector_dim=512,
+        tokenizer_file=str(folder / "vocab.json"),
+    )
     config = XttsConfig(model_args=args, audio=XttsAudioConfig(), languages=XTTS_LANGUAGES)
     torch.manual_seed(0)
     model = Xtts(config)
@@ -50,13 +63,21 @@ def build_vits(folder: Path) -> Path:
     from TTS.tts.models.vits import Vits, VitsArgs
 
     folder.mkdir(parents=True, exist_ok=True)
-    args = VitsArgs(hidden_channels=16, hidden_channels_ffn_text_encoder=32, num_heads_text_encoder=2,
-                    num_layers_text_encoder=1, num_layers_flow=1, num_layers_posterior_encoder=1,
-                    resblock_type_decoder="2", upsample_initial_channel_decoder=16,
-                    resblock_kernel_sizes_decoder=[3], resblock_dilation_sizes_decoder=[[1, 3]],
-                    upsample_rates_decoder=[8, 8, 4], upsample_kernel_sizes_decoder=[16, 16, 8])
-    config = VitsConfig(model_args=args, use_phonemes=False, text_cleaner="basic_cleaners",
-                        characters=None)
+    args = VitsArgs(
+        hidden_channels=16,
+        hidden_channels_ffn_text_encoder=32,
+        num_heads_text_encoder=2,
+        num_layers_text_encoder=1,
+        num_layers_flow=1,
+        num_layers_posterior_encoder=1,
+        resblock_type_decoder="2",
+        upsample_initial_channel_decoder=16,
+        resblock_kernel_sizes_decoder=[3],
+        resblock_dilation_sizes_decoder=[[1, 3]],
+        upsample_rates_decoder=[8, 8, 4],
+        upsample_kernel_sizes_decoder=[16, 16, 8],
+    )
+    config = VitsConfig(model_args=args, use_phonemes=False, text_cleaner="basic_cleaners", characters=None)
     config.audio.sample_rate = 22050
     torch.manual_seed(0)
     model = Vits(config)

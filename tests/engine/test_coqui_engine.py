@@ -31,8 +31,9 @@ def test_xtts_clones_from_reference_latents_and_speaks_in_sentences(store):
     voice = engine.build_voice([rng.normal(0, 0.1, 16000 * 4).astype(np.float32)])
     state = torch.load(io.BytesIO(voice), weights_only=True)
     assert state["speaker_embedding"].shape[-2] == 512 and state["gpt_cond_latent"].ndim == 3
-    chunks = list(engine.synthesize("Hello world. This is a test.", voice,
-                                    SpeechOptions(language="en", sample_rate=16000)))
+    chunks = list(
+        engine.synthesize("Hello world. This is a test.", voice, SpeechOptions(language="en", sample_rate=16000))
+    )
     assert len(chunks) == 2 and all(len(c) > 0 and np.isfinite(c).all() for c in chunks)
     with pytest.raises(InvalidArgument):  # XTTS-v2 has no Thai
         engine.synthesize("สวัสดี", voice, SpeechOptions(language="th"))
@@ -53,8 +54,13 @@ def test_vits_speaks_with_its_own_voice_and_a_reference_artifact(store):
     state = torch.load(io.BytesIO(voice), weights_only=True)
     assert len(state["reference"]) == 16000 * 30  # capped at 30 s
     with pytest.raises(InvalidArgument):  # an XTTS artifact is not a VITS voice
-        list(engine.synthesize("hi", CoquiEngine("xtts_v2", store, on="cpu").build_voice(
-            [np.zeros(16000 * 3, np.float32)]), SpeechOptions(language="en")))
+        list(
+            engine.synthesize(
+                "hi",
+                CoquiEngine("xtts_v2", store, on="cpu").build_voice([np.zeros(16000 * 3, np.float32)]),
+                SpeechOptions(language="en"),
+            )
+        )
 
 
 @pytest.mark.parametrize("model", sorted(REQUIRED_FILES))

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from cli import samples
 from kit.errors import InvalidArgument
 from services.synthesis.engine.embedded import EmbeddedEngine
 from services.synthesis.engine.interface import SpeechOptions
-from timbre import samples
 
 TARGET = "en-us+f3"  # an espeak voice: far from the Piper base, so the gain is measurable
 
@@ -27,8 +27,7 @@ def voice(engine):
 
 
 def _speak(engine, text, voice, **options):
-    return list(engine.synthesize(text, voice, SpeechOptions(**{"language": "en", "sample_rate": 16000,
-                                                                **options})))
+    return list(engine.synthesize(text, voice, SpeechOptions(**{"language": "en", "sample_rate": 16000, **options})))
 
 
 def test_clone_is_closer_to_the_target_than_the_base_voice(engine, voice):
@@ -116,8 +115,9 @@ def test_the_base_corpus_is_spoken_once_per_engine(monkeypatch):
     engine = EmbeddedEngine()
     spoken = []
     speak = engine._base_audio
-    monkeypatch.setattr(engine, "_base_audio", lambda language, text, pitch=1.0: spoken.append(language) or
-                        speak(language, text, pitch))
+    monkeypatch.setattr(
+        engine, "_base_audio", lambda language, text, pitch=1.0: spoken.append(language) or speak(language, text, pitch)
+    )
     thai = samples.espeak("วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง " * 2, "th")
     first = engine.build_voice([thai])
     assert spoken.count("en") == 1  # the base F0 and the nearest pairs share one speaking of the corpus
@@ -141,7 +141,10 @@ def test_a_voice_carries_the_reference_harmonics_and_speaks_without_them(engine,
     older = io.BytesIO()
     torch.save(state, older)
     assert EmbeddedEngine.load_voice(older.getvalue()).fine_structure is None
-    assert EmbeddedEngine.describe_voice(older.getvalue())["fine_structure"] == {"frames": 0, "split": None,
-                                                                                 "f0_hz": None}
+    assert EmbeddedEngine.describe_voice(older.getvalue())["fine_structure"] == {
+        "frames": 0,
+        "split": None,
+        "f0_hz": None,
+    }
     without = np.concatenate(_speak(engine, "Hello there, my friend.", older.getvalue()))
     assert len(without) / 16000 > 0.8 and np.abs(without).max() > 0.05

@@ -39,9 +39,13 @@ def operator_token(issue, settings) -> str:
 
 @pytest.fixture(scope="session")
 def service_token(issue, settings) -> str:
-    return issue(tenancy_pb2.IssueTokenRequest(
-        service=tenancy_pb2.ServiceGrant(service_name="synthesis", secret=settings.service_secret.get_secret_value())
-    ))
+    return issue(
+        tenancy_pb2.IssueTokenRequest(
+            service=tenancy_pb2.ServiceGrant(
+                service_name="synthesis", secret=settings.service_secret.get_secret_value()
+            )
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -122,15 +126,16 @@ def gateway_factory(tenancy, billing, request):
 
     clients = []
 
-    embedding_addr = (request.getfixturevalue("embedding").address
-                      if "embedding" in request.fixturenames else "127.0.0.1:1")
+    embedding_addr = (
+        request.getfixturevalue("embedding").address if "embedding" in request.fixturenames else "127.0.0.1:1"
+    )
 
     def make(**overrides) -> TestClient:
         overrides.setdefault("watermark_addr", "127.0.0.1:1")
-        settings = GatewaySettings(tenancy_addr=tenancy, billing_addr=billing, embedding_addr=embedding_addr,
-                                   **overrides)
-        client = TestClient(create_app(settings),
-                            raise_server_exceptions=False)
+        settings = GatewaySettings(
+            tenancy_addr=tenancy, billing_addr=billing, embedding_addr=embedding_addr, **overrides
+        )
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
         clients.append(client)
         return client
 
@@ -151,8 +156,9 @@ def embedding(infra, tenancy):
     from services.embedding.main import EmbeddingApp
 
     # Voices are ready once embedded here; the synthesis tests run their own builds.
-    app = EmbeddingApp(EmbeddingSettings(grpc_port=0, metrics_port=0, tenancy_addr=tenancy,
-                                         voices_built_by_synthesis=False))
+    app = EmbeddingApp(
+        EmbeddingSettings(grpc_port=0, metrics_port=0, tenancy_addr=tenancy, voices_built_by_synthesis=False)
+    )
     process = app.process().start()
     assert app.index_sync.caught_up.wait(60), "speaker index did not load"
     app.address = f"127.0.0.1:{process.port}"

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import time
 
+from cli import samples
 from tests.integration.conftest import bearer
-from timbre import samples
 from timbre.v1 import embedding_pb2
 
 CHUNK = 256 * 1024
 
 
-def upload(stub, token: str, files: list[tuple[str, bytes]], name: str = "voice", language: str = "en",
-           transcript: str = ""):
+def upload(
+    stub, token: str, files: list[tuple[str, bytes]], name: str = "voice", language: str = "en", transcript: str = ""
+):
     def requests():
-        yield embedding_pb2.EnrollVoiceRequest(metadata=embedding_pb2.EnrollVoiceMetadata(
-            name=name, language=language, transcript=transcript))
+        yield embedding_pb2.EnrollVoiceRequest(
+            metadata=embedding_pb2.EnrollVoiceMetadata(name=name, language=language, transcript=transcript)
+        )
         for index, (filename, data) in enumerate(files):
             for start in range(0, len(data), CHUNK):
-                yield embedding_pb2.EnrollVoiceRequest(chunk=embedding_pb2.AudioChunk(
-                    file_index=index, filename=filename, data=data[start: start + CHUNK]))
+                yield embedding_pb2.EnrollVoiceRequest(
+                    chunk=embedding_pb2.AudioChunk(
+                        file_index=index, filename=filename, data=data[start : start + CHUNK]
+                    )
+                )
 
     return stub.EnrollVoice(requests(), metadata=bearer(token)).voice
 

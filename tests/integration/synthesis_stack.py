@@ -34,16 +34,24 @@ class Worker:
     log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="synthesis-worker-", suffix=".log")[1]))
     process: subprocess.Popen | None = None
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         port = free_port()
         env = {**self.env, "TIMBRE_GRPC_PORT": str(port), "TIMBRE_METRICS_PORT": str(free_port())}
         self.metrics_port = int(env["TIMBRE_METRICS_PORT"])
         with open(self.log, "ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "services.synthesis.main"], cwd=REPO, env=env,
-                                            stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.synthesis.main"],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
-            wait_serving(f"127.0.0.1:{port}", timeout=180,
-                         gave_up=lambda: self.process.poll() is not None and "the worker exited")
+            wait_serving(
+                f"127.0.0.1:{port}",
+                timeout=180,
+                gave_up=lambda: self.process.poll() is not None and "the worker exited",
+            )
         except AssertionError as error:
             self.stop()  # never leave a worker behind: it would relay this schema's outbox elsewhere
             raise AssertionError(f"the synthesis worker did not start ({error}): {self.tail()}") from None
@@ -69,9 +77,17 @@ class Worker:
 
 
 def worker_env(prefix: str, tenancy: str) -> dict[str, str]:
-    return {**os.environ, "TIMBRE_TOPIC_PREFIX": prefix, "TIMBRE_TENANCY_ADDR": tenancy, "TIMBRE_LOG_LEVEL": "INFO",
-            "TIMBRE_WEBHOOK_BACKOFF_SECONDS": "0.2", "TIMBRE_WEBHOOK_POLL_SECONDS": "0.2",
-            "TIMBRE_WEBHOOK_DISABLE_AFTER": "3", "TIMBRE_WEBHOOK_TIMEOUT_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "TIMBRE_TOPIC_PREFIX": prefix,
+        "TIMBRE_TENANCY_ADDR": tenancy,
+        "TIMBRE_LOG_LEVEL": "INFO",
+        "TIMBRE_WEBHOOK_BACKOFF_SECONDS": "0.2",
+        "TIMBRE_WEBHOOK_POLL_SECONDS": "0.2",
+        "TIMBRE_WEBHOOK_DISABLE_AFTER": "3",
+        "TIMBRE_WEBHOOK_TIMEOUT_SECONDS": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def wait_until(check, timeout: float, what: str, interval: float = 0.3):

@@ -31,8 +31,16 @@ def _produce(infra, *values: tuple[str, bytes, list]) -> None:
 
 
 def _usage_event(tenant: str, characters: int):
-    return pack(events_pb2.UsageRecorded(tenant_id=tenant, generation_ref=uuid.uuid4().hex, characters=characters,
-                                         audio_seconds=characters / 15.0, compute_seconds=1.5), tenant_id=tenant)
+    return pack(
+        events_pb2.UsageRecorded(
+            tenant_id=tenant,
+            generation_ref=uuid.uuid4().hex,
+            characters=characters,
+            audio_seconds=characters / 15.0,
+            compute_seconds=1.5,
+        ),
+        tenant_id=tenant,
+    )
 
 
 def _totals(engine, tenant: str):
@@ -46,8 +54,17 @@ def _generations(engine, tenant: str) -> int:
 
 
 def _consumer(engine, infra, name: str, handlers=HANDLERS, attempts: int = 3) -> EventConsumer:
-    return EventConsumer(name, [USAGE], handlers, engine, SCHEMA, infra.kafka_bootstrap, infra.topic_prefix,
-                         max_attempts=attempts, backoff_seconds=0.01)
+    return EventConsumer(
+        name,
+        [USAGE],
+        handlers,
+        engine,
+        SCHEMA,
+        infra.kafka_bootstrap,
+        infra.topic_prefix,
+        max_attempts=attempts,
+        backoff_seconds=0.01,
+    )
 
 
 def _run_until(consumer: EventConsumer, done, timeout: float = 60.0) -> None:
@@ -93,13 +110,19 @@ def test_failing_and_poison_events_go_to_the_dead_letter_topic(engine, infra):
     _produce(infra, (tenant, bad.SerializeToString(), headers_for(bad)), (tenant, b"\x00not-protobuf", []))
 
     consumer = _consumer(engine, infra, f"billing-dlq-{uuid.uuid4().hex[:6]}")
-    records = [r for r in read_all(full_name(infra.topic_prefix, USAGE.name), infra.kafka_bootstrap)
-               if r.key() == tenant.encode()]
+    records = [
+        r
+        for r in read_all(full_name(infra.topic_prefix, USAGE.name), infra.kafka_bootstrap)
+        if r.key() == tenant.encode()
+    ]
     assert [consumer.process(r) for r in records] == ["dead_lettered", "dead_lettered"]
     assert _totals(engine, tenant) is None  # the failed effect rolled back with its inbox mark
 
-    dlq = [r for r in read_all(full_name(infra.topic_prefix, dead_letter_topic(USAGE).name), infra.kafka_bootstrap)
-           if r.key() == tenant.encode()]
+    dlq = [
+        r
+        for r in read_all(full_name(infra.topic_prefix, dead_letter_topic(USAGE).name), infra.kafka_bootstrap)
+        if r.key() == tenant.encode()
+    ]
     assert len(dlq) == 2
     errors = [dict(r.headers())["dlq-error"].decode() for r in dlq]
     assert "must not be negative" in errors[0]

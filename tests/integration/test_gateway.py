@@ -35,8 +35,12 @@ def test_operator_creates_tenant_and_tenant_reads_me(gateway, settings):
     assert me.headers["x-request-id"]
     data = me.json()
     assert data["tenant"]["id"] == body["tenant"]["id"]
-    assert data["limits"] == {"characters_per_month": 500000, "voice_profiles": 10, "concurrent_jobs": 5,
-                              "formats": ["mp3", "wav", "flac"]}
+    assert data["limits"] == {
+        "characters_per_month": 500000,
+        "voice_profiles": 10,
+        "concurrent_jobs": 5,
+        "formats": ["mp3", "wav", "flac"],
+    }
     assert data["usage"]["characters_used"] == 0 and data["usage"]["period"]
 
     assert_problem(gateway.post("/v1/tenants", json={"name": "x"}, headers=auth("wrong")), 401)
@@ -68,8 +72,11 @@ def test_another_tenants_key_is_404_and_stays_valid(gateway, new_tenant):
 
 def test_malformed_requests_get_problem_bodies(gateway, new_tenant):
     _, key, _ = new_tenant("free")
-    assert_problem(gateway.post("/v1/api-keys", content=b"{nope", headers={**auth(key), "content-type": "application/json"}),
-                   400, "INVALID_ARGUMENT")
+    assert_problem(
+        gateway.post("/v1/api-keys", content=b"{nope", headers={**auth(key), "content-type": "application/json"}),
+        400,
+        "INVALID_ARGUMENT",
+    )
     body = assert_problem(gateway.post("/v1/api-keys", json={"name": "x" * 300}, headers=auth(key)), 422)
     assert body["errors"][0]["location"] == ["body", "name"]
     assert_problem(gateway.post("/v1/api-keys", json={"unknown": 1}, headers=auth(key)), 422)
@@ -101,8 +108,12 @@ def test_token_exchange_jwks_health_and_openapi(embedding, watermark, gateway_fa
     assert jwks["keys"] and jwks["keys"][0]["kty"] == "OKP"
     assert gateway.get("/health").json() == {"status": "ok"}
     ready = gateway.get("/ready")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"tenancy": "SERVING", "billing": "SERVING",
-                                                                    "embedding": "SERVING", "watermark": "SERVING"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "tenancy": "SERVING",
+        "billing": "SERVING",
+        "embedding": "SERVING",
+        "watermark": "SERVING",
+    }
     spec = gateway.get("/openapi.json").json()
     assert {"/v1/tenants", "/v1/api-keys", "/v1/api-keys/{key_id}", "/v1/me"} <= set(spec["paths"])
     metrics = gateway.get("/metrics").text

@@ -30,8 +30,12 @@ BATCH = 100
 
 def _relay(schema: str, service: str, failpoints: str = "") -> int:
     env = {**os.environ, "TIMBRE_FAILPOINTS": failpoints}
-    return subprocess.run([sys.executable, "-m", "tests.integration.relay_runner", schema, service, str(BATCH)],
-                          cwd=REPO, env=env, timeout=180).returncode
+    return subprocess.run(
+        [sys.executable, "-m", "tests.integration.relay_runner", schema, service, str(BATCH)],
+        cwd=REPO,
+        env=env,
+        timeout=180,
+    ).returncode
 
 
 def _sent(engine, table) -> int:
@@ -71,8 +75,10 @@ def test_outbox_delivers_exactly_once_across_relay_crashes(engine, infra):
     records = read_all(full_name(infra.topic_prefix, topic.name), infra.kafka_bootstrap, expect=EVENTS)
     delivered = collections.Counter(unpack(r.value()).event_id for r in records)
     duplicates = sum(n - 1 for n in delivered.values() if n > 1)
-    print(f"\noutbox exactly-once: {EVENTS} events, 2 relay crashes, {len(delivered)} delivered, "
-          f"{duplicates} duplicates, {len(set(written) - set(delivered))} lost")
+    print(
+        f"\noutbox exactly-once: {EVENTS} events, 2 relay crashes, {len(delivered)} delivered, "
+        f"{duplicates} duplicates, {len(set(written) - set(delivered))} lost"
+    )
     assert duplicates == 0
     assert set(delivered) == set(written)
     # Per key, Kafka keeps the outbox order (one partition per key).

@@ -7,10 +7,10 @@ import uuid
 import httpx
 import pytest
 
+from devstack import infra as stack_infra
+from devstack.stack import S3_PORT, state_paths
 from kit.storage.base import ObjectNotFound
 from kit.storage.s3 import S3ObjectStore
-from timbre.stack import infra as stack_infra
-from timbre.stack.stack import S3_PORT, state_paths
 
 pytestmark = pytest.mark.integration
 

@@ -40,13 +40,19 @@ def test_api_key_token_verifies_against_the_published_jwks(tenancy_stub, issue, 
 
 
 def test_wrong_secrets_and_missing_tokens_are_unauthenticated(tenancy_stub):
-    for request in (tenancy_pb2.IssueTokenRequest(api_key="tmb_0000000000_" + "x" * 43),
-                    tenancy_pb2.IssueTokenRequest(api_key="not a key"),
-                    tenancy_pb2.IssueTokenRequest(operator_secret="guess"),
-                    tenancy_pb2.IssueTokenRequest(service=tenancy_pb2.ServiceGrant(service_name="x", secret="guess"))):
-        assert _error(lambda: tenancy_stub.IssueToken(request)).code() == grpc.StatusCode.UNAUTHENTICATED
-    assert _error(lambda: tenancy_stub.IssueToken(tenancy_pb2.IssueTokenRequest())).code() == \
-        grpc.StatusCode.INVALID_ARGUMENT
+    for request in (
+        tenancy_pb2.IssueTokenRequest(api_key="tmb_0000000000_" + "x" * 43),
+        tenancy_pb2.IssueTokenRequest(api_key="not a key"),
+        tenancy_pb2.IssueTokenRequest(operator_secret="guess"),
+        tenancy_pb2.IssueTokenRequest(service=tenancy_pb2.ServiceGrant(service_name="x", secret="guess")),
+    ):
+        assert (
+            _error(lambda request=request: tenancy_stub.IssueToken(request)).code() == grpc.StatusCode.UNAUTHENTICATED
+        )
+    assert (
+        _error(lambda: tenancy_stub.IssueToken(tenancy_pb2.IssueTokenRequest())).code()
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
     err = _error(lambda: tenancy_stub.GetTenant(tenancy_pb2.GetTenantRequest()))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED and error_info(err).reason == "UNAUTHENTICATED"
 
@@ -68,7 +74,9 @@ def test_tenants_see_only_their_own_resources(tenancy_stub, issue, new_tenant):
         lambda: tenancy_stub.GetTenant(tenancy_pb2.GetTenantRequest(tenant_id=b_id), metadata=bearer(a_token)),
         lambda: tenancy_stub.GetUsage(tenancy_pb2.GetUsageRequest(tenant_id=b_id), metadata=bearer(a_token)),
         lambda: tenancy_stub.RevokeApiKey(tenancy_pb2.RevokeApiKeyRequest(key_id=b_key_id), metadata=bearer(a_token)),
-        lambda: tenancy_stub.RevokeApiKey(tenancy_pb2.RevokeApiKeyRequest(key_id="no-such-key"), metadata=bearer(a_token)),
+        lambda: tenancy_stub.RevokeApiKey(
+            tenancy_pb2.RevokeApiKeyRequest(key_id="no-such-key"), metadata=bearer(a_token)
+        ),
     ):
         assert _error(call).code() == grpc.StatusCode.NOT_FOUND
     # B's key still works: A's attempt changed nothing.
@@ -80,13 +88,18 @@ def test_tenants_see_only_their_own_resources(tenancy_stub, issue, new_tenant):
 def test_operator_only_calls_and_validation(tenancy_stub, issue, operator_token, new_tenant):
     _, api_key, _ = new_tenant("free")
     token = issue(tenancy_pb2.IssueTokenRequest(api_key=api_key))
-    err = _error(lambda: tenancy_stub.CreateTenant(tenancy_pb2.CreateTenantRequest(name="x", tier=common_pb2.TIER_PRO),
-                                                   metadata=bearer(token)))
+    err = _error(
+        lambda: tenancy_stub.CreateTenant(
+            tenancy_pb2.CreateTenantRequest(name="x", tier=common_pb2.TIER_PRO), metadata=bearer(token)
+        )
+    )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
-    for request in (tenancy_pb2.CreateTenantRequest(name="", tier=common_pb2.TIER_PRO),
-                    tenancy_pb2.CreateTenantRequest(name="x" * 201, tier=common_pb2.TIER_PRO),
-                    tenancy_pb2.CreateTenantRequest(name="ok")):
-        err = _error(lambda: tenancy_stub.CreateTenant(request, metadata=bearer(operator_token)))
+    for request in (
+        tenancy_pb2.CreateTenantRequest(name="", tier=common_pb2.TIER_PRO),
+        tenancy_pb2.CreateTenantRequest(name="x" * 201, tier=common_pb2.TIER_PRO),
+        tenancy_pb2.CreateTenantRequest(name="ok"),
+    ):
+        err = _error(lambda request=request: tenancy_stub.CreateTenant(request, metadata=bearer(operator_token)))
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -97,24 +110,31 @@ def test_key_pagination(tenancy_stub, issue, new_tenant):
         tenancy_stub.CreateApiKey(tenancy_pb2.CreateApiKeyRequest(name=f"k{i}"), metadata=bearer(token))
     seen, page_token = [], ""
     while True:
-        reply = tenancy_stub.ListApiKeys(tenancy_pb2.ListApiKeysRequest(
-            page=common_pb2.PageRequest(page_size=2, page_token=page_token)), metadata=bearer(token))
+        reply = tenancy_stub.ListApiKeys(
+            tenancy_pb2.ListApiKeysRequest(page=common_pb2.PageRequest(page_size=2, page_token=page_token)),
+            metadata=bearer(token),
+        )
         seen += [k.name for k in reply.api_keys]
         page_token = reply.page.next_page_token
         if not page_token:
             break
     assert seen == ["default", "k0", "k1", "k2", "k3"]
-    err = _error(lambda: tenancy_stub.ListApiKeys(tenancy_pb2.ListApiKeysRequest(
-        page=common_pb2.PageRequest(page_token="garbage!")), metadata=bearer(token)))
+    err = _error(
+        lambda: tenancy_stub.ListApiKeys(
+            tenancy_pb2.ListApiKeysRequest(page=common_pb2.PageRequest(page_token="garbage!")), metadata=bearer(token)
+        )
+    )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_health_and_reflection_are_served(tenancy):
     with grpc.insecure_channel(tenancy) as channel:
         status = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service="timbre.v1.TenancyService"))
+            health_pb2.HealthCheckRequest(service="timbre.v1.TenancyService")
+        )
         assert status.status == health_pb2.HealthCheckResponse.SERVING
         replies = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
         names = {s.name for r in replies for s in r.list_services_response.service}
     assert {"timbre.v1.TenancyService", "grpc.health.v1.Health"} <= names

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cli import samples
 from tests.integration.test_gateway import assert_problem, auth
-from timbre import samples
 
 pytestmark = pytest.mark.integration
 
-USES = ["fraud_impersonation", "non_consensual_content", "political_manipulation", "harassment_defamation",
-        "undisclosed_deepfake"]
+USES = [
+    "fraud_impersonation",
+    "non_consensual_content",
+    "political_manipulation",
+    "harassment_defamation",
+    "undisclosed_deepfake",
+]
 
 
 @pytest.fixture
@@ -36,8 +41,10 @@ def test_enroll_consent_and_delete_over_rest(client, new_tenant):
     _, other, _ = new_tenant("pro")
     speech = samples.espeak(" ".join(samples.PASSAGES[:2]), "en-us+f5")  # an identity no other test uses
     half = len(speech) // 2
-    files = [("files", ("part1.mp3", samples.wav_bytes(speech[:half], fmt="mp3"), "audio/mpeg")),
-             ("files", ("part2.m4a", samples.wav_bytes(speech[half:], fmt="m4a"), "audio/mp4"))]
+    files = [
+        ("files", ("part1.mp3", samples.wav_bytes(speech[:half], fmt="mp3"), "audio/mpeg")),
+        ("files", ("part2.m4a", samples.wav_bytes(speech[half:], fmt="m4a"), "audio/mp4")),
+    ]
     created = client.post("/v1/voices", data={"name": "Narrator", "language": "en"}, files=files, headers=auth(key))
     assert created.status_code == 202, created.text
     assert created.json()["status"] == "processing"
@@ -48,24 +55,43 @@ def test_enroll_consent_and_delete_over_rest(client, new_tenant):
     assert_problem(client.get(f"/v1/voices/{voice_id}", headers=auth(other)), 404, "NOT_FOUND")
     assert_problem(client.delete(f"/v1/voices/{voice_id}", headers=auth(other)), 404)
 
-    verify = client.post(f"/v1/voices/{voice_id}/verify", headers=auth(key),
-                         files={"file": ("probe.wav", samples.wav_bytes(
-                             samples.espeak(samples.PASSAGES[3] + " " + samples.PASSAGES[4], "en-us+f5")), "audio/wav")})
+    verify = client.post(
+        f"/v1/voices/{voice_id}/verify",
+        headers=auth(key),
+        files={
+            "file": (
+                "probe.wav",
+                samples.wav_bytes(samples.espeak(samples.PASSAGES[3] + " " + samples.PASSAGES[4], "en-us+f5")),
+                "audio/wav",
+            )
+        },
+    )
     assert verify.status_code == 200 and verify.json()["same_speaker"], verify.text
 
     challenge = client.post(f"/v1/voices/{voice_id}/consent/challenge", json={"language": "en"}, headers=auth(key))
     assert challenge.status_code == 201
     body = challenge.json()
     consent_audio = samples.wav_bytes(samples.espeak(body["statement"], "en-us+f5"))
-    form = {"challenge_id": body["challenge_id"], "owner_name": "Fiona", "purpose": "podcast",
-            "expires_at": (datetime.now(timezone.utc) + timedelta(days=30)).isoformat(),
-            "prohibited_uses_acknowledged": USES}
-    missing = client.post(f"/v1/voices/{voice_id}/consent", headers=auth(key),
-                          data={**form, "prohibited_uses_acknowledged": USES[:2]},
-                          files={"file": ("c.wav", consent_audio, "audio/wav")})
+    form = {
+        "challenge_id": body["challenge_id"],
+        "owner_name": "Fiona",
+        "purpose": "podcast",
+        "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        "prohibited_uses_acknowledged": USES,
+    }
+    missing = client.post(
+        f"/v1/voices/{voice_id}/consent",
+        headers=auth(key),
+        data={**form, "prohibited_uses_acknowledged": USES[:2]},
+        files={"file": ("c.wav", consent_audio, "audio/wav")},
+    )
     assert_problem(missing, 400, "CONSENT_REQUIRED")
-    granted = client.post(f"/v1/voices/{voice_id}/consent", headers=auth(key), data=form,
-                          files={"file": ("c.wav", consent_audio, "audio/wav")})
+    granted = client.post(
+        f"/v1/voices/{voice_id}/consent",
+        headers=auth(key),
+        data=form,
+        files={"file": ("c.wav", consent_audio, "audio/wav")},
+    )
     assert granted.status_code == 201, granted.text
     assert granted.json()["kind"] == "spoken" and len(granted.json()["evidence_sha256"]) == 64
     assert client.get(f"/v1/voices/{voice_id}", headers=auth(key)).json()["has_active_consent"]
@@ -80,17 +106,26 @@ def test_enroll_consent_and_delete_over_rest(client, new_tenant):
 def test_bad_uploads_over_rest(client, new_tenant):
     _, key, _ = new_tenant("pro")
     form = {"name": "x"}
-    garbage = client.post("/v1/voices", data=form, headers=auth(key),
-                          files=[("files", ("a.wav", b"not audio at all" * 100, "audio/wav"))])
+    garbage = client.post(
+        "/v1/voices", data=form, headers=auth(key), files=[("files", ("a.wav", b"not audio at all" * 100, "audio/wav"))]
+    )
     assert_problem(garbage, 400, "AUDIO_UNDECODABLE")
     from kit.audio.codec import encode
 
     phone = encode(samples.espeak(samples.PASSAGES[0])[::2], 8000, "wav")
-    assert_problem(client.post("/v1/voices", data=form, headers=auth(key),
-                               files=[("files", ("p.wav", phone, "audio/wav"))]), 400, "SAMPLE_RATE_TOO_LOW")
-    huge = client.post("/v1/voices", data=form, headers=auth(key),
-                       files=[("files", ("big.wav", b"\0" * (3 * 1024 * 1024 + 1), "audio/wav"))])
+    assert_problem(
+        client.post("/v1/voices", data=form, headers=auth(key), files=[("files", ("p.wav", phone, "audio/wav"))]),
+        400,
+        "SAMPLE_RATE_TOO_LOW",
+    )
+    huge = client.post(
+        "/v1/voices",
+        data=form,
+        headers=auth(key),
+        files=[("files", ("big.wav", b"\0" * (3 * 1024 * 1024 + 1), "audio/wav"))],
+    )
     assert_problem(huge, 413, "AUDIO_TOO_LARGE")
-    assert_problem(client.post("/v1/voices", data={}, headers=auth(key),
-                               files=[("files", ("a.wav", phone, "audio/wav"))]), 422)
+    assert_problem(
+        client.post("/v1/voices", data={}, headers=auth(key), files=[("files", ("a.wav", phone, "audio/wav"))]), 422
+    )
     assert client.get("/v1/voices", headers=auth(key)).json()["items"] == []

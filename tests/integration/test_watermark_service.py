@@ -9,13 +9,13 @@ import grpc
 import pytest
 from confluent_kafka import Producer
 
+from cli import samples
 from kit.events.envelope import headers_for, pack
 from kit.events.kafka import client_config
 from kit.events.topics import GENERATION_LIFECYCLE, full_name
 from kit.grpc.client import open_channel
 from tests.integration.conftest import bearer
 from tests.integration.test_gateway import assert_problem, auth
-from timbre import samples
 from timbre.v1 import events_pb2, tenancy_pb2, watermark_pb2, watermark_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def test_embed_detect_and_provenance_visibility(stub, speech, issue, new_tenant,
     a_token = issue(tenancy_pb2.IssueTokenRequest(api_key=a_key))
     b_token = issue(tenancy_pb2.IssueTokenRequest(api_key=b_key))
     marked = stub.Embed(watermark_pb2.EmbedRequest(audio=speech), metadata=bearer(a_token))
-    assert 0 < marked.generation_id < 2 ** 32
+    assert 0 < marked.generation_id < 2**32
     second = stub.Embed(watermark_pb2.EmbedRequest(audio=speech), metadata=bearer(a_token))
     assert second.generation_id != marked.generation_id
 
@@ -48,23 +48,34 @@ def test_embed_detect_and_provenance_visibility(stub, speech, issue, new_tenant,
     clean = stub.Detect(watermark_pb2.DetectRequest(audio=speech), metadata=bearer(b_token))
     assert not clean.watermarked and not clean.has_generation_id
 
-    own = stub.GetProvenance(watermark_pb2.GetProvenanceRequest(generation_id=marked.generation_id),
-                             metadata=bearer(a_token))
+    own = stub.GetProvenance(
+        watermark_pb2.GetProvenanceRequest(generation_id=marked.generation_id), metadata=bearer(a_token)
+    )
     assert own.full_record and own.provenance.tenant_id and own.provenance.api_version == "v1"
-    other = stub.GetProvenance(watermark_pb2.GetProvenanceRequest(generation_id=marked.generation_id),
-                               metadata=bearer(b_token))
+    other = stub.GetProvenance(
+        watermark_pb2.GetProvenanceRequest(generation_id=marked.generation_id), metadata=bearer(b_token)
+    )
     assert not other.full_record and other.provenance.tenant_id == "" and other.provenance.create_time.seconds > 0
-    operator = stub.GetProvenance(watermark_pb2.GetProvenanceRequest(generation_id=marked.generation_id),
-                                  metadata=bearer(operator_token))
+    operator = stub.GetProvenance(
+        watermark_pb2.GetProvenanceRequest(generation_id=marked.generation_id), metadata=bearer(operator_token)
+    )
     assert operator.full_record and operator.provenance.tenant_id == own.provenance.tenant_id
 
     for call, code in (
-        (lambda: stub.Embed(watermark_pb2.EmbedRequest(audio=speech, generation_id=5), metadata=bearer(a_token)),
-         grpc.StatusCode.PERMISSION_DENIED),
-        (lambda: stub.Embed(watermark_pb2.EmbedRequest(audio=b"junk" * 100), metadata=bearer(a_token)),
-         grpc.StatusCode.INVALID_ARGUMENT),
-        (lambda: stub.GetProvenance(watermark_pb2.GetProvenanceRequest(generation_id=2 ** 32 - 2),
-                                    metadata=bearer(a_token)), grpc.StatusCode.NOT_FOUND),
+        (
+            lambda: stub.Embed(watermark_pb2.EmbedRequest(audio=speech, generation_id=5), metadata=bearer(a_token)),
+            grpc.StatusCode.PERMISSION_DENIED,
+        ),
+        (
+            lambda: stub.Embed(watermark_pb2.EmbedRequest(audio=b"junk" * 100), metadata=bearer(a_token)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            lambda: stub.GetProvenance(
+                watermark_pb2.GetProvenanceRequest(generation_id=2**32 - 2), metadata=bearer(a_token)
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        ),
         (lambda: stub.Detect(watermark_pb2.DetectRequest(audio=speech)), grpc.StatusCode.UNAUTHENTICATED),
     ):
         with pytest.raises(grpc.RpcError) as caught:
@@ -76,19 +87,33 @@ def test_registry_follows_generation_events(stub, infra, operator_token, new_ten
     tenant_id, key, _ = new_tenant("pro")
     token = issue(tenancy_pb2.IssueTokenRequest(api_key=key))
     generation_id = 4_000_000_000 + int(time.time()) % 1_000_000
-    event = pack(events_pb2.GenerationCompleted(job_id="job-1", tenant_id=tenant_id, voice_id="voice-1",
-                                                generation_id=generation_id, user_id="key-1", api_version="v1",
-                                                model="embedded-default"), tenant_id=tenant_id)
+    event = pack(
+        events_pb2.GenerationCompleted(
+            job_id="job-1",
+            tenant_id=tenant_id,
+            voice_id="voice-1",
+            generation_id=generation_id,
+            user_id="key-1",
+            api_version="v1",
+            model="embedded-default",
+        ),
+        tenant_id=tenant_id,
+    )
     producer = Producer(client_config(infra.kafka_bootstrap))
     for _ in range(2):  # delivered twice: recorded once
-        producer.produce(full_name(infra.topic_prefix, GENERATION_LIFECYCLE.name), key=b"job-1",
-                         value=event.SerializeToString(), headers=headers_for(event))
+        producer.produce(
+            full_name(infra.topic_prefix, GENERATION_LIFECYCLE.name),
+            key=b"job-1",
+            value=event.SerializeToString(),
+            headers=headers_for(event),
+        )
     producer.flush(10)
     deadline = time.monotonic() + 60
     while True:
         try:
-            reply = stub.GetProvenance(watermark_pb2.GetProvenanceRequest(generation_id=generation_id),
-                                       metadata=bearer(token))
+            reply = stub.GetProvenance(
+                watermark_pb2.GetProvenanceRequest(generation_id=generation_id), metadata=bearer(token)
+            )
             break
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.NOT_FOUND and time.monotonic() < deadline
@@ -102,8 +127,9 @@ def test_rest_detect_and_provenance(watermark, gateway_factory, stub, speech, ne
     _, other, _ = new_tenant("pro")
     token = issue(tenancy_pb2.IssueTokenRequest(api_key=key))
     marked = stub.Embed(watermark_pb2.EmbedRequest(audio=speech), metadata=bearer(token))
-    detected = client.post("/v1/watermark/detect", headers=auth(other),
-                           files={"file": ("clip.wav", marked.audio, "audio/wav")})
+    detected = client.post(
+        "/v1/watermark/detect", headers=auth(other), files={"file": ("clip.wav", marked.audio, "audio/wav")}
+    )
     assert detected.status_code == 200
     assert detected.json()["watermarked"] and detected.json()["generation_id"] == marked.generation_id
     mine = client.get(f"/v1/generations/{marked.generation_id}/provenance", headers=auth(key)).json()
@@ -111,5 +137,8 @@ def test_rest_detect_and_provenance(watermark, gateway_factory, stub, speech, ne
     assert mine["full_record"] and mine["tenant_id"]
     assert not theirs["full_record"] and "tenant_id" not in {k for k, v in theirs.items() if v}
     assert_problem(client.get("/v1/generations/0/provenance", headers=auth(key)), 422)
-    assert_problem(client.post("/v1/watermark/detect", headers=auth(key),
-                               files={"file": ("x.wav", b"nope" * 10, "audio/wav")}), 400, "AUDIO_UNDECODABLE")
+    assert_problem(
+        client.post("/v1/watermark/detect", headers=auth(key), files={"file": ("x.wav", b"nope" * 10, "audio/wav")}),
+        400,
+        "AUDIO_UNDECODABLE",
+    )

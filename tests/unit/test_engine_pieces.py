@@ -10,14 +10,17 @@ from services.synthesis.engine.features import median_f0, shift, warp
 from services.synthesis.engine.interface import SpeechOptions
 
 
-@pytest.mark.parametrize("options, text, reason", [
-    (SpeechOptions(), "x" * 5001, "TEXT_TOO_LONG"),
-    (SpeechOptions(), "   ", "INVALID_ARGUMENT"),
-    (SpeechOptions(language="de"), "hallo", "INVALID_ARGUMENT"),
-    (SpeechOptions(speed=2.5), "hi", "INVALID_ARGUMENT"),
-    (SpeechOptions(pitch=13), "hi", "INVALID_ARGUMENT"),
-    (SpeechOptions(sample_rate=4000), "hi", "INVALID_ARGUMENT"),
-])
+@pytest.mark.parametrize(
+    "options, text, reason",
+    [
+        (SpeechOptions(), "x" * 5001, "TEXT_TOO_LONG"),
+        (SpeechOptions(), "   ", "INVALID_ARGUMENT"),
+        (SpeechOptions(language="de"), "hallo", "INVALID_ARGUMENT"),
+        (SpeechOptions(speed=2.5), "hi", "INVALID_ARGUMENT"),
+        (SpeechOptions(pitch=13), "hi", "INVALID_ARGUMENT"),
+        (SpeechOptions(sample_rate=4000), "hi", "INVALID_ARGUMENT"),
+    ],
+)
 def test_bad_options_are_refused_with_a_reason(options, text, reason):
     with pytest.raises(InvalidArgument) as caught:
         options.checked(5000, text)
@@ -77,11 +80,11 @@ def test_stream_resampler_matches_whole_resampling_without_seams():
     t = np.arange(rate) / rate
     chirp = (0.5 * np.sin(2 * np.pi * (200 + 1500 * t) * t)).astype(np.float32)
     stream = StreamResampler(rate, 16000)
-    pieces = [stream(chirp[i:i + 1000]) for i in range(0, len(chirp), 1000)] + [stream(None)]
+    pieces = [stream(chirp[i : i + 1000]) for i in range(0, len(chirp), 1000)] + [stream(None)]
     joined = np.concatenate(pieces)
     assert abs(len(joined) - 16000) <= 32
     whole = resample(chirp, rate, 16000)
-    errors = [np.abs(joined[1000 + lag:15000 + lag] - whole[1000:15000]).mean() for lag in range(0, 64)]
+    errors = [np.abs(joined[1000 + lag : 15000 + lag] - whole[1000:15000]).mean() for lag in range(0, 64)]
     assert min(errors) < 0.01  # the same signal (up to the resampler's delay), no seams
 
 
@@ -164,8 +167,9 @@ class _ScriptedWhisper:
         from types import SimpleNamespace
 
         self.info = SimpleNamespace(language=language, language_probability=0.95)
-        self.segments = [SimpleNamespace(start=a, end=b, text=t, avg_logprob=lp, no_speech_prob=ns)
-                         for a, b, t, lp, ns in segments]
+        self.segments = [
+            SimpleNamespace(start=a, end=b, text=t, avg_logprob=lp, no_speech_prob=ns) for a, b, t, lp, ns in segments
+        ]
 
     def transcribe(self, audio, **_):
         return iter(self.segments), self.info
@@ -182,8 +186,14 @@ def _hear(language, segments, seconds=12.0):
 
 
 def test_hearing_drops_unsure_segments_with_their_audio():
-    heard = _hear("en", [(0.0, 4.0, " One two.", -0.2, 0.01), (4.0, 8.0, " mumble", -1.6, 0.1),
-                         (8.0, 12.0, " Three four.", -0.3, 0.02)])
+    heard = _hear(
+        "en",
+        [
+            (0.0, 4.0, " One two.", -0.2, 0.01),
+            (4.0, 8.0, " mumble", -1.6, 0.1),
+            (8.0, 12.0, " Three four.", -0.3, 0.02),
+        ],
+    )
     assert heard.text == "One two. Three four." and heard.dropped_segments == 1
     assert 8.0 <= len(heard.samples) / 22050 <= 8.5  # two 4 s spans (+ padding)
     assert heard.samples.max() > 11.5 and not ((heard.samples > 4.2) & (heard.samples < 7.8)).any()

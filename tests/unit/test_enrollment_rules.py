@@ -12,8 +12,11 @@ POLICY = checks.AudioPolicy()
 
 
 def test_duplicate_decision_blocks_only_other_tenants_without_consent():
-    matches = [Match("v-other", "tenant-b", 0.81, frozenset()), Match("v-mine", "tenant-a", 0.9, frozenset()),
-               Match("v-low", "tenant-c", 0.2, frozenset())]
+    matches = [
+        Match("v-other", "tenant-b", 0.81, frozenset()),
+        Match("v-mine", "tenant-a", 0.9, frozenset()),
+        Match("v-low", "tenant-c", 0.2, frozenset()),
+    ]
     decision = decide(matches, "tenant-a", "v-new", threshold=0.6)
     assert decision.blocked_by.voice_id == "v-other" and decision.same_tenant.voice_id == "v-mine"
     consented = [Match("v-other", "tenant-b", 0.81, frozenset({"tenant-a"}))]
@@ -63,7 +66,8 @@ def _stream(*parts):
 def test_upload_streams_are_reassembled_and_checked():
     meta = embedding_pb2.EnrollVoiceRequest(metadata=embedding_pb2.EnrollVoiceMetadata(name="n"))
     chunk = lambda i, data: embedding_pb2.EnrollVoiceRequest(  # noqa: E731
-        chunk=embedding_pb2.AudioChunk(file_index=i, filename=f"f{i}", data=data))
+        chunk=embedding_pb2.AudioChunk(file_index=i, filename=f"f{i}", data=data)
+    )
     metadata, files = collect(_stream(meta, chunk(0, b"ab"), chunk(1, b"x"), chunk(0, b"cd")), 100)
     assert metadata.name == "n" and [(f.filename, f.data) for f in files] == [("f0", b"abcd"), ("f1", b"x")]
     with pytest.raises(InvalidArgument):

@@ -1,6 +1,6 @@
 """Domain errors become gRPC statuses with ErrorInfo, and the gateway turns those into problems."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from grpc_status import rpc_status
@@ -30,7 +30,7 @@ def _request() -> Request:
 
 
 def test_quota_error_maps_to_429_with_reason_and_retry_after():
-    reset = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    reset = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     error = FakeRpcError(to_rpc_status(QuotaExceeded("over", limit=10, reset_time=reset)))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert error_info(error).reason == "QUOTA_EXCEEDED"

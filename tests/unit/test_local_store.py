@@ -17,7 +17,7 @@ def test_put_get_stat_list_delete(tmp_path):
     store.delete("samples/t1/v1/a.wav")  # deleting twice is fine
     with pytest.raises(ObjectNotFound):
         store.get("samples/t1/v1/a.wav")
-    assert not [p for p in tmp_path.rglob(".tmp-*")]
+    assert not list(tmp_path.rglob(".tmp-*"))
 
 
 @pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a//b", "a/../../b", "", "a/./b", "with space"])

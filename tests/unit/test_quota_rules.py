@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -7,7 +7,7 @@ from kit.periods import period_of, period_reset
 from services.tenancy.domain.quota import QuotaRequest, UsageSnapshot, check
 from services.tenancy.domain.tiers import TIERS
 
-NOW = datetime(2026, 12, 14, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 14, 8, 0, tzinfo=UTC)
 EMPTY = UsageSnapshot(0, 0, 0, 0)
 
 
@@ -35,18 +35,22 @@ def test_voice_profiles_jobs_and_formats_per_tier():
 
 
 def test_enterprise_characters_and_profiles_are_unlimited():
-    check(TIERS["enterprise"], UsageSnapshot(10**12, 0, 10**6, 0), QuotaRequest(characters=10**9, voice_profiles=1), NOW)
+    check(
+        TIERS["enterprise"], UsageSnapshot(10**12, 0, 10**6, 0), QuotaRequest(characters=10**9, voice_profiles=1), NOW
+    )
     with pytest.raises(QuotaExceeded):
         check(TIERS["enterprise"], UsageSnapshot(0, 0, 0, 50), QuotaRequest(job_slots=1), NOW)
 
 
-@pytest.mark.parametrize("request_", [QuotaRequest(characters=-1), QuotaRequest(job_slots=2), QuotaRequest(voice_profiles=3)])
+@pytest.mark.parametrize(
+    "request_", [QuotaRequest(characters=-1), QuotaRequest(job_slots=2), QuotaRequest(voice_profiles=3)]
+)
 def test_malformed_requests(request_):
     with pytest.raises(InvalidArgument):
         check(TIERS["pro"], EMPTY, request_, NOW)
 
 
 def test_periods_are_utc_months():
-    assert period_of(datetime(2026, 12, 31, 23, 59, tzinfo=timezone.utc)) == "2026-12"
-    assert period_reset(datetime(2026, 12, 31, 23, 59, tzinfo=timezone.utc)) == datetime(2027, 1, 1, tzinfo=timezone.utc)
-    assert period_reset(datetime(2026, 3, 5, tzinfo=timezone.utc)) == datetime(2026, 4, 1, tzinfo=timezone.utc)
+    assert period_of(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == "2026-12"
+    assert period_reset(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert period_reset(datetime(2026, 3, 5, tzinfo=UTC)) == datetime(2026, 4, 1, tzinfo=UTC)

@@ -3,7 +3,7 @@ encoders, and marking a stream in segments."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -15,22 +15,32 @@ from services.synthesis.domain import webhooks
 from services.synthesis.domain.generations import format_code, format_name
 from services.synthesis.domain.voices import VoiceState
 
-NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def state(**changes) -> VoiceState:
-    values = dict(voice_id="v", tenant_id="t", status="ready", artifact_key="k", engine="embedded",
-                  consent_id="c", consent_expires_at=NOW + timedelta(days=1))
+    values = {
+        "voice_id": "v",
+        "tenant_id": "t",
+        "status": "ready",
+        "artifact_key": "k",
+        "engine": "embedded",
+        "consent_id": "c",
+        "consent_expires_at": NOW + timedelta(days=1),
+    }
     return VoiceState(**{**values, **changes})
 
 
-@pytest.mark.parametrize("changes, reason", [
-    ({"status": "building"}, "VOICE_NOT_READY"),
-    ({"status": "failed", "failure_detail": "MODEL_MISSING"}, "VOICE_NOT_READY"),
-    ({"status": "disabled"}, "CONSENT_REQUIRED"),
-    ({"consent_id": None}, "CONSENT_REQUIRED"),
-    ({"consent_expires_at": NOW - timedelta(seconds=1)}, "CONSENT_REQUIRED"),
-])
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"status": "building"}, "VOICE_NOT_READY"),
+        ({"status": "failed", "failure_detail": "MODEL_MISSING"}, "VOICE_NOT_READY"),
+        ({"status": "disabled"}, "CONSENT_REQUIRED"),
+        ({"consent_id": None}, "CONSENT_REQUIRED"),
+        ({"consent_expires_at": NOW - timedelta(seconds=1)}, "CONSENT_REQUIRED"),
+    ],
+)
 def test_a_voice_speaks_only_built_and_under_an_active_consent(changes, reason):
     with pytest.raises(FailedPrecondition) as caught:
         state(**changes).check_can_speak(NOW)
@@ -73,7 +83,7 @@ def test_streamed_pieces_concatenate_to_one_decodable_file(fmt):
     rate = 22050
     tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(rate * 4) / rate)).astype(np.float32)
     encoder = StreamEncoder(fmt, rate)
-    pieces = [encoder.encode(tone[i:i + 5000]) for i in range(0, len(tone), 5000)] + [encoder.finish()]
+    pieces = [encoder.encode(tone[i : i + 5000]) for i in range(0, len(tone), 5000)] + [encoder.finish()]
     assert sum(1 for p in pieces if p) > 1  # bytes leave before the end
     clip = decode(b"".join(pieces), target_rate=None)
     assert clip.seconds == pytest.approx(4.0, abs=0.1)
@@ -85,9 +95,9 @@ def test_segments_marked_on_one_slot_grid_detect_over_the_whole_stream():
     """What Speaker.marked_segments relies on: pieces cut at slot boundaries and marked from their
     place in the block read as one mark, also in a 3 s piece across a cut; pieces that each start
     the block afresh do not."""
+    from cli import samples
     from kit.audio.codec import resample
-    from services.watermark.codec import SLOT_SECONDS, Watermarker
-    from timbre import samples
+    from kit.watermark import SLOT_SECONDS, Watermarker
 
     rate = 22050
     speech = resample(samples.espeak(" ".join(samples.PASSAGES[:2])), 16000, rate)
@@ -95,11 +105,11 @@ def test_segments_marked_on_one_slot_grid_detect_over_the_whole_stream():
     slot = SLOT_SECONDS * rate
     starts = list(range(0, int(len(speech) / slot), 23))  # 1.47 s pieces: not whole blocks
     cuts = [round(k * slot) for k in starts[1:]] + [len(speech)]
-    pieces = list(zip(starts, [0] + cuts[:-1], cuts))
+    pieces = list(zip(starts, [0] + cuts[:-1], cuts, strict=False))
     on_grid = np.concatenate([marker.embed(speech[a:b], rate, 77, first_slot=k) for k, a, b in pieces])
     found = marker.detect(on_grid, rate)
     assert found.watermarked and found.generation_id == 77
-    across = marker.detect(on_grid[cuts[1] - rate: cuts[1] + 2 * rate], rate)
+    across = marker.detect(on_grid[cuts[1] - rate : cuts[1] + 2 * rate], rate)
     assert across.watermarked and across.generation_id == 77
     afresh = np.concatenate([marker.embed(speech[a:b], rate, 77) for _, a, b in pieces])
     assert marker.detect(afresh, rate, search_speed=False).confidence < found.confidence

@@ -6,31 +6,47 @@ from services.synthesis.engine.text import chunk_text, normalise
 from services.synthesis.engine.text.english_numbers import cardinal, ordinal, year
 
 
-@pytest.mark.parametrize("number, words", [
-    (0, "zero"), (7, "seven"), (21, "twenty-one"), (105, "one hundred five"),
-    (1_234_567, "one million two hundred thirty-four thousand five hundred sixty-seven"),
-])
+@pytest.mark.parametrize(
+    "number, words",
+    [
+        (0, "zero"),
+        (7, "seven"),
+        (21, "twenty-one"),
+        (105, "one hundred five"),
+        (1_234_567, "one million two hundred thirty-four thousand five hundred sixty-seven"),
+    ],
+)
 def test_cardinals(number, words):
     assert cardinal(number) == words
 
 
 def test_ordinals_and_years():
     assert [ordinal(n) for n in (1, 2, 3, 12, 20, 21, 100)] == [
-        "first", "second", "third", "twelfth", "twentieth", "twenty-first", "one hundredth"]
+        "first",
+        "second",
+        "third",
+        "twelfth",
+        "twentieth",
+        "twenty-first",
+        "one hundredth",
+    ]
     assert year(1984) == "nineteen eighty-four"
     assert year(2005) == "two thousand five"
     assert year(2026) == "twenty twenty-six"
     assert year(1900) == "nineteen hundred"
 
 
-@pytest.mark.parametrize("text, spoken", [
-    ("It costs $5.20.", "It costs five dollars and twenty cents."),
-    ("Dr. Smith arrived on 2026-11-26.", "Doctor Smith arrived on November twenty-sixth, twenty twenty-six."),
-    ("We grew 12% in 1999", "We grew twelve percent in nineteen ninety-nine"),
-    ("Meet at 9:05 on the 3rd floor", "Meet at nine oh five on the third floor"),
-    ("It weighs 2.5 kg", "It weighs two point five kilograms"),
-    ("Tom & Jerry", "Tom and Jerry"),
-])
+@pytest.mark.parametrize(
+    "text, spoken",
+    [
+        ("It costs $5.20.", "It costs five dollars and twenty cents."),
+        ("Dr. Smith arrived on 2026-11-26.", "Doctor Smith arrived on November twenty-sixth, twenty twenty-six."),
+        ("We grew 12% in 1999", "We grew twelve percent in nineteen ninety-nine"),
+        ("Meet at 9:05 on the 3rd floor", "Meet at nine oh five on the third floor"),
+        ("It weighs 2.5 kg", "It weighs two point five kilograms"),
+        ("Tom & Jerry", "Tom and Jerry"),
+    ],
+)
 def test_english_normalisation(text, spoken):
     assert normalise(text, "en") == spoken
 

@@ -2,9 +2,9 @@ import json
 
 from click.testing import CliRunner
 
+from cli.main import cli
 from kit.audio.codec import encode
 from tests.unit.test_watermark_codec import speechlike
-from timbre.cli.main import cli
 
 KEY = "ab" * 32
 
@@ -14,8 +14,9 @@ def test_embed_then_detect_prints_one_json_object(tmp_path):
     source.write_bytes(encode(speechlike(6.0, seed=9), 16000, "flac"))
     runner = CliRunner()
     env = {"TIMBRE_WATERMARK_KEY": KEY}
-    result = runner.invoke(cli, ["watermark", "embed", "--in", str(source), "--out", str(marked),
-                                 "--generation-id", "4242"], env=env)
+    result = runner.invoke(
+        cli, ["watermark", "embed", "--in", str(source), "--out", str(marked), "--generation-id", "4242"], env=env
+    )
     assert result.exit_code == 0, result.output
     detected = runner.invoke(cli, ["watermark", "detect", "--in", str(marked)], env=env)
     assert detected.exit_code == 0, detected.output
@@ -33,6 +34,9 @@ def test_clear_errors_without_key_or_with_bad_input(tmp_path):
     assert missing.exit_code != 0 and "junk.wav" in missing.output
     source = tmp_path / "a.wav"
     source.write_bytes(encode(speechlike(4.0), 16000, "wav"))
-    nokey = runner.invoke(cli, ["watermark", "detect", "--in", str(source)],
-                          env={"TIMBRE_WATERMARK_KEY": "", "TIMBRE_ENV_FILE": "/dev/null"})
+    nokey = runner.invoke(
+        cli,
+        ["watermark", "detect", "--in", str(source)],
+        env={"TIMBRE_WATERMARK_KEY": "", "TIMBRE_ENV_FILE": "/dev/null"},
+    )
     assert nokey.exit_code != 0 and "TIMBRE_WATERMARK_KEY" in nokey.output

@@ -7,7 +7,7 @@ import pytest
 from scipy.signal import butter, sosfilt
 
 from kit.audio.codec import decode, encode, resample
-from services.watermark.codec import Watermarker
+from kit.watermark import Watermarker
 
 RATE = 16000
 
@@ -40,7 +40,7 @@ def test_exact_round_trip_and_quality(marker, marked):
     clean, audio = marked
     found = marker.detect(audio, RATE)
     assert found.watermarked and found.generation_id == 0xC0FFEE42
-    snr = 10 * np.log10(np.sum(clean ** 2) / np.sum((audio - clean) ** 2))
+    snr = 10 * np.log10(np.sum(clean**2) / np.sum((audio - clean) ** 2))
     assert snr > 18
 
 
@@ -59,19 +59,19 @@ def test_wrong_key_and_unmarked_audio_are_not_detected(marker, marked):
 
 def test_payload_must_fit_32_bits(marker):
     with pytest.raises(ValueError):
-        marker.payload_bits(2 ** 32)
+        marker.payload_bits(2**32)
     with pytest.raises(ValueError):
         Watermarker(b"short")
 
 
 def _noise(a: np.ndarray, snr_db: float) -> np.ndarray:
-    noise = np.random.default_rng(1).normal(0, np.sqrt(np.mean(a ** 2) / 10 ** (snr_db / 10)), len(a))
+    noise = np.random.default_rng(1).normal(0, np.sqrt(np.mean(a**2) / 10 ** (snr_db / 10)), len(a))
     return (a + noise).astype(np.float32)
 
 
 def _mix(a: np.ndarray, level_db: float) -> np.ndarray:
     other = np.resize(speechlike(8.0, seed=11), len(a))
-    return (a + other * np.sqrt(np.mean(a ** 2) / np.mean(other ** 2)) * 10 ** (level_db / 20)).astype(np.float32)
+    return (a + other * np.sqrt(np.mean(a**2) / np.mean(other**2)) * 10 ** (level_db / 20)).astype(np.float32)
 
 
 ATTACKS = {
@@ -86,7 +86,7 @@ ATTACKS = {
     "gain -6 dB": lambda a: a * 0.5,
     "low-pass 4 kHz": lambda a: sosfilt(butter(8, 3900, "low", fs=RATE, output="sos"), a).astype(np.float32),
     "high-pass 1.5 kHz": lambda a: sosfilt(butter(8, 1500, "high", fs=RATE, output="sos"), a).astype(np.float32),
-    "random 3 s crop": lambda a: a[RATE * 2 + 1234: RATE * 5 + 1234],
+    "random 3 s crop": lambda a: a[RATE * 2 + 1234 : RATE * 5 + 1234],
     "speed 1.05": lambda a: resample(a, RATE, int(RATE / 1.05)),
 }
 
@@ -105,7 +105,7 @@ def test_a_dull_voice_keeps_its_mark_under_white_noise(marker):
     dull = sosfilt(butter(2, 1400, "low", fs=RATE, output="sos"), speechlike(5.0, seed=8)).astype(np.float32)
     audio = marker.embed(dull, RATE, 0x5EED)
     for seed in range(6):
-        noise = np.random.default_rng(seed).normal(0, np.sqrt(np.mean(audio ** 2) / 100), len(audio))
+        noise = np.random.default_rng(seed).normal(0, np.sqrt(np.mean(audio**2) / 100), len(audio))
         found = marker.detect((audio + noise).astype(np.float32), RATE, search_speed=False)
         assert (found.watermarked, found.generation_id) == (True, 0x5EED), seed
 
@@ -119,4 +119,3 @@ def test_pauses_stay_untouched(marker):
     inner = slice(pause.start + 320, pause.stop - 320)  # the 8 ms envelope window reaches 4 ms (+ 1 ms steps) in
     assert np.array_equal(audio[inner], clean[inner])
     assert np.any(audio[: pause.start] != clean[: pause.start])
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.watermark.codec import fec
+from kit.watermark import fec
 
 
 def _words(count: int, seed: int = 0) -> np.ndarray:
@@ -43,4 +43,4 @@ def test_batch_equals_one_by_one():
     rng = np.random.default_rng(3)
     soft = fec.encode(_words(6, seed=3)) + rng.normal(0, 1.0, (6, 140))
     together = fec.decode(soft, 64)
-    assert all(np.array_equal(together[i], fec.decode(soft[i:i + 1], 64)[0]) for i in range(6))
+    assert all(np.array_equal(together[i], fec.decode(soft[i : i + 1], 64)[0]) for i in range(6))

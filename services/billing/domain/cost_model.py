@@ -19,8 +19,14 @@ class CostModel:
 
     def lines(self, storage_tb: float) -> list[tuple[str, float]]:
         return [
-            (f"GPU workers ({self.gpu_count}× ${self.gpu_hourly_usd}/h)", self.gpu_hourly_usd * self.gpu_count * HOURS_PER_MONTH),
-            (f"API nodes ({self.api_count}× ${self.api_hourly_usd}/h)", self.api_hourly_usd * self.api_count * HOURS_PER_MONTH),
+            (
+                f"GPU workers ({self.gpu_count}× ${self.gpu_hourly_usd}/h)",
+                self.gpu_hourly_usd * self.gpu_count * HOURS_PER_MONTH,
+            ),
+            (
+                f"API nodes ({self.api_count}× ${self.api_hourly_usd}/h)",
+                self.api_hourly_usd * self.api_count * HOURS_PER_MONTH,
+            ),
             ("PostgreSQL", self.postgres_monthly_usd),
             ("Kafka/Redis", self.kafka_redis_monthly_usd),
             (f"Object storage ({storage_tb:.3f} TB)", self.storage_usd_per_tb_month * storage_tb),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import Connection
 
 from kit.events.envelope import Event
 from kit.grpc.convert import TIER_NAMES
-from services.billing.storage import repository as repo
 from kit.periods import period_of
+from services.billing.storage import repository as repo
 from timbre.v1 import events_pb2
 
 
@@ -23,7 +23,7 @@ def on_usage_recorded(conn: Connection, event: Event) -> None:
     if payload.characters < 0 or payload.audio_seconds < 0 or payload.compute_seconds < 0:
         raise ValueError("usage amounts must not be negative")
     # Usage belongs to the period in which it occurred, not the one in which it was consumed.
-    period = period_of(event.envelope.occurred_at.ToDatetime(tzinfo=timezone.utc))
+    period = period_of(event.envelope.occurred_at.ToDatetime(tzinfo=UTC))
     repo.add_usage(conn, payload.tenant_id, period, payload.characters, payload.audio_seconds, payload.compute_seconds)
 
 

@@ -10,7 +10,8 @@ SCHEMA = "billing"
 metadata = MetaData(schema=SCHEMA)
 
 accounts = Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     Column("tenant_id", String(36), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("tier", String(20), nullable=False),
@@ -19,7 +20,8 @@ accounts = Table(
 )
 
 usage_totals = Table(
-    "usage_totals", metadata,
+    "usage_totals",
+    metadata,
     Column("tenant_id", String(36), primary_key=True),
     Column("period", String(7), primary_key=True),
     Column("characters", BigInteger, nullable=False, server_default="0"),

@@ -59,34 +59,45 @@ def check_file(policy: AudioPolicy, name: str, size: int, native_rate: int) -> R
     if size > policy.max_file_bytes:
         return Rejection("AUDIO_TOO_LARGE", f"{name}: {size} bytes; at most {policy.max_file_bytes} per file")
     if native_rate < policy.min_sample_rate:
-        return Rejection("SAMPLE_RATE_TOO_LOW",
-                         f"{name}: recorded at {native_rate} Hz; at least {policy.min_sample_rate} Hz is needed")
+        return Rejection(
+            "SAMPLE_RATE_TOO_LOW",
+            f"{name}: recorded at {native_rate} Hz; at least {policy.min_sample_rate} Hz is needed",
+        )
     return None
 
 
 def check_quality(policy: AudioPolicy, name: str, samples: np.ndarray) -> Rejection | None:
     clipped = clipped_fraction(samples, policy.clip_level)
     if clipped > policy.max_clipped_fraction:
-        return Rejection("AUDIO_CLIPPED", f"{name}: {clipped:.2%} of samples are clipped "
-                                          f"(at most {policy.max_clipped_fraction:.2%})")
+        return Rejection(
+            "AUDIO_CLIPPED", f"{name}: {clipped:.2%} of samples are clipped (at most {policy.max_clipped_fraction:.2%})"
+        )
     snr = snr_db(samples)
     if snr < policy.min_snr_db:
-        return Rejection("AUDIO_TOO_NOISY", f"{name}: signal-to-noise {snr:.1f} dB; at least {policy.min_snr_db:.0f} dB")
+        return Rejection(
+            "AUDIO_TOO_NOISY", f"{name}: signal-to-noise {snr:.1f} dB; at least {policy.min_snr_db:.0f} dB"
+        )
     return None
 
 
 def check_speech(policy: AudioPolicy, speech_seconds: float) -> Rejection | None:
     if speech_seconds < policy.min_speech_seconds:
-        return Rejection("AUDIO_TOO_SHORT", f"{speech_seconds:.1f} s of speech after voice-activity detection; "
-                                            f"at least {policy.min_speech_seconds:.0f} s in total is needed")
+        return Rejection(
+            "AUDIO_TOO_SHORT",
+            f"{speech_seconds:.1f} s of speech after voice-activity detection; "
+            f"at least {policy.min_speech_seconds:.0f} s in total is needed",
+        )
     return None
 
 
 def check_same_speaker(policy: AudioPolicy, names: list[str], scores_to_centroid: list[float]) -> Rejection | None:
     """Each file's embedding against the mean of the others."""
-    odd = [(n, s) for n, s in zip(names, scores_to_centroid) if s < policy.min_same_speaker_score]
+    odd = [(n, s) for n, s in zip(names, scores_to_centroid, strict=True) if s < policy.min_same_speaker_score]
     if odd:
         listed = ", ".join(f"{n} ({s:.2f})" for n, s in odd)
-        return Rejection("MIXED_SPEAKERS", f"samples from different speakers: {listed} do not match the others "
-                                           f"(similarity below {policy.min_same_speaker_score})")
+        return Rejection(
+            "MIXED_SPEAKERS",
+            f"samples from different speakers: {listed} do not match the others "
+            f"(similarity below {policy.min_same_speaker_score})",
+        )
     return None

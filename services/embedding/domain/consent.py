@@ -7,16 +7,63 @@ import secrets
 
 # Short, common words that ASR dictionaries know and that are hard to confuse with each other.
 WORDS = (
-    "apple", "river", "garden", "yellow", "window", "silver", "market", "orange", "pencil", "forest",
-    "camera", "doctor", "island", "button", "rocket", "summer", "winter", "planet", "bottle", "butter",
-    "candle", "castle", "dragon", "engine", "finger", "guitar", "hammer", "jacket", "kitten", "ladder",
-    "mirror", "monkey", "number", "pepper", "pillow", "rabbit", "saddle", "spider", "ticket", "tomato",
-    "turtle", "violin", "wallet", "zebra", "bridge", "cookie", "flower", "lemon", "magnet", "needle",
+    "apple",
+    "river",
+    "garden",
+    "yellow",
+    "window",
+    "silver",
+    "market",
+    "orange",
+    "pencil",
+    "forest",
+    "camera",
+    "doctor",
+    "island",
+    "button",
+    "rocket",
+    "summer",
+    "winter",
+    "planet",
+    "bottle",
+    "butter",
+    "candle",
+    "castle",
+    "dragon",
+    "engine",
+    "finger",
+    "guitar",
+    "hammer",
+    "jacket",
+    "kitten",
+    "ladder",
+    "mirror",
+    "monkey",
+    "number",
+    "pepper",
+    "pillow",
+    "rabbit",
+    "saddle",
+    "spider",
+    "ticket",
+    "tomato",
+    "turtle",
+    "violin",
+    "wallet",
+    "zebra",
+    "bridge",
+    "cookie",
+    "flower",
+    "lemon",
+    "magnet",
+    "needle",
 )
 ALL_PROHIBITED_USES = frozenset({1, 2, 3, 4, 5})
 STATEMENTS = {
-    "en": ("I consent to Timbre creating and using a synthetic copy of my voice for the purpose I state. "
-           "My verification phrase is: {phrase}."),
+    "en": (
+        "I consent to Timbre creating and using a synthetic copy of my voice for the purpose I state. "
+        "My verification phrase is: {phrase}."
+    ),
     "th": "ข้าพเจ้ายินยอมให้ Timbre สร้างและใช้เสียงสังเคราะห์ของข้าพเจ้าตามวัตถุประสงค์ที่ระบุ วลียืนยันของข้าพเจ้าคือ: {phrase}",
 }
 
@@ -42,4 +89,4 @@ def statement_prefix(language: str) -> list[str]:
 def phrase_match(phrase: str, heard: list[str]) -> float:
     """Fraction of the phrase's words heard in their place."""
     words = phrase.lower().split()
-    return sum(a == b for a, b in zip(words, heard)) / len(words) if words else 0.0
+    return sum(a == b for a, b in zip(words, heard, strict=False)) / len(words) if words else 0.0

@@ -27,7 +27,7 @@ class SpeakerEncoder(ABC):
     def embed(self, samples: np.ndarray) -> np.ndarray:
         """Speech of any length → one L2-normalised embedding (length-weighted mean over segments)."""
         size = int(self.segment_seconds * SAMPLE_RATE)
-        segments = [samples[i: i + size] for i in range(0, len(samples), size)]
+        segments = [samples[i : i + size] for i in range(0, len(samples), size)]
         if len(segments) > 1 and len(segments[-1]) < size // 3:  # fold a short tail into its neighbour
             tail = segments.pop()
             segments[-1] = np.concatenate([segments[-1], tail])

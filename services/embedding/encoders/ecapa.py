@@ -22,8 +22,14 @@ class EcapaEncoder(SpeakerEncoder):
         # The architecture of hyperparams.yaml; load_state_dict(strict=True) proves they match.
         self.features = Fbank(n_mels=80)
         self.normalise = InputNormalization(norm_type="sentence", std_norm=False)
-        self.model = ECAPA_TDNN(80, channels=[1024, 1024, 1024, 1024, 3072], kernel_sizes=[5, 3, 3, 3, 1],
-                                dilations=[1, 2, 3, 4, 1], attention_channels=128, lin_neurons=192)
+        self.model = ECAPA_TDNN(
+            80,
+            channels=[1024, 1024, 1024, 1024, 3072],
+            kernel_sizes=[5, 3, 3, 3, 1],
+            dilations=[1, 2, 3, 4, 1],
+            attention_channels=128,
+            lin_neurons=192,
+        )
         state = torch.load(folder / "embedding_model.ckpt", map_location="cpu", weights_only=True)
         self.model.load_state_dict(state, strict=True)
         self.model.eval()

@@ -41,7 +41,12 @@ class Ge2eEncoder(SpeakerEncoder):
         self.net.load_state_dict(state, strict=True)
         self.net.eval()
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=SAMPLE_RATE, n_fft=400, hop_length=160, n_mels=40, norm="slaney", mel_scale="slaney",
+            sample_rate=SAMPLE_RATE,
+            n_fft=400,
+            hop_length=160,
+            n_mels=40,
+            norm="slaney",
+            mel_scale="slaney",
         )
 
     @torch.inference_mode()
@@ -55,5 +60,5 @@ class Ge2eEncoder(SpeakerEncoder):
             mels = torch.nn.functional.pad(mels, (0, 0, 0, PARTIAL_FRAMES - mels.shape[0]))
         step = PARTIAL_FRAMES // 2
         starts = range(0, max(1, mels.shape[0] - PARTIAL_FRAMES + 1), step)
-        partials = torch.stack([mels[s: s + PARTIAL_FRAMES] for s in starts])
+        partials = torch.stack([mels[s : s + PARTIAL_FRAMES] for s in starts])
         return l2_normalise(self.net(partials).mean(dim=0).numpy())

@@ -60,13 +60,21 @@ def handlers(voices: Voices) -> dict:
         payload: events_pb2.VoiceBuildFailed = event.payload
         row = repo.voice(conn, payload.voice_id, for_update=True)
         if row is not None and row.status == "processing":
-            repo.set_status(conn, payload.voice_id, "rejected", payload.reason or "INTERNAL",
-                            f"the voice could not be built: {payload.detail}", progress=1.0)
+            repo.set_status(
+                conn,
+                payload.voice_id,
+                "rejected",
+                payload.reason or "INTERNAL",
+                f"the voice could not be built: {payload.detail}",
+                progress=1.0,
+            )
 
     return {
         events_pb2.VoiceReady.DESCRIPTOR.full_name: on_ready,
         events_pb2.VoiceBuildFailed.DESCRIPTOR.full_name: on_build_failed,
-        events_pb2.VoiceEnrollmentRequested.DESCRIPTOR.full_name: SlowHandler(voices.analyse_enrollment, voices.apply_enrollment),
+        events_pb2.VoiceEnrollmentRequested.DESCRIPTOR.full_name: SlowHandler(
+            voices.analyse_enrollment, voices.apply_enrollment
+        ),
         events_pb2.VoiceEmbedded.DESCRIPTOR.full_name: on_embedded,
         events_pb2.VoiceRejected.DESCRIPTOR.full_name: on_rejected,
         events_pb2.VoiceDeleted.DESCRIPTOR.full_name: on_deleted,

@@ -34,14 +34,21 @@ class IndexSync:
         self.applied = 0
 
     def run(self, stop: threading.Event) -> None:
-        consumer = Consumer({**client_config(self.bootstrap), "group.id": f"index-sync-{uuid.uuid4().hex}",
-                             "enable.auto.commit": False, "isolation.level": "read_committed"})
+        consumer = Consumer(
+            {
+                **client_config(self.bootstrap),
+                "group.id": f"index-sync-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
         try:
             partitions = consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
             assigned = [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions]
             consumer.assign(assigned)
-            targets = {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=30)[1]
-                       for p in partitions}
+            targets = {
+                p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=30)[1] for p in partitions
+            }
             while not stop.is_set():
                 message = consumer.poll(0.5)
                 if message is not None and not message.error():
@@ -66,5 +73,9 @@ class IndexSync:
             return
         if self.encoder and payload.encoder != self.encoder:
             return  # an index holds one encoder's space
-        self.index.upsert(payload.voice_id, payload.tenant_id, np.array(payload.vector, np.float32),
-                          frozenset(payload.authorized_tenant_ids))
+        self.index.upsert(
+            payload.voice_id,
+            payload.tenant_id,
+            np.array(payload.vector, np.float32),
+            frozenset(payload.authorized_tenant_ids),
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from kit.errors import InvalidArgument
 from kit.grpc.auth import current_principal
@@ -23,21 +23,38 @@ KINDS = {"spoken": embedding_pb2.CONSENT_KIND_SPOKEN, "written": embedding_pb2.C
 
 def voice_message(row, consented: bool) -> embedding_pb2.Voice:
     return embedding_pb2.Voice(
-        voice_id=row.id, tenant_id=row.tenant_id, name=row.name, status=STATUS[row.status],
-        status_reason=row.status_reason, status_detail=row.status_detail, speech_seconds=row.speech_seconds,
-        has_active_consent=consented, encoder=row.encoder, create_time=ts(row.created_at),
-        update_time=ts(row.updated_at), progress=row.progress,
+        voice_id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        status=STATUS[row.status],
+        status_reason=row.status_reason,
+        status_detail=row.status_detail,
+        speech_seconds=row.speech_seconds,
+        has_active_consent=consented,
+        encoder=row.encoder,
+        create_time=ts(row.created_at),
+        update_time=ts(row.updated_at),
+        progress=row.progress,
     )
 
 
 def consent_message(row) -> embedding_pb2.Consent:
     return embedding_pb2.Consent(
-        consent_id=row.id, voice_id=row.voice_id, kind=KINDS[row.kind],
+        consent_id=row.id,
+        voice_id=row.voice_id,
+        kind=KINDS[row.kind],
         details=embedding_pb2.ConsentDetails(
-            owner_name=row.owner_name, purpose=row.purpose, expire_time=ts(row.expires_at),
-            prohibited_uses_acknowledged=row.prohibited_uses, authorized_tenant_ids=row.authorized_tenant_ids),
-        evidence_sha256=row.evidence_sha256, speaker_score=row.speaker_score or 0.0,
-        phrase_verified=row.phrase_verified, create_time=ts(row.created_at), revoke_time=ts(row.revoked_at),
+            owner_name=row.owner_name,
+            purpose=row.purpose,
+            expire_time=ts(row.expires_at),
+            prohibited_uses_acknowledged=row.prohibited_uses,
+            authorized_tenant_ids=row.authorized_tenant_ids,
+        ),
+        evidence_sha256=row.evidence_sha256,
+        speaker_score=row.speaker_score or 0.0,
+        phrase_verified=row.phrase_verified,
+        create_time=ts(row.created_at),
+        revoke_time=ts(row.revoked_at),
     )
 
 
@@ -45,8 +62,9 @@ def terms_of(details: embedding_pb2.ConsentDetails) -> ConsentTerms:
     if not details.HasField("expire_time"):
         raise InvalidArgument("details.expire_time is required")
     return ConsentTerms(
-        owner_name=details.owner_name, purpose=details.purpose,
-        expires_at=details.expire_time.ToDatetime(tzinfo=timezone.utc),
+        owner_name=details.owner_name,
+        purpose=details.purpose,
+        expires_at=details.expire_time.ToDatetime(tzinfo=UTC),
         prohibited_uses=frozenset(details.prohibited_uses_acknowledged),
         authorized_tenant_ids=tuple(details.authorized_tenant_ids),
     )
@@ -64,8 +82,9 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         tenant_id = current_principal().tenant_scope()
         policy = self.voices.policy
         metadata, files = collect(request_iterator, policy.max_total_bytes, policy.max_files)
-        row = self.voices.enroll(tenant_id, metadata.name, files, metadata.transcript, metadata.language,
-                                 metadata.idempotency_key)
+        row = self.voices.enroll(
+            tenant_id, metadata.name, files, metadata.transcript, metadata.language, metadata.idempotency_key
+        )
         return embedding_pb2.EnrollVoiceResponse(voice=self._voice(row))
 
     def GetVoice(self, request, context):
@@ -77,8 +96,9 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         limit = page_size(request.page)
         rows = self.voices.list(tenant_id, decode_cursor(request.page.page_token), limit + 1)
         token = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else ""
-        return embedding_pb2.ListVoicesResponse(voices=[self._voice(r) for r in rows[:limit]],
-                                                page=common_pb2.PageResponse(next_page_token=token))
+        return embedding_pb2.ListVoicesResponse(
+            voices=[self._voice(r) for r in rows[:limit]], page=common_pb2.PageResponse(next_page_token=token)
+        )
 
     def DeleteVoice(self, request, context):
         self.voices.delete(current_principal().tenant_scope(), request.voice_id)
@@ -94,24 +114,27 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
 
     def CreateConsentChallenge(self, request, context):
         row, statement = self.consents.challenge(current_principal().tenant_scope(), request.voice_id, request.language)
-        return embedding_pb2.CreateConsentChallengeResponse(challenge_id=row.id, statement=statement, phrase=row.phrase,
-                                                            expire_time=ts(row.expires_at))
+        return embedding_pb2.CreateConsentChallengeResponse(
+            challenge_id=row.id, statement=statement, phrase=row.phrase, expire_time=ts(row.expires_at)
+        )
 
     def SubmitConsent(self, request_iterator, context):
         tenant_id = current_principal().tenant_scope()
         metadata, files = collect(request_iterator, self.voices.policy.max_file_bytes, 1)
         if not files:
             raise InvalidArgument("the consent recording is required")
-        row = self.consents.submit_spoken(tenant_id, metadata.voice_id, metadata.challenge_id,
-                                          terms_of(metadata.details), files[0].data)
+        row = self.consents.submit_spoken(
+            tenant_id, metadata.voice_id, metadata.challenge_id, terms_of(metadata.details), files[0].data
+        )
         return embedding_pb2.SubmitConsentResponse(consent=consent_message(row))
 
     def GrantWrittenConsent(self, request, context):
         principal = current_principal()
         principal.require_operator()
         tenant_id = self.voices.owner_of(request.voice_id)
-        row = self.consents.grant_written(tenant_id, request.voice_id, request.document_sha256,
-                                          terms_of(request.details))
+        row = self.consents.grant_written(
+            tenant_id, request.voice_id, request.document_sha256, terms_of(request.details)
+        )
         return embedding_pb2.GrantWrittenConsentResponse(consent=consent_message(row))
 
     def RevokeConsent(self, request, context):

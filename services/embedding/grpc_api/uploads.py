@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from kit.errors import InvalidArgument
 from services.embedding.service_layer.voices import Upload

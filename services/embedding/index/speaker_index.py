@@ -38,7 +38,9 @@ class SpeakerIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def upsert(self, voice_id: str, tenant_id: str, vector: np.ndarray, authorized: frozenset[str] = frozenset()) -> None:
+    def upsert(
+        self, voice_id: str, tenant_id: str, vector: np.ndarray, authorized: frozenset[str] = frozenset()
+    ) -> None:
         vector = np.asarray(vector, np.float32).reshape(1, -1)
         if vector.shape[1] != self.dim:
             raise ValueError(f"embedding has {vector.shape[1]} dimensions; the index holds {self.dim}")
@@ -69,7 +71,7 @@ class SpeakerIndex:
             scores, ids = self._index.search(query, min(k, len(self._entries)))
             return [
                 Match(e.voice_id, e.tenant_id, float(score), e.authorized_tenants)
-                for score, internal in zip(scores[0], ids[0])
+                for score, internal in zip(scores[0], ids[0], strict=True)
                 if internal >= 0 and score >= threshold and (e := self._entries.get(int(internal))) is not None
             ]
 

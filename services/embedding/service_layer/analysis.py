@@ -76,6 +76,8 @@ class Analyzer:
         speech = self.vad.analyse(clip.samples).speech_samples(clip.samples)
         seconds = len(speech) / SAMPLE_RATE
         if seconds < min_speech_seconds:
-            raise InvalidArgument(f"{name}: {seconds:.1f} s of speech; at least {min_speech_seconds:.0f} s is needed",
-                                  reason="AUDIO_TOO_SHORT")
+            raise InvalidArgument(
+                f"{name}: {seconds:.1f} s of speech; at least {min_speech_seconds:.0f} s is needed",
+                reason="AUDIO_TOO_SHORT",
+            )
         return self.encoder.embed(speech), clip.samples, seconds

@@ -11,7 +11,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Row
 
@@ -47,19 +47,31 @@ class ConsentTerms:
             raise InvalidArgument("owner_name must be 1–200 characters")
         if not 1 <= len(self.purpose.strip()) <= 2000:
             raise InvalidArgument("purpose must be 1–2000 characters")
-        if self.expires_at <= datetime.now(timezone.utc):
+        if self.expires_at <= datetime.now(UTC):
             raise InvalidArgument("expire_time must be in the future")
         missing = rules.ALL_PROHIBITED_USES - self.prohibited_uses
         if missing:
-            raise InvalidArgument("every prohibited use must be acknowledged", reason="CONSENT_REQUIRED",
-                                  missing=",".join(str(m) for m in sorted(missing)))
+            raise InvalidArgument(
+                "every prohibited use must be acknowledged",
+                reason="CONSENT_REQUIRED",
+                missing=",".join(str(m) for m in sorted(missing)),
+            )
         if any(not is_uuid(t) for t in self.authorized_tenant_ids):
             raise InvalidArgument("authorized_tenant_ids must be tenant ids")
 
 
 class Consents:
-    def __init__(self, uow: UnitOfWork, outbox: Outbox, store: ObjectStore, analyzer: Analyzer, voices: Voices,
-                 verify_threshold: float, challenge_ttl_seconds: int = 900, marker=None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        outbox: Outbox,
+        store: ObjectStore,
+        analyzer: Analyzer,
+        voices: Voices,
+        verify_threshold: float,
+        challenge_ttl_seconds: int = 900,
+        marker=None,
+    ) -> None:
         self.uow = uow
         self.outbox = outbox
         self.store = store
@@ -67,7 +79,7 @@ class Consents:
         self.voices = voices
         self.verify_threshold = verify_threshold
         self.challenge_ttl = challenge_ttl_seconds
-        # services.watermark.codec.Watermarker with the deployment key: a clone must not consent for its owner.
+        # kit.watermark.Watermarker with the deployment key: a clone must not consent for its owner.
         self.marker = marker
 
     def _ready_voice(self, conn, tenant_id: str, voice_id: str, for_update: bool = False) -> Row:
@@ -75,45 +87,61 @@ class Consents:
         if row is None:
             raise NotFound("voice not found")
         if row.status == "disabled":
-            raise FailedPrecondition("consent for this voice was revoked and its samples deleted; enroll it again",
-                                     reason="VOICE_NOT_READY")
+            raise FailedPrecondition(
+                "consent for this voice was revoked and its samples deleted; enroll it again", reason="VOICE_NOT_READY"
+            )
         if row.embedding is None:
-            raise FailedPrecondition(f"voice is {row.status}; consent needs an analysed voice", reason="VOICE_NOT_READY")
+            raise FailedPrecondition(
+                f"voice is {row.status}; consent needs an analysed voice", reason="VOICE_NOT_READY"
+            )
         return row
 
     def challenge(self, tenant_id: str, voice_id: str, language: str = "") -> tuple[Row, str]:
         with self.uow.begin() as conn:
             voice = self._ready_voice(conn, tenant_id, voice_id)
             language = language or voice.language or "en"
-            row = repo.add_challenge(conn, id=str(uuid.uuid4()), voice_id=voice_id, tenant_id=tenant_id,
-                                     phrase=rules.new_phrase(), language=language,
-                                     expires_at=datetime.now(timezone.utc) + timedelta(seconds=self.challenge_ttl))
+            row = repo.add_challenge(
+                conn,
+                id=str(uuid.uuid4()),
+                voice_id=voice_id,
+                tenant_id=tenant_id,
+                phrase=rules.new_phrase(),
+                language=language,
+                expires_at=datetime.now(UTC) + timedelta(seconds=self.challenge_ttl),
+            )
         return row, rules.statement(language, row.phrase)
 
-    def submit_spoken(self, tenant_id: str, voice_id: str, challenge_id: str, terms: ConsentTerms,
-                      audio: bytes) -> Row:
+    def submit_spoken(self, tenant_id: str, voice_id: str, challenge_id: str, terms: ConsentTerms, audio: bytes) -> Row:
         terms.validate()
         with self.uow.read() as conn:
             voice = self._ready_voice(conn, tenant_id, voice_id)
-            challenge = repo.challenge(conn, challenge_id, voice_id, for_update=False) if is_uuid(challenge_id) else None
+            challenge = (
+                repo.challenge(conn, challenge_id, voice_id, for_update=False) if is_uuid(challenge_id) else None
+            )
         if challenge is None:
             raise NotFound("consent challenge not found")
-        if challenge.used_at is not None or challenge.expires_at <= datetime.now(timezone.utc):
-            raise FailedPrecondition("the consent challenge was used or has expired; ask for a new one",
-                                     reason="CONSENT_REQUIRED")
+        if challenge.used_at is not None or challenge.expires_at <= datetime.now(UTC):
+            raise FailedPrecondition(
+                "the consent challenge was used or has expired; ask for a new one", reason="CONSENT_REQUIRED"
+            )
         vector, samples, _ = self.analyzer.probe("consent recording", audio)
         self._refuse_generated(samples)
         score = cosine(vector, repo.embedding_of(voice))
         if score < self.verify_threshold:
-            raise PermissionDenied(f"the consent recording is not the voice's speaker (similarity {score:.2f}, "
-                                   f"needs {self.verify_threshold:.2f})", reason="CONSENT_SPEAKER_MISMATCH")
+            raise PermissionDenied(
+                f"the consent recording is not the voice's speaker (similarity {score:.2f}, "
+                f"needs {self.verify_threshold:.2f})",
+                reason="CONSENT_SPEAKER_MISMATCH",
+            )
         verified = False
         if challenge.language == "en":
             heard = recognise_slots(samples, rules.statement_prefix("en"), rules.WORDS, len(challenge.phrase.split()))
             coverage = rules.phrase_match(challenge.phrase, heard)
             if coverage < MIN_PHRASE_COVERAGE:
-                raise PermissionDenied(f"the challenge phrase was not heard ({coverage:.0%} of its words)",
-                                       reason="CONSENT_PHRASE_MISMATCH")
+                raise PermissionDenied(
+                    f"the challenge phrase was not heard ({coverage:.0%} of its words)",
+                    reason="CONSENT_PHRASE_MISMATCH",
+                )
             verified = True
         digest = hashlib.sha256(audio).hexdigest()
         evidence_key = f"consents/{tenant_id}/{voice_id}/{challenge_id}"
@@ -130,8 +158,10 @@ class Consents:
             return
         found = self.marker.detect(samples_16k, 16000)
         if found.watermarked:
-            raise PermissionDenied("the consent recording carries Timbre's watermark: it was generated, not spoken "
-                                   "by the voice's owner", reason="CONSENT_WATERMARKED")
+            raise PermissionDenied(
+                "the consent recording carries Timbre's watermark: it was generated, not spoken by the voice's owner",
+                reason="CONSENT_WATERMARKED",
+            )
 
     def grant_written(self, tenant_id: str, voice_id: str, document_sha256: str, terms: ConsentTerms) -> Row:
         terms.validate()
@@ -141,21 +171,43 @@ class Consents:
             self._ready_voice(conn, tenant_id, voice_id, for_update=True)
             return self._record(conn, tenant_id, voice_id, "written", terms, document_sha256, None, None, False)
 
-    def _record(self, conn, tenant_id, voice_id, kind, terms: ConsentTerms, digest, evidence_key, score,
-                verified) -> Row:
+    def _record(
+        self, conn, tenant_id, voice_id, kind, terms: ConsentTerms, digest, evidence_key, score, verified
+    ) -> Row:
         repo.revoke_consents(conn, voice_id)  # a new consent supersedes the previous one
         row = repo.add_consent(
-            conn, id=str(uuid.uuid4()), voice_id=voice_id, tenant_id=tenant_id, kind=kind,
-            owner_name=terms.owner_name.strip(), purpose=terms.purpose.strip(), expires_at=terms.expires_at,
-            prohibited_uses=sorted(terms.prohibited_uses), authorized_tenant_ids=list(terms.authorized_tenant_ids),
-            evidence_sha256=digest, evidence_key=evidence_key, speaker_score=score, phrase_verified=verified,
+            conn,
+            id=str(uuid.uuid4()),
+            voice_id=voice_id,
+            tenant_id=tenant_id,
+            kind=kind,
+            owner_name=terms.owner_name.strip(),
+            purpose=terms.purpose.strip(),
+            expires_at=terms.expires_at,
+            prohibited_uses=sorted(terms.prohibited_uses),
+            authorized_tenant_ids=list(terms.authorized_tenant_ids),
+            evidence_sha256=digest,
+            evidence_key=evidence_key,
+            speaker_score=score,
+            phrase_verified=verified,
         )
         voice = repo.voice(conn, voice_id, tenant_id)
-        self.outbox.add(conn, VOICE_LIFECYCLE, voice_id, events_pb2.ConsentGranted(
-            voice_id=voice_id, tenant_id=tenant_id, consent_id=row.id, expire_time=ts(terms.expires_at),
-            authorized_tenant_ids=list(terms.authorized_tenant_ids)), tenant_id=tenant_id)
-        self.voices.publish_embedding(conn, voice_id, tenant_id, repo.embedding_of(voice),
-                                      list(terms.authorized_tenant_ids))
+        self.outbox.add(
+            conn,
+            VOICE_LIFECYCLE,
+            voice_id,
+            events_pb2.ConsentGranted(
+                voice_id=voice_id,
+                tenant_id=tenant_id,
+                consent_id=row.id,
+                expire_time=ts(terms.expires_at),
+                authorized_tenant_ids=list(terms.authorized_tenant_ids),
+            ),
+            tenant_id=tenant_id,
+        )
+        self.voices.publish_embedding(
+            conn, voice_id, tenant_id, repo.embedding_of(voice), list(terms.authorized_tenant_ids)
+        )
         return row
 
     def revoke(self, tenant_id: str, voice_id: str) -> Row:
@@ -167,8 +219,13 @@ class Consents:
             if not revoked:
                 raise NotFound("the voice has no active consent")
             repo.set_status(conn, voice_id, "disabled", "CONSENT_REQUIRED", "consent was revoked")
-            self.outbox.add(conn, VOICE_LIFECYCLE, voice_id, events_pb2.ConsentRevoked(
-                voice_id=voice_id, tenant_id=tenant_id, consent_id=revoked[0].id), tenant_id=tenant_id)
+            self.outbox.add(
+                conn,
+                VOICE_LIFECYCLE,
+                voice_id,
+                events_pb2.ConsentRevoked(voice_id=voice_id, tenant_id=tenant_id, consent_id=revoked[0].id),
+                tenant_id=tenant_id,
+            )
             if voice.embedding is not None:
                 self.voices.publish_embedding(conn, voice_id, tenant_id, repo.embedding_of(voice), [])
             return revoked[0]

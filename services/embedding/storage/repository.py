@@ -34,8 +34,11 @@ def voice(conn: Connection, voice_id: str, tenant_id: str | None = None, for_upd
 
 
 def voice_by_idempotency(conn: Connection, tenant_id: str, key: str) -> Row | None:
-    return conn.execute(select(voices).where(voices.c.tenant_id == tenant_id, voices.c.idempotency_key == key,
-                                             voices.c.status.in_(VISIBLE))).first()
+    return conn.execute(
+        select(voices).where(
+            voices.c.tenant_id == tenant_id, voices.c.idempotency_key == key, voices.c.status.in_(VISIBLE)
+        )
+    ).first()
 
 
 def list_voices(conn: Connection, tenant_id: str, after: tuple[datetime, str] | None, limit: int) -> list[Row]:
@@ -46,8 +49,11 @@ def list_voices(conn: Connection, tenant_id: str, after: tuple[datetime, str] | 
 
 
 def set_status(conn: Connection, voice_id: str, status: str, reason: str = "", detail: str = "", **values) -> None:
-    conn.execute(update(voices).where(voices.c.id == voice_id).values(
-        status=status, status_reason=reason, status_detail=detail, updated_at=func.now(), **values))
+    conn.execute(
+        update(voices)
+        .where(voices.c.id == voice_id)
+        .values(status=status, status_reason=reason, status_detail=detail, updated_at=func.now(), **values)
+    )
 
 
 def sample_rows(conn: Connection, voice_id: str) -> list[Row]:
@@ -73,14 +79,16 @@ def use_challenge(conn: Connection, challenge_id: str) -> None:
 
 def active_consent(conn: Connection, voice_id: str) -> Row | None:
     return conn.execute(
-        select(consents).where(consents.c.voice_id == voice_id, consents.c.revoked_at.is_(None),
-                               consents.c.expires_at > func.now()).order_by(consents.c.created_at.desc())
+        select(consents)
+        .where(consents.c.voice_id == voice_id, consents.c.revoked_at.is_(None), consents.c.expires_at > func.now())
+        .order_by(consents.c.created_at.desc())
     ).first()
 
 
 def latest_consent(conn: Connection, voice_id: str) -> Row | None:
-    return conn.execute(select(consents).where(consents.c.voice_id == voice_id)
-                        .order_by(consents.c.created_at.desc())).first()
+    return conn.execute(
+        select(consents).where(consents.c.voice_id == voice_id).order_by(consents.c.created_at.desc())
+    ).first()
 
 
 def add_consent(conn: Connection, **values) -> Row:
@@ -88,5 +96,11 @@ def add_consent(conn: Connection, **values) -> Row:
 
 
 def revoke_consents(conn: Connection, voice_id: str) -> list[Row]:
-    return list(conn.execute(update(consents).where(consents.c.voice_id == voice_id, consents.c.revoked_at.is_(None))
-                             .values(revoked_at=func.now()).returning(consents)))
+    return list(
+        conn.execute(
+            update(consents)
+            .where(consents.c.voice_id == voice_id, consents.c.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+            .returning(consents)
+        )
+    )

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    ARRAY, BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Table,
-    Text, UniqueConstraint, func,
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
 )
 
 from kit.db.tables import inbox_table, outbox_table
@@ -13,7 +26,8 @@ SCHEMA = "embedding"
 metadata = MetaData(schema=SCHEMA)
 
 voices = Table(
-    "voices", metadata,
+    "voices",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("tenant_id", String(36), nullable=False, index=True),
     Column("name", String(200), nullable=False),
@@ -36,7 +50,8 @@ voices = Table(
 )
 
 samples = Table(
-    "voice_samples", metadata,
+    "voice_samples",
+    metadata,
     Column("voice_id", String(36), ForeignKey(f"{SCHEMA}.voices.id"), primary_key=True),
     Column("index", Integer, primary_key=True),
     Column("object_key", String(300), nullable=False),
@@ -49,7 +64,8 @@ samples = Table(
 )
 
 challenges = Table(
-    "consent_challenges", metadata,
+    "consent_challenges",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("voice_id", String(36), ForeignKey(f"{SCHEMA}.voices.id"), nullable=False),
     Column("tenant_id", String(36), nullable=False),
@@ -60,7 +76,8 @@ challenges = Table(
 )
 
 consents = Table(
-    "consents", metadata,
+    "consents",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("voice_id", String(36), ForeignKey(f"{SCHEMA}.voices.id"), nullable=False, index=True),
     Column("tenant_id", String(36), nullable=False),

@@ -7,8 +7,8 @@ from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES
 from timbre.v1 import common_pb2
 
 # The mark carries 32 bits: synthesis uses the upper half, the watermark service's Embed the lower.
-FIRST_GENERATION_ID = 2 ** 31
-LAST_GENERATION_ID = 2 ** 32 - 1
+FIRST_GENERATION_ID = 2**31
+LAST_GENERATION_ID = 2**32 - 1
 
 MAX_SHORT_TEXT = 5_000  # unary and streamed calls (the seed's limit)
 MAX_JOB_TEXT = 100_000  # long-form jobs, chunked by the engine's sentence splitter

@@ -23,16 +23,22 @@ class VoiceState:
     def check_can_speak(self, now: datetime) -> None:
         """Raises the reason this voice cannot speak now; a deleted voice is the caller's NotFound."""
         if self.status == "building":
-            raise FailedPrecondition("the voice is still being built; try again when its status is ready",
-                                     reason="VOICE_NOT_READY")
+            raise FailedPrecondition(
+                "the voice is still being built; try again when its status is ready", reason="VOICE_NOT_READY"
+            )
         if self.status == "failed":
-            raise FailedPrecondition(f"the voice could not be built: {self.failure_detail or self.failure_reason}",
-                                     reason="VOICE_NOT_READY")
+            raise FailedPrecondition(
+                f"the voice could not be built: {self.failure_detail or self.failure_reason}", reason="VOICE_NOT_READY"
+            )
         if self.status == "disabled":
-            raise FailedPrecondition("consent for this voice was revoked and its model deleted; enroll it again",
-                                     reason="CONSENT_REQUIRED")
+            raise FailedPrecondition(
+                "consent for this voice was revoked and its model deleted; enroll it again", reason="CONSENT_REQUIRED"
+            )
         if self.consent_id is None:
-            raise FailedPrecondition("the voice has no active consent: record the owner's spoken consent or an "
-                                     "operator's written consent first", reason="CONSENT_REQUIRED")
+            raise FailedPrecondition(
+                "the voice has no active consent: record the owner's spoken consent or an "
+                "operator's written consent first",
+                reason="CONSENT_REQUIRED",
+            )
         if self.consent_expires_at is not None and self.consent_expires_at <= now:
             raise FailedPrecondition("the voice's consent has expired", reason="CONSENT_REQUIRED")

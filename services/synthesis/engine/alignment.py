@@ -83,7 +83,7 @@ def long_dtw_path(a: np.ndarray, b: np.ndarray, max_cells: int = MAX_DTW_CELLS) 
     factor = math.ceil(math.sqrt(n * m / max_cells))
     coarse_a, coarse_b = dtw_path(_block_means(a, factor), _block_means(b, factor))
     anchors, last = [(0, 0)], (0, 0)
-    for i, j in zip(coarse_a * factor, coarse_b * factor):
+    for i, j in zip(coarse_a * factor, coarse_b * factor, strict=True):
         if i - last[0] >= SEGMENT_FRAMES and j > last[1] and n - i >= factor and m - j >= factor:
             last = (int(i), int(j))
             anchors.append(last)
@@ -96,8 +96,9 @@ def long_dtw_path(a: np.ndarray, b: np.ndarray, max_cells: int = MAX_DTW_CELLS) 
     return np.concatenate(parts_a), np.concatenate(parts_b)
 
 
-def parallel_pairs(base_mel: np.ndarray, target_mel: np.ndarray,
-                   content: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def parallel_pairs(
+    base_mel: np.ndarray, target_mel: np.ndarray, content: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(base indices, target indices) paired by DTW, speech frames only. `content`: unit-norm
     speaker-independent features of both (content.py), one row per frame; else cepstra."""
     base_mask, target_mask = speech_frames(base_mel), speech_frames(target_mel)
@@ -114,6 +115,7 @@ def nearest_pairs(base_mel: np.ndarray, target_mel: np.ndarray, chunk: int = 204
     base_index, target_index = np.flatnonzero(base_mask), np.flatnonzero(target_mask)
     base_keys = normalised_cepstra(base_mel, base_mask)[base_index]
     target_keys = normalised_cepstra(target_mel, target_mask)[target_index]
-    best = np.concatenate([np.argmax(target_keys[s:s + chunk] @ base_keys.T, axis=1)
-                           for s in range(0, len(target_keys), chunk)])
+    best = np.concatenate(
+        [np.argmax(target_keys[s : s + chunk] @ base_keys.T, axis=1) for s in range(0, len(target_keys), chunk)]
+    )
     return base_index[best], target_index

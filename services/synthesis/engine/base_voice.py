@@ -61,9 +61,18 @@ class EspeakBase(BaseVoice):
 
     def speak(self, text: str, speed: float = 1.0) -> np.ndarray:
         wav = subprocess.run(
-            [espeak_binary(), "-v", self.voice, "-s", str(int(np.clip(ESPEAK_WORDS_PER_MINUTE * speed, *ESPEAK_RATES))),
-             "--stdout", text],
-            capture_output=True, check=True).stdout
+            [
+                espeak_binary(),
+                "-v",
+                self.voice,
+                "-s",
+                str(int(np.clip(ESPEAK_WORDS_PER_MINUTE * speed, *ESPEAK_RATES))),
+                "--stdout",
+                text,
+            ],
+            capture_output=True,
+            check=True,
+        ).stdout
         return decode(wav, RATE).samples
 
 

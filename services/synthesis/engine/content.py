@@ -58,9 +58,13 @@ class ContentFeatures:
         """22.05 kHz speech → (frames, 512) unit rows, one per log-mel frame of that speech,
         standardised over the utterance (so a speaker's constant offset drops out)."""
         features = self.model.feature_extractor(resample(samples, RATE, WHISPER_RATE))
-        states = np.concatenate([
-            np.asarray(self.model.encode(np.ascontiguousarray(features[:, start:start + WINDOW])))[0]
-            for start in range(0, features.shape[1], WINDOW) if features.shape[1] - start >= MIN_WINDOW])
+        states = np.concatenate(
+            [
+                np.asarray(self.model.encode(np.ascontiguousarray(features[:, start : start + WINDOW])))[0]
+                for start in range(0, features.shape[1], WINDOW)
+                if features.shape[1] - start >= MIN_WINDOW
+            ]
+        )
         states = (states - states.mean(axis=0)) / (states.std(axis=0) + 1e-5)
         at = np.minimum(np.round(np.arange(frames) * FRAME_SECONDS * STATES_PER_SECOND).astype(int), len(states) - 1)
         rows = states[at]
@@ -71,17 +75,21 @@ class ContentFeatures:
         align (HEARD_LANGUAGES) or too little of it was heard confidently. Segments Whisper is unsure
         of are dropped together with their audio, so text and audio still say the same thing."""
         audio = resample(samples, RATE, WHISPER_RATE)
-        segments, info = self.model.transcribe(audio, beam_size=1, vad_filter=False,
-                                               condition_on_previous_text=False)
+        segments, info = self.model.transcribe(audio, beam_size=1, vad_filter=False, condition_on_previous_text=False)
         if info.language not in HEARD_LANGUAGES or info.language_probability < MIN_LANGUAGE_PROBABILITY:
             return None  # before decoding: the segments are decoded lazily, as they are read
         segments = list(segments)
-        sure = [s for s in segments if s.avg_logprob >= MIN_LOG_PROBABILITY and s.no_speech_prob <= MAX_NO_SPEECH
-                and s.text.strip()]
+        sure = [
+            s
+            for s in segments
+            if s.avg_logprob >= MIN_LOG_PROBABILITY and s.no_speech_prob <= MAX_NO_SPEECH and s.text.strip()
+        ]
         if len(sure) == len(segments):
             kept = samples  # nothing dropped: keep the audio whole rather than trust segment times
         else:
-            spans = [samples[max(0, int((s.start - SPAN_PADDING) * RATE)):int((s.end + SPAN_PADDING) * RATE)] for s in sure]
+            spans = [
+                samples[max(0, int((s.start - SPAN_PADDING) * RATE)) : int((s.end + SPAN_PADDING) * RATE)] for s in sure
+            ]
             kept = np.concatenate(spans) if spans else samples[:0]
         if len(kept) < MIN_HEARD_SECONDS * RATE or not sure:
             return None

@@ -41,7 +41,7 @@ class FitOptions:
 
     def split_pitch(self, ratio: float) -> tuple[float, float]:
         """(wave_pitch, mel_pitch) whose product is `ratio`."""
-        wave = float(ratio ** self.wave_share)
+        wave = float(ratio**self.wave_share)
         return wave, float(ratio / wave)
 
 
@@ -69,7 +69,7 @@ class Conversion:
         return state | ({"classes": self.classes.to_state()} if self.classes else {})
 
     @classmethod
-    def from_state(cls, state: dict) -> "Conversion":
+    def from_state(cls, state: dict) -> Conversion:
         classes = sound_classes.SoundClasses.from_state(state["classes"]) if "classes" in state else None
         return cls(**array_values({k: v for k, v in state.items() if k != "classes"}), classes=classes)
 
@@ -108,8 +108,13 @@ def best_formant_ratio(base: np.ndarray, target: np.ndarray, pitch_ratio: float 
     return float(grid[int(np.argmin(errors))])
 
 
-def fit(base_pairs: np.ndarray, target_pairs: np.ndarray, pitch_ratio: float, target_frames: np.ndarray,
-        options: FitOptions | None = None) -> Conversion:
+def fit(
+    base_pairs: np.ndarray,
+    target_pairs: np.ndarray,
+    pitch_ratio: float,
+    target_frames: np.ndarray,
+    options: FitOptions | None = None,
+) -> Conversion:
     """Fit on paired frames (the same sound in base speech already moved by
     options.split_pitch(pitch_ratio)[0] on the waveform, and in the reference).
     `target_frames`: all reference speech frames (for the band statistics)."""
@@ -128,7 +133,17 @@ def fit(base_pairs: np.ndarray, target_pairs: np.ndarray, pitch_ratio: float, ta
     # restore the reference's spread that the regression took away, in proportion to the strength
     spread = (y.std(axis=0) / (mapped.std(axis=0) + 1e-6)) ** options.strength
     error = float(np.abs((mapped - mapped.mean(axis=0)) * spread + mapped.mean(axis=0) - y).mean())
-    return Conversion(wave_pitch, mel_pitch, formant_ratio, source_mean.astype(np.float32), source_std.astype(np.float32),
-                      target_mean.astype(np.float32), target_std.astype(np.float32), matrix.astype(np.float32),
-                      bias.astype(np.float32), spread.astype(np.float32), options.strength,
-                      {"pairs": len(base_pairs), "fit_error": error})
+    return Conversion(
+        wave_pitch,
+        mel_pitch,
+        formant_ratio,
+        source_mean.astype(np.float32),
+        source_std.astype(np.float32),
+        target_mean.astype(np.float32),
+        target_std.astype(np.float32),
+        matrix.astype(np.float32),
+        bias.astype(np.float32),
+        spread.astype(np.float32),
+        options.strength,
+        {"pairs": len(base_pairs), "fit_error": error},
+    )

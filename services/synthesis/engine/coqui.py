@@ -24,20 +24,55 @@ import torch
 from kit.audio.codec import encode, resample
 from kit.errors import InvalidArgument
 from kit.models import ModelStore
-from services.synthesis.engine.interface import (REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine,
-                                                  load_artifact, save_artifact)
+from services.synthesis.engine.interface import (
+    REFERENCE_RATE,
+    Progress,
+    SpeechOptions,
+    VoiceEngine,
+    load_artifact,
+    save_artifact,
+)
 from services.synthesis.engine.text import chunk_text, normalise
 
 REQUIRED_FILES = {
     "xtts_v2": ("config.json", "model.pth", "vocab.json"),
     "vits": ("config.json", "model.pth"),
-    "tortoise": ("config.json", "autoregressive.pth", "diffusion_decoder.pth", "clvp2.pth", "vocoder.pth",
-                 "mel_norms.pth"),
-    "bark": ("config.json", "text_2.pt", "coarse_2.pt", "fine_2.pt", "bert-base-multilingual-cased/vocab.txt",
-             "encodec_24khz/config.json"),
+    "tortoise": (
+        "config.json",
+        "autoregressive.pth",
+        "diffusion_decoder.pth",
+        "clvp2.pth",
+        "vocoder.pth",
+        "mel_norms.pth",
+    ),
+    "bark": (
+        "config.json",
+        "text_2.pt",
+        "coarse_2.pt",
+        "fine_2.pt",
+        "bert-base-multilingual-cased/vocab.txt",
+        "encodec_24khz/config.json",
+    ),
 }
-XTTS_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "hu", "ko",
-                  "ja", "hi")
+XTTS_LANGUAGES = (
+    "en",
+    "es",
+    "fr",
+    "de",
+    "it",
+    "pt",
+    "pl",
+    "tr",
+    "ru",
+    "nl",
+    "cs",
+    "ar",
+    "zh-cn",
+    "hu",
+    "ko",
+    "ja",
+    "hi",
+)
 MAX_REFERENCE_SECONDS = 30
 ARTIFACT_KIND = "timbre-coqui-v1"
 
@@ -57,13 +92,16 @@ def _local_hub(folder: Path):
     """Bark's constructor names two hub models; answer those names from the model folder, offline."""
     from transformers import AutoProcessor, BertTokenizer, EncodecModel
 
-    local = {"bert-base-multilingual-cased": folder / "bert-base-multilingual-cased",
-             "facebook/encodec_24khz": folder / "encodec_24khz"}
+    local = {
+        "bert-base-multilingual-cased": folder / "bert-base-multilingual-cased",
+        "facebook/encodec_24khz": folder / "encodec_24khz",
+    }
     originals = {cls: cls.from_pretrained for cls in (AutoProcessor, BertTokenizer, EncodecModel)}
 
     def redirect(original):
         def load(name, *args, **kwargs):
             return original(str(local.get(name, name)), *args, local_files_only=True, **kwargs)
+
         return load
 
     try:
@@ -93,8 +131,11 @@ def load_model(model: str, folder: str, on: str):
     weights = path / "model.pth"
     context = _local_hub(path) if model == "bark" else contextlib.nullcontext()
     with context:
-        api = TTS(model_path=str(path if model in ("tortoise", "bark") else weights),
-                  config_path=str(path / "config.json"), progress_bar=False)
+        api = TTS(
+            model_path=str(path if model in ("tortoise", "bark") else weights),
+            config_path=str(path / "config.json"),
+            progress_bar=False,
+        )
     return api.to(on)
 
 
@@ -118,8 +159,9 @@ class CoquiEngine(VoiceEngine):
         return tuple(languages) if languages else ("en",)
 
     # -- building ---------------------------------------------------------------------------
-    def build_voice(self, references: list[np.ndarray], transcript: str | None = None,
-                    progress: Progress | None = None) -> bytes:
+    def build_voice(
+        self, references: list[np.ndarray], transcript: str | None = None, progress: Progress | None = None
+    ) -> bytes:
         report = progress or (lambda stage, fraction: None)
         if not references:
             raise InvalidArgument("at least one reference recording is needed", field="reference")
@@ -145,8 +187,9 @@ class CoquiEngine(VoiceEngine):
     def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
         if voice is None and self.model_name == "xtts_v2":
             raise InvalidArgument("XTTS-v2 speaks only in a cloned voice: give a voice artifact", field="voice")
-        state = None if voice is None else load_artifact(voice, ARTIFACT_KIND, f"for {self.name}",
-                                                          model=self.model_name)
+        state = (
+            None if voice is None else load_artifact(voice, ARTIFACT_KIND, f"for {self.name}", model=self.model_name)
+        )
         rate = self.output_rate(options)
         with contextlib.ExitStack() as stack:
             speaker_wav = None
@@ -165,8 +208,13 @@ class CoquiEngine(VoiceEngine):
     @torch.inference_mode()
     def _speak(self, chunk: str, state: dict | None, speaker_wav: str | None, options: SpeechOptions) -> np.ndarray:
         if self.model_name == "xtts_v2":
-            out = self.model.inference(chunk, options.language, state["gpt_cond_latent"].to(self.device),
-                                       state["speaker_embedding"].to(self.device), speed=options.speed)
+            out = self.model.inference(
+                chunk,
+                options.language,
+                state["gpt_cond_latent"].to(self.device),
+                state["speaker_embedding"].to(self.device),
+                speed=options.speed,
+            )
             return np.asarray(out["wav"], dtype=np.float32).reshape(-1)
         kwargs = {"speaker_wav": speaker_wav} if speaker_wav else {}
         if getattr(self.model, "is_multi_lingual", False):
@@ -178,6 +226,7 @@ def _pitch_shift(audio: np.ndarray, rate: int, semitones: float) -> np.ndarray:
     """The caller's pitch option, for models without a pitch control of their own (quarter tones)."""
     import torchaudio
 
-    shifted = torchaudio.functional.pitch_shift(torch.from_numpy(audio)[None], rate, n_steps=round(semitones * 4),
-                                                bins_per_octave=48)
+    shifted = torchaudio.functional.pitch_shift(
+        torch.from_numpy(audio)[None], rate, n_steps=round(semitones * 4), bins_per_octave=48
+    )
     return shifted[0].numpy().astype(np.float32)

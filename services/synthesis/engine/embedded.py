@@ -24,8 +24,14 @@ from services.synthesis.engine import alignment, conversion, fine_structure, sou
 from services.synthesis.engine.base_voice import base_name, base_voice
 from services.synthesis.engine.content import ContentFeatures
 from services.synthesis.engine.features import f0_per_frame, median_f0
-from services.synthesis.engine.interface import (REFERENCE_RATE, Progress, SpeechOptions, VoiceEngine,
-                                                  load_artifact, save_artifact)
+from services.synthesis.engine.interface import (
+    REFERENCE_RATE,
+    Progress,
+    SpeechOptions,
+    VoiceEngine,
+    load_artifact,
+    save_artifact,
+)
 from services.synthesis.engine.mel import HOP, RATE, log_mel
 from services.synthesis.engine.text import chunk_text, normalise
 from services.synthesis.engine.vocoder import load_vocoder
@@ -39,9 +45,11 @@ SECOND_WINDOW = 128
 VOCODER_WINDOW = 400  # frames per later window (4.6 s): context overhead 8% (160 frames cost 28%)
 VOCODER_CONTEXT = 16  # frames of context on each side of a window
 CORPUS_CACHE = 4  # base corpora kept spoken (language, pitch): 2.5–5 MB each
-THAI_CORPUS = ("สวัสดีครับ วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง "
-               "คุณพ่อของฉันทำงานที่โรงพยาบาลในกรุงเทพ ทุกเช้าเขาตื่นนอนตอนหกโมง แล้วดื่มกาแฟร้อนหนึ่งแก้ว "
-               "นักเรียนกำลังอ่านหนังสือในห้องสมุด เสียงฝนตกข้างนอกทำให้ทุกคนรู้สึกสบายใจ")
+THAI_CORPUS = (
+    "สวัสดีครับ วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลด้วยกัน ฉันชอบกินข้าวผัดและต้มยำกุ้ง "
+    "คุณพ่อของฉันทำงานที่โรงพยาบาลในกรุงเทพ ทุกเช้าเขาตื่นนอนตอนหกโมง แล้วดื่มกาแฟร้อนหนึ่งแก้ว "
+    "นักเรียนกำลังอ่านหนังสือในห้องสมุด เสียงฝนตกข้างนอกทำให้ทุกคนรู้สึกสบายใจ"
+)
 
 
 @dataclass
@@ -54,12 +62,12 @@ class EmbeddedVoice:
 
 
 def transcript_language(text: str) -> str:
-    """"th" when the transcript is written in Thai script, else "en"."""
+    """ "th" when the transcript is written in Thai script, else "en"."""
     return "th" if any("\u0e00" <= ch <= "\u0e7f" for ch in text) else "en"
 
 
 def _english_corpus() -> str:
-    from timbre.samples import PASSAGES
+    from services.synthesis.engine.base_corpus import PASSAGES
 
     return " ".join(PASSAGES)
 
@@ -85,8 +93,9 @@ class EmbeddedEngine(VoiceEngine):
     name = "embedded"
     native_rate = RATE
 
-    def __init__(self, store: ModelStore | None = None, device: str = "cpu",
-                 fit_options: conversion.FitOptions | None = None) -> None:
+    def __init__(
+        self, store: ModelStore | None = None, device: str = "cpu", fit_options: conversion.FitOptions | None = None
+    ) -> None:
         self.store = store or ModelStore()
         self.vocoder = load_vocoder(self.store.require("hifigan"), device)
         self.fit_options = fit_options or conversion.FitOptions()
@@ -128,15 +137,18 @@ class EmbeddedEngine(VoiceEngine):
         return self._base_f0_cache[language]
 
     # -- building ---------------------------------------------------------------------------
-    def build_voice(self, references: list[np.ndarray], transcript: str | None = None,
-                    progress: Progress | None = None) -> bytes:
+    def build_voice(
+        self, references: list[np.ndarray], transcript: str | None = None, progress: Progress | None = None
+    ) -> bytes:
         report = progress or (lambda stage, fraction: None)
         if not references:
             raise InvalidArgument("at least one reference recording is needed", field="reference")
         seconds = sum(len(r) for r in references) / REFERENCE_RATE
         if seconds < MIN_REFERENCE_SECONDS:
-            raise InvalidArgument(f"the reference is {seconds:.1f} s; at least {MIN_REFERENCE_SECONDS:g} s of speech "
-                                  "is needed", reason="AUDIO_TOO_SHORT")
+            raise InvalidArgument(
+                f"the reference is {seconds:.1f} s; at least {MIN_REFERENCE_SECONDS:g} s of speech is needed",
+                reason="AUDIO_TOO_SHORT",
+            )
         started = time.monotonic()
         target_audio = np.concatenate([resample(r, REFERENCE_RATE, RATE) for r in references])
         target_mel = log_mel(target_audio)
@@ -156,8 +168,11 @@ class EmbeddedEngine(VoiceEngine):
             if parallel:
                 base_audio = self._base_audio(language, transcript, wave_pitch)
                 base_mel = log_mel(base_audio)
-                content = ((self.content(base_audio, len(base_mel)), self.content(parallel_audio, len(parallel_mel)))
-                           if self.content else None)
+                content = (
+                    (self.content(base_audio, len(base_mel)), self.content(parallel_audio, len(parallel_mel)))
+                    if self.content
+                    else None
+                )
                 base_index, target_index = alignment.parallel_pairs(base_mel, parallel_mel, content)
                 target_pairs = parallel_mel[target_index]
             else:
@@ -168,19 +183,31 @@ class EmbeddedEngine(VoiceEngine):
             if parallel:  # nearest pairs match sounds too loosely to learn per-sound corrections from
                 missed = target_pairs - fitted(base_mel[base_index])
                 fitted.classes = sound_classes.fit(base_mel, base_index, missed, self.fit_options.class_strength)
-            fitted.report.update(parallel=parallel, transcript=source, base_f0=base_f0, target_f0=target_f0,
-                                 sound_classes=len(fitted.classes.centres) if fitted.classes else 0)
+            fitted.report.update(
+                parallel=parallel,
+                transcript=source,
+                base_f0=base_f0,
+                target_f0=target_f0,
+                sound_classes=len(fitted.classes.centres) if fitted.classes else 0,
+            )
             conversions[base_name(language)] = fitted.to_state()
             report(f"{language}: fitted", 0.05 + 0.95 * (index + 1) / len(self.languages))
         harmonics = fine_structure.fit(target_audio, target_mel) if self.fit_options.fine_structure else None
-        artifact = save_artifact({"kind": ARTIFACT_KIND, "reference_seconds": seconds,
-                                  "build_seconds": time.monotonic() - started, "conversions": conversions}
-                                 | ({"fine_structure": harmonics.to_state()} if harmonics else {}))
+        artifact = save_artifact(
+            {
+                "kind": ARTIFACT_KIND,
+                "reference_seconds": seconds,
+                "build_seconds": time.monotonic() - started,
+                "conversions": conversions,
+            }
+            | ({"fine_structure": harmonics.to_state()} if harmonics else {})
+        )
         report("done", 1.0)
         return artifact
 
-    def _transcribed(self, transcript: str | None, audio: np.ndarray,
-                     mel: np.ndarray) -> tuple[str | None, np.ndarray, np.ndarray, str]:
+    def _transcribed(
+        self, transcript: str | None, audio: np.ndarray, mel: np.ndarray
+    ) -> tuple[str | None, np.ndarray, np.ndarray, str]:
         """(transcript, the audio and log-mel it covers, "given" | "heard" | "none"): the caller's
         transcript, else what Whisper hears in the reference (unsure stretches cut out), else none."""
         if transcript:
@@ -199,8 +226,10 @@ class EmbeddedEngine(VoiceEngine):
     def _voice(state: dict) -> EmbeddedVoice:
         try:
             harmonics = state.get("fine_structure")
-            return EmbeddedVoice({name: conversion.Conversion.from_state(s) for name, s in state["conversions"].items()},
-                                 fine_structure.FineStructure.from_state(harmonics) if harmonics else None)
+            return EmbeddedVoice(
+                {name: conversion.Conversion.from_state(s) for name, s in state["conversions"].items()},
+                fine_structure.FineStructure.from_state(harmonics) if harmonics else None,
+            )
         except (KeyError, TypeError) as exc:
             raise InvalidArgument("the voice artifact is incomplete", field="voice") from exc
 
@@ -217,10 +246,13 @@ class EmbeddedEngine(VoiceEngine):
             "reference_seconds": round(float(state.get("reference_seconds", 0.0)), 2),
             "build_seconds": round(float(state.get("build_seconds", 0.0)), 2),
             "base_voices": {name: _conversion_summary(fitted) for name, fitted in voice.conversions.items()},
-            "fine_structure": {"frames": len(pool.log_f0) if pool else 0,
-                               "split": pool.split if pool else None,
-                               "f0_hz": [round(float(np.exp(pool.log_f0[0])), 1),
-                                         round(float(np.exp(pool.log_f0[-1])), 1)] if pool else None},
+            "fine_structure": {
+                "frames": len(pool.log_f0) if pool else 0,
+                "split": pool.split if pool else None,
+                "f0_hz": [round(float(np.exp(pool.log_f0[0])), 1), round(float(np.exp(pool.log_f0[-1])), 1)]
+                if pool
+                else None,
+            },
         }
 
     # -- speaking ---------------------------------------------------------------------------
@@ -231,7 +263,7 @@ class EmbeddedEngine(VoiceEngine):
         while start < len(mel):
             end = min(len(mel), start + next(sizes))
             low, high = max(0, start - VOCODER_CONTEXT), min(len(mel), end + VOCODER_CONTEXT)
-            yield self.vocoder(mel[low:high])[(start - low) * HOP:(end - low) * HOP]
+            yield self.vocoder(mel[low:high])[(start - low) * HOP : (end - low) * HOP]
             start = end
 
     def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:

@@ -21,8 +21,10 @@ def make_engine(choice: str | None = None, store: ModelStore | None = None) -> V
 
         return CoquiEngine(choice.split(":", 1)[1], store)
     if choice != "embedded":
-        raise InvalidArgument(f"unknown engine {choice!r}; use 'embedded' or 'coqui:<model>' "
-                              "(xtts_v2, vits, tortoise, bark)", field="engine")
+        raise InvalidArgument(
+            f"unknown engine {choice!r}; use 'embedded' or 'coqui:<model>' (xtts_v2, vits, tortoise, bark)",
+            field="engine",
+        )
     from services.synthesis.engine.embedded import EmbeddedEngine
 
     return EmbeddedEngine(store)

@@ -15,7 +15,7 @@ ENVELOPE_CEPSTRA = 16  # cepstral coefficients kept for the spectral envelope; t
 
 def cepstra(log_mel: np.ndarray, count: int = 20) -> np.ndarray:
     """MFCC-like coefficients 1..count (c0 = loudness dropped)."""
-    return dct(log_mel, type=2, norm="ortho", axis=1)[:, 1:count + 1]
+    return dct(log_mel, type=2, norm="ortho", axis=1)[:, 1 : count + 1]
 
 
 def split_envelope(log_mel: np.ndarray, keep: int = ENVELOPE_CEPSTRA) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +75,7 @@ def shift(log_mel: np.ndarray, pitch_ratio: float, formant_ratio: float = 1.0) -
 def _centred(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rows without their mean, each row's energy)."""
     centred = frames - frames.mean(axis=1, keepdims=True)
-    return centred, (centred ** 2).sum(axis=1)
+    return centred, (centred**2).sum(axis=1)
 
 
 def _pitch(frames: np.ndarray, rate: int, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:

@@ -30,23 +30,30 @@ class SpeechOptions:
     pitch: float = 0.0  # semitones
     sample_rate: int = 0  # 0: the engine's native rate
 
-    def checked(self, max_chars: int, text: str, languages: tuple[str, ...] = LANGUAGES) -> "SpeechOptions":
+    def checked(self, max_chars: int, text: str, languages: tuple[str, ...] = LANGUAGES) -> SpeechOptions:
         if not text.strip():
             raise InvalidArgument("text is empty", field="text")
         if len(text) > max_chars:
-            raise InvalidArgument(f"text is {len(text)} characters; the limit is {max_chars}", reason="TEXT_TOO_LONG",
-                                  limit=max_chars, characters=len(text))
+            raise InvalidArgument(
+                f"text is {len(text)} characters; the limit is {max_chars}",
+                reason="TEXT_TOO_LONG",
+                limit=max_chars,
+                characters=len(text),
+            )
         if self.language not in languages:
-            raise InvalidArgument(f"language {self.language!r} is not offered; one of {', '.join(languages)}",
-                                  field="language")
+            raise InvalidArgument(
+                f"language {self.language!r} is not offered; one of {', '.join(languages)}", field="language"
+            )
         if not SPEED_RANGE[0] <= self.speed <= SPEED_RANGE[1]:
             raise InvalidArgument(f"speed {self.speed} is outside {SPEED_RANGE[0]}–{SPEED_RANGE[1]}", field="speed")
         if not PITCH_RANGE[0] <= self.pitch <= PITCH_RANGE[1]:
-            raise InvalidArgument(f"pitch {self.pitch} semitones is outside {PITCH_RANGE[0]:g}–{PITCH_RANGE[1]:g}",
-                                  field="pitch")
+            raise InvalidArgument(
+                f"pitch {self.pitch} semitones is outside {PITCH_RANGE[0]:g}–{PITCH_RANGE[1]:g}", field="pitch"
+            )
         if self.sample_rate and not RATE_RANGE[0] <= self.sample_rate <= RATE_RANGE[1]:
-            raise InvalidArgument(f"sample rate {self.sample_rate} Hz is outside {RATE_RANGE[0]}–{RATE_RANGE[1]} Hz",
-                                  field="sample_rate")
+            raise InvalidArgument(
+                f"sample rate {self.sample_rate} Hz is outside {RATE_RANGE[0]}–{RATE_RANGE[1]} Hz", field="sample_rate"
+            )
         return self
 
 
@@ -73,10 +80,12 @@ def load_artifact(artifact: bytes, kind: str, built_for: str, **expected: str) -
     try:
         state = torch.load(io.BytesIO(artifact), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable or unsafe artifact is the same error
-        raise InvalidArgument(f"the voice artifact is not readable ({exc.__class__.__name__})",
-                              field="voice") from exc
-    if not isinstance(state, dict) or state.get("kind") != kind or any(
-            state.get(key) != value for key, value in expected.items()):
+        raise InvalidArgument(f"the voice artifact is not readable ({exc.__class__.__name__})", field="voice") from exc
+    if (
+        not isinstance(state, dict)
+        or state.get("kind") != kind
+        or any(state.get(key) != value for key, value in expected.items())
+    ):
         raise InvalidArgument(f"the voice artifact was not built {built_for}", field="voice")
     return state
 
@@ -87,16 +96,22 @@ class VoiceEngine(ABC):
     languages: tuple[str, ...] = LANGUAGES
 
     @abstractmethod
-    def build_voice(self, references: list[np.ndarray], transcript: str | None = None,
-                    progress: Progress | None = None) -> bytes:
+    def build_voice(
+        self, references: list[np.ndarray], transcript: str | None = None, progress: Progress | None = None
+    ) -> bytes:
         """Reference speech (float32 mono at REFERENCE_RATE) → the voice artifact (speaker.pth bytes)."""
 
     @abstractmethod
     def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
         """Checked options → float32 chunks at options.sample_rate (or native_rate)."""
 
-    def synthesize(self, text: str, voice: bytes | None = None, options: SpeechOptions | None = None,
-                   max_chars: int = MAX_TEXT_CHARS) -> Iterator[np.ndarray]:
+    def synthesize(
+        self,
+        text: str,
+        voice: bytes | None = None,
+        options: SpeechOptions | None = None,
+        max_chars: int = MAX_TEXT_CHARS,
+    ) -> Iterator[np.ndarray]:
         """Text → PCM chunks (float32 mono), one per sentence, the first as soon as it is spoken.
 
         Errors in the text or options are raised here, before any work, not at the first chunk."""

@@ -20,8 +20,9 @@ FRAME_SECONDS = HOP / RATE
 @functools.lru_cache(maxsize=1)
 def _basis() -> torch.Tensor:
     # librosa's default mel filters (slaney scale and area normalisation), which HiFi-GAN used
-    return torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, FMAX, N_MELS, RATE,
-                                                 norm="slaney", mel_scale="slaney").T.contiguous()
+    return torchaudio.functional.melscale_fbanks(
+        N_FFT // 2 + 1, 0.0, FMAX, N_MELS, RATE, norm="slaney", mel_scale="slaney"
+    ).T.contiguous()
 
 
 @functools.lru_cache(maxsize=1)

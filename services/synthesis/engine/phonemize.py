@@ -34,13 +34,19 @@ def phonemize(text: str, voice: str = "en-us") -> list[str]:
     bodies = [c.rstrip(",;:.!?").strip() for c in clauses]
     result = subprocess.run(
         [espeak_binary(), "-q", "--ipa", "-v", voice, "--stdin"],
-        input="\n".join(bodies) + "\n", capture_output=True, text=True, check=True,
+        input="\n".join(bodies) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
     )
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     if len(lines) != len(bodies):  # espeak split or merged clauses: fall back to one call each
         lines = [
-            " ".join(subprocess.run([espeak_binary(), "-q", "--ipa", "-v", voice, body],
-                                    capture_output=True, text=True, check=True).stdout.split())
+            " ".join(
+                subprocess.run(
+                    [espeak_binary(), "-q", "--ipa", "-v", voice, body], capture_output=True, text=True, check=True
+                ).stdout.split()
+            )
             for body in bodies
         ]
-    return [line + mark for line, mark in zip(lines, marks)]
+    return [line + mark for line, mark in zip(lines, marks, strict=False)]

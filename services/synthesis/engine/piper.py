@@ -28,7 +28,7 @@ class PiperConfig:
     noise_w: float
 
     @classmethod
-    def load(cls, path: Path) -> "PiperConfig":
+    def load(cls, path: Path) -> PiperConfig:
         raw = json.loads(path.read_text())
         return cls(
             sample_rate=int(raw["audio"]["sample_rate"]),
@@ -60,10 +60,12 @@ class PiperVoice:
 
     def speak_phonemes(self, phonemes: str, length_scale: float | None = None) -> np.ndarray:
         ids = np.array([self.ids(phonemes)], dtype=np.int64)
-        scales = np.array([self.config.noise_scale, length_scale or self.config.length_scale, self.config.noise_w],
-                          dtype=np.float32)
-        audio = self.session.run(None, {"input": ids, "input_lengths": np.array([ids.shape[1]], dtype=np.int64),
-                                        "scales": scales})[0]
+        scales = np.array(
+            [self.config.noise_scale, length_scale or self.config.length_scale, self.config.noise_w], dtype=np.float32
+        )
+        audio = self.session.run(
+            None, {"input": ids, "input_lengths": np.array([ids.shape[1]], dtype=np.int64), "scales": scales}
+        )[0]
         return audio.reshape(-1).astype(np.float32)
 
     def speak(self, text: str, length_scale: float | None = None) -> np.ndarray:

@@ -30,7 +30,7 @@ ITERATIONS = 15
 def _keys(log_mel: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     c = (cepstra(log_mel, KEY_CEPSTRA) - mean) / std
     padded = np.pad(c, ((KEY_CONTEXT, KEY_CONTEXT), (0, 0)), mode="edge")
-    keys = np.concatenate([padded[i:i + len(c)] for i in range(2 * KEY_CONTEXT + 1)], axis=1)
+    keys = np.concatenate([padded[i : i + len(c)] for i in range(2 * KEY_CONTEXT + 1)], axis=1)
     return keys / (np.linalg.norm(keys, axis=1, keepdims=True) + 1e-9)
 
 
@@ -84,5 +84,10 @@ def fit(base_mel: np.ndarray, base_index: np.ndarray, missed: np.ndarray, streng
     totals = np.zeros((count, missed.shape[1]))
     np.add.at(totals, label, missed)
     corrections = totals / (sizes[:, None] + SHRINK)  # mean × n / (n + SHRINK)
-    return SoundClasses(mean.astype(np.float32), std.astype(np.float32), centres.astype(np.float32),
-                        corrections.astype(np.float32), float(strength))
+    return SoundClasses(
+        mean.astype(np.float32),
+        std.astype(np.float32),
+        centres.astype(np.float32),
+        corrections.astype(np.float32),
+        float(strength),
+    )

@@ -29,7 +29,8 @@ RESBLOCK_DILATIONS = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
 
 def _conv(channels: int, kernel: int, dilation: int) -> nn.Conv1d:
     return nn.utils.parametrizations.weight_norm(
-        nn.Conv1d(channels, channels, kernel, dilation=dilation, padding=(kernel * dilation - dilation) // 2))
+        nn.Conv1d(channels, channels, kernel, dilation=dilation, padding=(kernel * dilation - dilation) // 2)
+    )
 
 
 class ResBlock(nn.Module):
@@ -39,7 +40,7 @@ class ResBlock(nn.Module):
         self.convs2 = nn.ModuleList(_conv(channels, kernel, 1) for _ in dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for c1, c2 in zip(self.convs1, self.convs2):
+        for c1, c2 in zip(self.convs1, self.convs2, strict=True):
             x = x + c2(F.leaky_relu(c1(F.leaky_relu(x, SLOPE)), SLOPE))
         return x
 
@@ -52,10 +53,10 @@ class Generator(nn.Module):
         self.ups = nn.ModuleList()
         self.resblocks = nn.ModuleList()
         channels = initial_channels
-        for rate, kernel in zip(UPSAMPLE_RATES, UPSAMPLE_KERNELS):
+        for rate, kernel in zip(UPSAMPLE_RATES, UPSAMPLE_KERNELS, strict=True):
             self.ups.append(wn(nn.ConvTranspose1d(channels, channels // 2, kernel, rate, padding=(kernel - rate) // 2)))
             channels //= 2
-            for k, d in zip(RESBLOCK_KERNELS, RESBLOCK_DILATIONS):
+            for k, d in zip(RESBLOCK_KERNELS, RESBLOCK_DILATIONS, strict=True):
                 self.resblocks.append(ResBlock(channels, k, d))
         self.conv_post = wn(nn.Conv1d(channels, 1, 7, padding=3))
         self.kernels = len(RESBLOCK_KERNELS)

@@ -25,6 +25,9 @@ def voice_handlers(builds: VoiceBuilds) -> dict:
 
 
 def job_handlers(jobs: Jobs) -> dict:
-    return {events_pb2.GenerationRequested.DESCRIPTOR.full_name: SlowHandler(
-        lambda payload: jobs.run(payload.job_id),
-        lambda conn, payload, outcome: jobs.finish(conn, payload.job_id, outcome))}
+    return {
+        events_pb2.GenerationRequested.DESCRIPTOR.full_name: SlowHandler(
+            lambda payload: jobs.run(payload.job_id),
+            lambda conn, payload, outcome: jobs.finish(conn, payload.job_id, outcome),
+        )
+    }

@@ -27,7 +27,7 @@ from kit.logging import get_logger
 from kit.storage import ObjectStore
 from kit.storage.keys import job_audio_key, job_text_key
 from services.synthesis.domain.generations import MAX_JOB_TEXT, format_code
-from services.synthesis.service_layer.speech import Caller, Speaker, Spoken, SpeechRequest
+from services.synthesis.service_layer.speech import Caller, Speaker, SpeechRequest, Spoken
 from services.synthesis.service_layer.webhooks import Webhooks
 from services.synthesis.storage import repository as repo
 from timbre.v1 import events_pb2
@@ -54,8 +54,15 @@ class Cancelled(Exception):
 
 
 class Jobs:
-    def __init__(self, uow: UnitOfWork, outbox: Outbox, store: ObjectStore, speaker: Speaker, webhooks: Webhooks,
-                 max_attempts: int = 3) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        outbox: Outbox,
+        store: ObjectStore,
+        speaker: Speaker,
+        webhooks: Webhooks,
+        max_attempts: int = 3,
+    ) -> None:
         self.uow = uow
         self.outbox = outbox
         self.store = store
@@ -78,16 +85,42 @@ class Jobs:
             self.store.put(text_key, request.text.encode(), "text/plain; charset=utf-8")
             with self.uow.begin() as conn:
                 row = repo.add_job(
-                    conn, job_id=job_id, tenant_id=caller.tenant_id, voice_id=state.voice_id, user_id=caller.user_id,
-                    tier=caller.tier, state="queued", characters=len(request.text), language=options.language,
-                    format=request.format, speed=options.speed, pitch=options.pitch,
-                    sample_rate=options.sample_rate, text_key=text_key, reservation_id=reservation,
-                    idempotency_key=idempotency_key or None)
-                self.outbox.add(conn, GENERATION_LIFECYCLE, job_id, events_pb2.GenerationRequested(
-                    job_id=job_id, tenant_id=caller.tenant_id, voice_id=state.voice_id, text_key=text_key,
-                    characters=len(request.text), language=options.language, format=format_code(request.format),
-                    speed=options.speed, pitch=options.pitch, sample_rate=options.sample_rate,
-                    reservation_id=reservation), tenant_id=caller.tenant_id)
+                    conn,
+                    job_id=job_id,
+                    tenant_id=caller.tenant_id,
+                    voice_id=state.voice_id,
+                    user_id=caller.user_id,
+                    tier=caller.tier,
+                    state="queued",
+                    characters=len(request.text),
+                    language=options.language,
+                    format=request.format,
+                    speed=options.speed,
+                    pitch=options.pitch,
+                    sample_rate=options.sample_rate,
+                    text_key=text_key,
+                    reservation_id=reservation,
+                    idempotency_key=idempotency_key or None,
+                )
+                self.outbox.add(
+                    conn,
+                    GENERATION_LIFECYCLE,
+                    job_id,
+                    events_pb2.GenerationRequested(
+                        job_id=job_id,
+                        tenant_id=caller.tenant_id,
+                        voice_id=state.voice_id,
+                        text_key=text_key,
+                        characters=len(request.text),
+                        language=options.language,
+                        format=format_code(request.format),
+                        speed=options.speed,
+                        pitch=options.pitch,
+                        sample_rate=options.sample_rate,
+                        reservation_id=reservation,
+                    ),
+                    tenant_id=caller.tenant_id,
+                )
         except BaseException:
             self.speaker.quotas.release(reservation)
             self.store.delete(text_key)
@@ -107,10 +140,12 @@ class Jobs:
             if row is None:
                 raise NotFound("job not found")
             if row.state in TERMINAL:
-                raise FailedPrecondition(f"the job has already {row.state}", reason="FAILED_PRECONDITION",
-                                         state=row.state)
-            row = repo.set_job(conn, job_id, state="cancelled", error_reason="CANCELLED",
-                               error_detail="cancelled by the caller")
+                raise FailedPrecondition(
+                    f"the job has already {row.state}", reason="FAILED_PRECONDITION", state=row.state
+                )
+            row = repo.set_job(
+                conn, job_id, state="cancelled", error_reason="CANCELLED", error_detail="cancelled by the caller"
+            )
         self.speaker.quotas.release(row.reservation_id)
         return row
 
@@ -121,8 +156,11 @@ class Jobs:
     def audio(self, tenant_id: str, job_id: str) -> tuple[Row, bytes]:
         row = self.get(tenant_id, job_id)
         if row.state != "succeeded":
-            raise FailedPrecondition(f"the job is {row.state}; its audio exists once it has succeeded",
-                                     reason="FAILED_PRECONDITION", state=row.state)
+            raise FailedPrecondition(
+                f"the job is {row.state}; its audio exists once it has succeeded",
+                reason="FAILED_PRECONDITION",
+                state=row.state,
+            )
         return row, self.store.get(row.audio_key)
 
     # --- worker --------------------------------------------------------------------------------
@@ -137,8 +175,13 @@ class Jobs:
                 self._fail(conn, row, "INTERNAL", f"the job did not finish in {row.attempts} attempts")
                 return None
             row = repo.set_job(conn, job_id, state="running", attempts=row.attempts + 1, progress=0.0)
-            self.outbox.add(conn, GENERATION_LIFECYCLE, job_id, events_pb2.GenerationStarted(
-                job_id=job_id, tenant_id=row.tenant_id, worker_id=_WORKER_ID), tenant_id=row.tenant_id)
+            self.outbox.add(
+                conn,
+                GENERATION_LIFECYCLE,
+                job_id,
+                events_pb2.GenerationStarted(job_id=job_id, tenant_id=row.tenant_id, worker_id=_WORKER_ID),
+                tenant_id=row.tenant_id,
+            )
         return row
 
     def run(self, job_id: str) -> JobOutcome:
@@ -147,16 +190,24 @@ class Jobs:
         if row is None:
             return JobOutcome(skipped=True)
         started = time.monotonic()
-        request = SpeechRequest(row.voice_id, self.store.get(row.text_key).decode(), row.language, row.speed,
-                                row.pitch, row.sample_rate, row.format)
+        request = SpeechRequest(
+            row.voice_id,
+            self.store.get(row.text_key).decode(),
+            row.language,
+            row.speed,
+            row.pitch,
+            row.sample_rate,
+            row.format,
+        )
         try:
             state = self.speaker.voice_for(row.tenant_id, row.voice_id)
             options = request.options()
             rate = self.speaker.rate_of(options)
             generation_id = self.speaker.new_generation_id()
             tracker = _Progress(self, row, rate, len(request.text))
-            segments = list(self.speaker.marked_segments(state, request.text, options, generation_id, MAX_JOB_TEXT,
-                                                         tracker))
+            segments = list(
+                self.speaker.marked_segments(state, request.text, options, generation_id, MAX_JOB_TEXT, tracker)
+            )
             samples = np.concatenate(segments) if segments else np.zeros(0, np.float32)
             key = job_audio_key(row.tenant_id, row.job_id, row.format)
             self.store.put(key, encode(samples, rate, row.format), content_type(row.format))
@@ -176,19 +227,40 @@ class Jobs:
             return
         if repo.generation_of_job(conn, job_id) is None:
             caller = Caller(row.tenant_id, row.user_id, row.tier)
-            spoken = Spoken(outcome.generation_id, "job", row.language, row.format, row.characters,
-                            outcome.audio_seconds, outcome.compute_seconds, job_id, outcome.audio_key)
+            spoken = Spoken(
+                outcome.generation_id,
+                "job",
+                row.language,
+                row.format,
+                row.characters,
+                outcome.audio_seconds,
+                outcome.compute_seconds,
+                job_id,
+                outcome.audio_key,
+            )
             self.speaker.record(conn, caller, repo.voice(conn, row.voice_id), spoken)
             self.speaker.count(caller, row.language, row.characters, "ok", outcome.compute_seconds)
-        row = repo.set_job(conn, job_id, state="succeeded", progress=1.0, audio_key=outcome.audio_key,
-                           generation_id=outcome.generation_id, audio_seconds=outcome.audio_seconds)
+        row = repo.set_job(
+            conn,
+            job_id,
+            state="succeeded",
+            progress=1.0,
+            audio_key=outcome.audio_key,
+            generation_id=outcome.generation_id,
+            audio_seconds=outcome.audio_seconds,
+        )
         self.webhooks.stage(conn, row, "job.succeeded")
         self.speaker.quotas.commit(row.reservation_id)
 
     def _fail(self, conn: Connection, row: Row, reason: str, detail: str) -> None:
         row = repo.set_job(conn, row.job_id, state="failed", error_reason=reason, error_detail=detail)
-        self.outbox.add(conn, GENERATION_LIFECYCLE, row.job_id, events_pb2.GenerationFailed(
-            job_id=row.job_id, tenant_id=row.tenant_id, reason=reason, detail=detail), tenant_id=row.tenant_id)
+        self.outbox.add(
+            conn,
+            GENERATION_LIFECYCLE,
+            row.job_id,
+            events_pb2.GenerationFailed(job_id=row.job_id, tenant_id=row.tenant_id, reason=reason, detail=detail),
+            tenant_id=row.tenant_id,
+        )
         self.webhooks.stage(conn, row, "job.failed")
         self.speaker.quotas.release(row.reservation_id)
         log.warning("job_failed", job_id=row.job_id, reason=reason)
@@ -203,8 +275,13 @@ class Jobs:
                 raise Cancelled()
             repo.set_job(conn, row.job_id, progress=fraction)
             if int(fraction * 10) > int(current.progress * 10):
-                self.outbox.add(conn, GENERATION_LIFECYCLE, row.job_id, events_pb2.GenerationProgress(
-                    job_id=row.job_id, tenant_id=row.tenant_id, progress=fraction), tenant_id=row.tenant_id)
+                self.outbox.add(
+                    conn,
+                    GENERATION_LIFECYCLE,
+                    row.job_id,
+                    events_pb2.GenerationProgress(job_id=row.job_id, tenant_id=row.tenant_id, progress=fraction),
+                    tenant_id=row.tenant_id,
+                )
 
 
 class _Progress:

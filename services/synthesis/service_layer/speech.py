@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import Connection
@@ -27,13 +27,13 @@ from kit.grpc.auth import Principal
 from kit.grpc.convert import TIER_NAMES
 from kit.ids import is_uuid
 from kit.logging import get_logger
+from kit.watermark import SLOT_SECONDS, Watermarker
 from services.synthesis import metrics
 from services.synthesis.domain.generations import MAX_SHORT_TEXT, format_code
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.engine.interface import SpeechOptions, VoiceEngine
 from services.synthesis.service_layer.artifacts import Artifacts
 from services.synthesis.storage import repository as repo
-from services.watermark.codec import SLOT_SECONDS, Watermarker
 from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.speech")
@@ -61,7 +61,7 @@ class Caller:
     tier: int
 
     @classmethod
-    def of(cls, principal: Principal) -> "Caller":
+    def of(cls, principal: Principal) -> Caller:
         return cls(principal.tenant_scope(), principal.key_id or principal.subject, principal.tier)
 
     @property
@@ -72,6 +72,7 @@ class Caller:
 @dataclass(frozen=True)
 class Spoken:
     """What one finished generation amounts to (its record and usage)."""
+
     generation_id: int
     kind: str  # unary | stream | job
     language: str
@@ -93,8 +94,17 @@ class SpeechResult:
 
 
 class Speaker:
-    def __init__(self, uow: UnitOfWork, outbox: Outbox, artifacts: Artifacts, engine: VoiceEngine,
-                 marker: Watermarker, quotas, segment_seconds: float, quota_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        outbox: Outbox,
+        artifacts: Artifacts,
+        engine: VoiceEngine,
+        marker: Watermarker,
+        quotas,
+        segment_seconds: float,
+        quota_ttl_seconds: int,
+    ) -> None:
         self.uow = uow
         self.outbox = outbox
         self.artifacts = artifacts
@@ -112,19 +122,26 @@ class Speaker:
             state = repo.voice(conn, voice_id) if is_uuid(voice_id) else None
         if state is None or state.tenant_id != tenant_id or state.status == "deleted":
             raise NotFound("voice not found")
-        state.check_can_speak(datetime.now(timezone.utc))
+        state.check_can_speak(datetime.now(UTC))
         return state
 
-    def admit(self, caller: Caller, request: SpeechRequest, max_chars: int = MAX_SHORT_TEXT,
-              idempotency_key: str = "") -> tuple[VoiceState, SpeechOptions, str]:
+    def admit(
+        self, caller: Caller, request: SpeechRequest, max_chars: int = MAX_SHORT_TEXT, idempotency_key: str = ""
+    ) -> tuple[VoiceState, SpeechOptions, str]:
         """Checks in order (text and options, voice and consent), then reserves characters, a
         concurrency slot and the format with tenancy. Returns (voice, options, reservation id)."""
         options = request.options().checked(max_chars, request.text, self.engine.languages)
         code = format_code(request.format)
         state = self.voice_for(caller.tenant_id, request.voice_id)
         ttl = max(self.quota_ttl, int(len(request.text) * 0.1))
-        reservation = self.quotas.reserve(caller.tenant_id, characters=len(request.text), job_slots=1, format=code,
-                                          ttl_seconds=ttl, idempotency_key=idempotency_key)
+        reservation = self.quotas.reserve(
+            caller.tenant_id,
+            characters=len(request.text),
+            job_slots=1,
+            format=code,
+            ttl_seconds=ttl,
+            idempotency_key=idempotency_key,
+        )
         return state, options, reservation
 
     # --- the pipeline --------------------------------------------------------------------------
@@ -132,9 +149,15 @@ class Speaker:
     def rate_of(self, options: SpeechOptions) -> int:
         return self.engine.output_rate(options)
 
-    def marked_segments(self, state: VoiceState, text: str, options: SpeechOptions, generation_id: int,
-                        max_chars: int = MAX_SHORT_TEXT,
-                        progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+    def marked_segments(
+        self,
+        state: VoiceState,
+        text: str,
+        options: SpeechOptions,
+        generation_id: int,
+        max_chars: int = MAX_SHORT_TEXT,
+        progress: Callable[[int], None] | None = None,
+    ) -> Iterator[np.ndarray]:
         """The engine's PCM regrouped into marked segments of whole mark slots (≥ segment_seconds).
 
         Every segment starts on the mark's slot grid counted from the start of the stream and is
@@ -166,24 +189,60 @@ class Speaker:
         with self.uow.begin() as conn:
             return repo.next_generation_id(conn)
 
-    def record(self, conn: Connection, caller: Caller, state: VoiceState, spoken: "Spoken") -> None:
+    def record(self, conn: Connection, caller: Caller, state: VoiceState, spoken: Spoken) -> None:
         """The generation's row and its two events, in the caller's transaction."""
         model = state.engine or self.engine.name
         ref = spoken.job_id or str(spoken.generation_id)
-        repo.add_generation(conn, generation_id=spoken.generation_id, tenant_id=caller.tenant_id,
-                            voice_id=state.voice_id, user_id=caller.user_id, job_id=spoken.job_id or None,
-                            kind=spoken.kind, model=model, language=spoken.language, format=spoken.format,
-                            characters=spoken.characters, audio_seconds=spoken.audio_seconds,
-                            compute_seconds=spoken.compute_seconds)
-        self.outbox.add(conn, GENERATION_LIFECYCLE, ref, events_pb2.GenerationCompleted(
-            job_id=spoken.job_id, tenant_id=caller.tenant_id, voice_id=state.voice_id,
-            generation_id=spoken.generation_id, user_id=caller.user_id, api_version=API_VERSION, model=model,
-            characters=spoken.characters, audio_seconds=spoken.audio_seconds, compute_seconds=spoken.compute_seconds,
-            audio_key=spoken.audio_key), tenant_id=caller.tenant_id)
-        self.outbox.add(conn, USAGE, caller.tenant_id, events_pb2.UsageRecorded(
-            tenant_id=caller.tenant_id, generation_ref=ref, characters=spoken.characters,
-            audio_seconds=spoken.audio_seconds, compute_seconds=spoken.compute_seconds, model=model, tier=caller.tier,
-            language=spoken.language), tenant_id=caller.tenant_id)
+        repo.add_generation(
+            conn,
+            generation_id=spoken.generation_id,
+            tenant_id=caller.tenant_id,
+            voice_id=state.voice_id,
+            user_id=caller.user_id,
+            job_id=spoken.job_id or None,
+            kind=spoken.kind,
+            model=model,
+            language=spoken.language,
+            format=spoken.format,
+            characters=spoken.characters,
+            audio_seconds=spoken.audio_seconds,
+            compute_seconds=spoken.compute_seconds,
+        )
+        self.outbox.add(
+            conn,
+            GENERATION_LIFECYCLE,
+            ref,
+            events_pb2.GenerationCompleted(
+                job_id=spoken.job_id,
+                tenant_id=caller.tenant_id,
+                voice_id=state.voice_id,
+                generation_id=spoken.generation_id,
+                user_id=caller.user_id,
+                api_version=API_VERSION,
+                model=model,
+                characters=spoken.characters,
+                audio_seconds=spoken.audio_seconds,
+                compute_seconds=spoken.compute_seconds,
+                audio_key=spoken.audio_key,
+            ),
+            tenant_id=caller.tenant_id,
+        )
+        self.outbox.add(
+            conn,
+            USAGE,
+            caller.tenant_id,
+            events_pb2.UsageRecorded(
+                tenant_id=caller.tenant_id,
+                generation_ref=ref,
+                characters=spoken.characters,
+                audio_seconds=spoken.audio_seconds,
+                compute_seconds=spoken.compute_seconds,
+                model=model,
+                tier=caller.tier,
+                language=spoken.language,
+            ),
+            tenant_id=caller.tenant_id,
+        )
 
     def count(self, caller: Caller, language: str, characters: int, status: str, seconds: float | None = None) -> None:
         metrics.REQUESTS.labels(caller.tier_name, language, status).inc()
@@ -218,8 +277,20 @@ class Speaker:
             audio = encode(samples, rate, request.format)
             seconds = len(samples) / rate
             with self.uow.begin() as conn:
-                self.record(conn, caller, state, Spoken(generation_id, "unary", request.language, request.format,
-                                                        len(request.text), seconds, time.monotonic() - started))
+                self.record(
+                    conn,
+                    caller,
+                    state,
+                    Spoken(
+                        generation_id,
+                        "unary",
+                        request.language,
+                        request.format,
+                        len(request.text),
+                        seconds,
+                        time.monotonic() - started,
+                    ),
+                )
         return SpeechResult(generation_id, audio, request.format, rate, seconds)
 
     def stream(self, caller: Caller, request: SpeechRequest) -> tuple[int, Iterator[bytes]]:
@@ -233,8 +304,15 @@ class Speaker:
             raise
         return generation_id, self._stream(caller, request, state, options, reservation, generation_id)
 
-    def _stream(self, caller: Caller, request: SpeechRequest, state: VoiceState, options: SpeechOptions,
-                reservation: str, generation_id: int) -> Iterator[bytes]:
+    def _stream(
+        self,
+        caller: Caller,
+        request: SpeechRequest,
+        state: VoiceState,
+        options: SpeechOptions,
+        reservation: str,
+        generation_id: int,
+    ) -> Iterator[bytes]:
         rate = self.rate_of(options)
         encoder = StreamEncoder(request.format, rate)
         samples = 0
@@ -250,8 +328,19 @@ class Speaker:
                     yield piece
             tail = encoder.finish()
             with self.uow.begin() as conn:
-                self.record(conn, caller, state, Spoken(generation_id, "stream", request.language, request.format,
-                                                        len(request.text), samples / rate,
-                                                        time.monotonic() - started))
+                self.record(
+                    conn,
+                    caller,
+                    state,
+                    Spoken(
+                        generation_id,
+                        "stream",
+                        request.language,
+                        request.format,
+                        len(request.text),
+                        samples / rate,
+                        time.monotonic() - started,
+                    ),
+                )
         if tail:
             yield tail

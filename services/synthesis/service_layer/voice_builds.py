@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import Connection
 
@@ -68,18 +68,47 @@ class VoiceBuilds:
             self.artifacts.remove(event.tenant_id, event.voice_id)  # deleted while it was being built
             return
         if outcome.failed:
-            repo.upsert_voice(conn, event.voice_id, event.tenant_id, status="failed", failure_reason=outcome.reason,
-                              failure_detail=outcome.detail)
-            self.outbox.add(conn, VOICE_LIFECYCLE, event.voice_id, events_pb2.VoiceBuildFailed(
-                voice_id=event.voice_id, tenant_id=event.tenant_id, reason=outcome.reason, detail=outcome.detail),
-                tenant_id=event.tenant_id)
+            repo.upsert_voice(
+                conn,
+                event.voice_id,
+                event.tenant_id,
+                status="failed",
+                failure_reason=outcome.reason,
+                failure_detail=outcome.detail,
+            )
+            self.outbox.add(
+                conn,
+                VOICE_LIFECYCLE,
+                event.voice_id,
+                events_pb2.VoiceBuildFailed(
+                    voice_id=event.voice_id, tenant_id=event.tenant_id, reason=outcome.reason, detail=outcome.detail
+                ),
+                tenant_id=event.tenant_id,
+            )
             return
-        repo.upsert_voice(conn, event.voice_id, event.tenant_id, status="ready", artifact_key=outcome.artifact_key,
-                          engine=self.engine.name, build_seconds=outcome.seconds, failure_reason="",
-                          failure_detail="")
-        self.outbox.add(conn, VOICE_LIFECYCLE, event.voice_id, events_pb2.VoiceReady(
-            voice_id=event.voice_id, tenant_id=event.tenant_id, artifact_key=outcome.artifact_key,
-            engine=self.engine.name), tenant_id=event.tenant_id)
+        repo.upsert_voice(
+            conn,
+            event.voice_id,
+            event.tenant_id,
+            status="ready",
+            artifact_key=outcome.artifact_key,
+            engine=self.engine.name,
+            build_seconds=outcome.seconds,
+            failure_reason="",
+            failure_detail="",
+        )
+        self.outbox.add(
+            conn,
+            VOICE_LIFECYCLE,
+            event.voice_id,
+            events_pb2.VoiceReady(
+                voice_id=event.voice_id,
+                tenant_id=event.tenant_id,
+                artifact_key=outcome.artifact_key,
+                engine=self.engine.name,
+            ),
+            tenant_id=event.tenant_id,
+        )
 
     def requested(self, conn: Connection, event: events_pb2.VoiceEnrollmentRequested) -> None:
         """Known from the start, so the owner hears "not ready" (not "not found") while it is built."""
@@ -89,17 +118,25 @@ class VoiceBuilds:
     def rejected(self, conn: Connection, event: events_pb2.VoiceRejected) -> None:
         state = repo.voice(conn, event.voice_id, for_update=True)
         if state is None or state.status == "building":
-            repo.upsert_voice(conn, event.voice_id, event.tenant_id, status="failed", failure_reason=event.reason,
-                              failure_detail=f"enrollment was rejected: {event.detail}")
+            repo.upsert_voice(
+                conn,
+                event.voice_id,
+                event.tenant_id,
+                status="failed",
+                failure_reason=event.reason,
+                failure_detail=f"enrollment was rejected: {event.detail}",
+            )
 
     def consent_granted(self, conn: Connection, event: events_pb2.ConsentGranted) -> None:
-        expires = event.expire_time.ToDatetime(tzinfo=timezone.utc) if event.HasField("expire_time") else None
-        repo.upsert_voice(conn, event.voice_id, event.tenant_id, consent_id=event.consent_id,
-                          consent_expires_at=expires)
+        expires = event.expire_time.ToDatetime(tzinfo=UTC) if event.HasField("expire_time") else None
+        repo.upsert_voice(
+            conn, event.voice_id, event.tenant_id, consent_id=event.consent_id, consent_expires_at=expires
+        )
 
     def consent_revoked(self, conn: Connection, event: events_pb2.ConsentRevoked) -> None:
-        repo.upsert_voice(conn, event.voice_id, event.tenant_id, status="disabled", consent_id=None,
-                          consent_expires_at=None)
+        repo.upsert_voice(
+            conn, event.voice_id, event.tenant_id, status="disabled", consent_id=None, consent_expires_at=None
+        )
         self.artifacts.remove(event.tenant_id, event.voice_id)
 
     def deleted(self, conn: Connection, event: events_pb2.VoiceDeleted) -> None:

@@ -35,12 +35,19 @@ class Webhooks:
         events = sorted(set(events or rules.EVENTS))
         unknown = set(events) - set(rules.EVENTS)
         if unknown:
-            raise InvalidArgument(f"unknown webhook events {sorted(unknown)}; one of {list(rules.EVENTS)}",
-                                  field="events")
+            raise InvalidArgument(
+                f"unknown webhook events {sorted(unknown)}; one of {list(rules.EVENTS)}", field="events"
+            )
         secret = "whsec_" + secrets.token_urlsafe(32)
         with self.uow.begin() as conn:
-            row = repo.add_webhook(conn, webhook_id=str(uuid.uuid4()), tenant_id=tenant_id, url=rules.check_url(url),
-                                   events=events, secret=secret)
+            row = repo.add_webhook(
+                conn,
+                webhook_id=str(uuid.uuid4()),
+                tenant_id=tenant_id,
+                url=rules.check_url(url),
+                events=events,
+                secret=secret,
+            )
         return row, secret
 
     def list(self, tenant_id: str, after, limit: int) -> list[Row]:
@@ -56,12 +63,20 @@ class Webhooks:
 
     def stage(self, conn: Connection, job: Row, event: str) -> int:
         """One delivery per endpoint of the job's tenant that wants `event`, in the caller's transaction."""
-        body = json.dumps({
-            "type": event, "job_id": job.job_id, "state": job.state, "voice_id": job.voice_id,
-            "generation_id": job.generation_id, "audio_seconds": job.audio_seconds,
-            "error_reason": job.error_reason or None, "error_detail": job.error_detail or None,
-            "occurred_at": repo.now().isoformat(),
-        }, separators=(",", ":")).encode()
+        body = json.dumps(
+            {
+                "type": event,
+                "job_id": job.job_id,
+                "state": job.state,
+                "voice_id": job.voice_id,
+                "generation_id": job.generation_id,
+                "audio_seconds": job.audio_seconds,
+                "error_reason": job.error_reason or None,
+                "error_detail": job.error_detail or None,
+                "occurred_at": repo.now().isoformat(),
+            },
+            separators=(",", ":"),
+        ).encode()
         hooks = repo.active_webhooks(conn, job.tenant_id, event)
         for hook in hooks:
             repo.add_delivery(conn, delivery_id=str(uuid.uuid4()), webhook_id=hook.webhook_id, event=event, body=body)
@@ -73,8 +88,15 @@ class Deliverer:
 
     name = "webhook-deliverer"
 
-    def __init__(self, uow: UnitOfWork, timeout_seconds: float = 5.0, max_attempts: int = 6,
-                 backoff_seconds: float = 2.0, disable_after: int = 5, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        timeout_seconds: float = 5.0,
+        max_attempts: int = 6,
+        backoff_seconds: float = 2.0,
+        disable_after: int = 5,
+        poll_seconds: float = 0.5,
+    ) -> None:
         self.uow = uow
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
@@ -104,8 +126,9 @@ class Deliverer:
             for delivery in repo.due_deliveries(conn, limit):
                 hook = repo.webhook(conn, delivery.webhook_id)
                 if hook is None or hook.disabled:
-                    repo.set_delivery(conn, delivery.delivery_id, abandoned_at=repo.now(),
-                                      last_error="endpoint deleted or disabled")
+                    repo.set_delivery(
+                        conn, delivery.delivery_id, abandoned_at=repo.now(), last_error="endpoint deleted or disabled"
+                    )
                     continue
                 repo.set_delivery(conn, delivery.delivery_id, next_attempt_at=repo.now() + lease)
                 claimed.append((delivery, hook))
@@ -136,13 +159,16 @@ class Deliverer:
             repo.set_delivery(conn, delivery.delivery_id, attempts=attempts, abandoned_at=repo.now(), last_error=error)
         else:
             retry_at = repo.now() + timedelta(seconds=rules.backoff(attempts, self.backoff_seconds))
-            repo.set_delivery(conn, delivery.delivery_id, attempts=attempts, next_attempt_at=retry_at,
-                              last_error=error)
+            repo.set_delivery(conn, delivery.delivery_id, attempts=attempts, next_attempt_at=retry_at, last_error=error)
 
     def _post(self, hook: Row, delivery: Row) -> str | None:
-        headers = {"content-type": "application/json", "user-agent": "Timbre-Webhooks/1",
-                   rules.SIGNATURE_HEADER: rules.signature(hook.secret, int(time.time()), delivery.body),
-                   "Timbre-Delivery": delivery.delivery_id, "Timbre-Event": delivery.event}
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "Timbre-Webhooks/1",
+            rules.SIGNATURE_HEADER: rules.signature(hook.secret, int(time.time()), delivery.body),
+            "Timbre-Delivery": delivery.delivery_id,
+            "Timbre-Event": delivery.event,
+        }
         try:
             reply = self.client.post(hook.url, content=delivery.body, headers=headers)
         except httpx.HTTPError as exc:

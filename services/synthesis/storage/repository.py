@@ -2,40 +2,59 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.storage.tables import (
-    generation_ids, generations, jobs, voices, webhook_deliveries, webhooks,
+    generation_ids,
+    generations,
+    jobs,
+    voices,
+    webhook_deliveries,
+    webhooks,
 )
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --- voices ------------------------------------------------------------------------------------
+
 
 def voice(conn: Connection, voice_id: str, for_update: bool = False) -> VoiceState | None:
     query = select(voices).where(voices.c.voice_id == voice_id)
     row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         return None
-    return VoiceState(row.voice_id, row.tenant_id, row.status, row.artifact_key, row.engine, row.consent_id,
-                      row.consent_expires_at, row.failure_reason, row.failure_detail)
+    return VoiceState(
+        row.voice_id,
+        row.tenant_id,
+        row.status,
+        row.artifact_key,
+        row.engine,
+        row.consent_id,
+        row.consent_expires_at,
+        row.failure_reason,
+        row.failure_detail,
+    )
 
 
 def upsert_voice(conn: Connection, voice_id: str, tenant_id: str, **values) -> None:
     """Create the voice's row or change the given columns (events may arrive for a voice not seen yet)."""
     values["updated_at"] = now()
-    conn.execute(insert(voices).values(voice_id=voice_id, tenant_id=tenant_id, **{"status": "building", **values})
-                 .on_conflict_do_update(index_elements=["voice_id"], set_=values))
+    conn.execute(
+        insert(voices)
+        .values(voice_id=voice_id, tenant_id=tenant_id, **{"status": "building", **values})
+        .on_conflict_do_update(index_elements=["voice_id"], set_=values)
+    )
 
 
 # --- generations -------------------------------------------------------------------------------
+
 
 def next_generation_id(conn: Connection) -> int:
     return int(conn.execute(generation_ids.next_value()).scalar())
@@ -51,6 +70,7 @@ def generation_of_job(conn: Connection, job_id: str) -> Row | None:
 
 # --- jobs --------------------------------------------------------------------------------------
 
+
 def add_job(conn: Connection, **values) -> Row:
     return conn.execute(insert(jobs).values(**values).returning(*jobs.c)).one()
 
@@ -63,13 +83,15 @@ def job(conn: Connection, job_id: str, tenant_id: str | None = None, for_update:
 
 
 def job_by_key(conn: Connection, tenant_id: str, idempotency_key: str) -> Row | None:
-    return conn.execute(select(jobs).where(jobs.c.tenant_id == tenant_id,
-                                           jobs.c.idempotency_key == idempotency_key)).first()
+    return conn.execute(
+        select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.idempotency_key == idempotency_key)
+    ).first()
 
 
 def set_job(conn: Connection, job_id: str, **values) -> Row:
-    return conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(updated_at=now(), **values)
-                        .returning(*jobs.c)).one()
+    return conn.execute(
+        update(jobs).where(jobs.c.job_id == job_id).values(updated_at=now(), **values).returning(*jobs.c)
+    ).one()
 
 
 def list_jobs(conn: Connection, tenant_id: str, state: str | None, after: tuple | None, limit: int) -> list[Row]:
@@ -82,6 +104,7 @@ def list_jobs(conn: Connection, tenant_id: str, state: str | None, after: tuple 
 
 
 # --- webhooks ----------------------------------------------------------------------------------
+
 
 def add_webhook(conn: Connection, **values) -> Row:
     return conn.execute(insert(webhooks).values(**values).returning(*webhooks.c)).one()
@@ -102,9 +125,16 @@ def list_webhooks(conn: Connection, tenant_id: str, after: tuple | None, limit: 
 
 
 def active_webhooks(conn: Connection, tenant_id: str, event: str) -> list[Row]:
-    return list(conn.execute(select(webhooks).where(
-        webhooks.c.tenant_id == tenant_id, webhooks.c.deleted_at.is_(None), webhooks.c.disabled.is_(False),
-        webhooks.c.events.any(event))))
+    return list(
+        conn.execute(
+            select(webhooks).where(
+                webhooks.c.tenant_id == tenant_id,
+                webhooks.c.deleted_at.is_(None),
+                webhooks.c.disabled.is_(False),
+                webhooks.c.events.any(event),
+            )
+        )
+    )
 
 
 def set_webhook(conn: Connection, webhook_id: str, **values) -> None:
@@ -117,11 +147,19 @@ def add_delivery(conn: Connection, **values) -> None:
 
 def due_deliveries(conn: Connection, limit: int) -> list[Row]:
     """Deliveries whose time has come, locked so that two workers never send the same one."""
-    return list(conn.execute(
-        select(webhook_deliveries).where(webhook_deliveries.c.delivered_at.is_(None),
-                                         webhook_deliveries.c.abandoned_at.is_(None),
-                                         webhook_deliveries.c.next_attempt_at <= now())
-        .order_by(webhook_deliveries.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)))
+    return list(
+        conn.execute(
+            select(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.delivered_at.is_(None),
+                webhook_deliveries.c.abandoned_at.is_(None),
+                webhook_deliveries.c.next_attempt_at <= now(),
+            )
+            .order_by(webhook_deliveries.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
 
 
 def set_delivery(conn: Connection, delivery_id: str, **values) -> None:

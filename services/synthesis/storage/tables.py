@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    ARRAY, BigInteger, Boolean, Column, DateTime, Float, Integer, LargeBinary, MetaData, Sequence, String, Table,
-    Text, UniqueConstraint, func,
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Sequence,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
 )
 
 from kit.db.tables import inbox_table, outbox_table
@@ -15,12 +28,19 @@ metadata = MetaData(schema=SCHEMA)
 
 # Synthesis numbers its generations in the upper half of the 32-bit mark payload; the watermark
 # service's Embed (audio tenants bring) uses the lower half, so the two never collide.
-generation_ids = Sequence("generation_ids", schema=SCHEMA, start=FIRST_GENERATION_ID, minvalue=FIRST_GENERATION_ID,
-                          maxvalue=LAST_GENERATION_ID, metadata=metadata)
+generation_ids = Sequence(
+    "generation_ids",
+    schema=SCHEMA,
+    start=FIRST_GENERATION_ID,
+    minvalue=FIRST_GENERATION_ID,
+    maxvalue=LAST_GENERATION_ID,
+    metadata=metadata,
+)
 
 # The voices this service can speak: a read model of the voice lifecycle topic plus the build result.
 voices = Table(
-    "voices", metadata,
+    "voices",
+    metadata,
     Column("voice_id", String(36), primary_key=True),
     Column("tenant_id", String(36), nullable=False, index=True),
     # building → ready | failed; disabled (consent revoked); deleted
@@ -38,7 +58,8 @@ voices = Table(
 # One row per generation (unary, streamed or job): the usage and provenance facts, written in the
 # same transaction as the GenerationCompleted and UsageRecorded events.
 generations = Table(
-    "generations", metadata,
+    "generations",
+    metadata,
     Column("generation_id", BigInteger, primary_key=True),
     Column("tenant_id", String(36), nullable=False, index=True),
     Column("voice_id", String(36), nullable=False),
@@ -55,7 +76,8 @@ generations = Table(
 )
 
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("job_id", String(36), primary_key=True),
     Column("tenant_id", String(36), nullable=False, index=True),
     Column("voice_id", String(36), nullable=False),
@@ -85,7 +107,8 @@ jobs = Table(
 )
 
 webhooks = Table(
-    "webhooks", metadata,
+    "webhooks",
+    metadata,
     Column("webhook_id", String(36), primary_key=True),
     Column("tenant_id", String(36), nullable=False, index=True),
     Column("url", String(2000), nullable=False),
@@ -101,7 +124,8 @@ webhooks = Table(
 
 # Deliveries are staged in the job's final transaction (an outbox of HTTP calls) and sent by a loop.
 webhook_deliveries = Table(
-    "webhook_deliveries", metadata,
+    "webhook_deliveries",
+    metadata,
     Column("delivery_id", String(36), primary_key=True),
     Column("webhook_id", String(36), nullable=False, index=True),
     Column("event", String(40), nullable=False),

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from kit.errors import InvalidArgument, PermissionDenied, QuotaExceeded
 from kit.periods import period_of, period_reset
-from services.tenancy.domain.tiers import TierLimits, UNLIMITED, within
+from services.tenancy.domain.tiers import UNLIMITED, TierLimits, within
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ def check(limits: TierLimits, usage: UsageSnapshot, request: QuotaRequest, now: 
     if request.format and not limits.allows_format(request.format):
         raise PermissionDenied(
             f"format {request.format} is not in the {limits.tier} tier (allowed: {', '.join(limits.formats)})",
-            reason="FORMAT_NOT_IN_TIER", tier=limits.tier, allowed=",".join(limits.formats),
+            reason="FORMAT_NOT_IN_TIER",
+            tier=limits.tier,
+            allowed=",".join(limits.formats),
         )
     reset = period_reset(now).isoformat()
     if request.characters and not within(
@@ -53,17 +55,23 @@ def check(limits: TierLimits, usage: UsageSnapshot, request: QuotaRequest, now: 
         raise QuotaExceeded(
             f"monthly character quota of {limits.characters_per_month} would be exceeded "
             f"({remaining} left until {reset})",
-            reason="QUOTA_EXCEEDED", limit=limits.characters_per_month, remaining=remaining, reset_time=reset,
+            reason="QUOTA_EXCEEDED",
+            limit=limits.characters_per_month,
+            remaining=remaining,
+            reset_time=reset,
         )
     if request.voice_profiles and not within(limits.voice_profiles, usage.voice_profiles_used + request.voice_profiles):
         raise QuotaExceeded(
             f"the {limits.tier} tier allows {limits.voice_profiles} voice profile(s)",
-            reason="VOICE_PROFILE_LIMIT", limit=limits.voice_profiles,
+            reason="VOICE_PROFILE_LIMIT",
+            limit=limits.voice_profiles,
         )
     if request.job_slots and not within(limits.concurrent_jobs, usage.jobs_running + request.job_slots):
         raise QuotaExceeded(
             f"the {limits.tier} tier allows {limits.concurrent_jobs} concurrent job(s)",
-            reason="CONCURRENCY_LIMIT", limit=limits.concurrent_jobs, retry_after_seconds=5,
+            reason="CONCURRENCY_LIMIT",
+            limit=limits.concurrent_jobs,
+            retry_after_seconds=5,
         )
 
 

@@ -9,7 +9,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kit.errors import InvalidArgument
 from kit.grpc.auth import current_principal
 from kit.grpc.convert import (
-    FORMAT_CODES, FORMAT_NAMES, TIER_CODES, TIER_NAMES, decode_cursor, encode_cursor, page_size, ts,
+    FORMAT_CODES,
+    FORMAT_NAMES,
+    TIER_CODES,
+    TIER_NAMES,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    ts,
 )
 from services.tenancy.domain.api_keys import display
 from services.tenancy.domain.quota import QuotaRequest
@@ -24,21 +31,29 @@ PUBLIC_METHODS = ("IssueToken", "GetJwks")
 
 
 def tenant_message(row) -> tenancy_pb2.Tenant:
-    return tenancy_pb2.Tenant(tenant_id=row.id, name=row.name, tier=TIER_CODES[row.tier], create_time=ts(row.created_at))
+    return tenancy_pb2.Tenant(
+        tenant_id=row.id, name=row.name, tier=TIER_CODES[row.tier], create_time=ts(row.created_at)
+    )
 
 
 def key_message(row) -> tenancy_pb2.ApiKey:
     return tenancy_pb2.ApiKey(
-        key_id=row.id, prefix=display(row.prefix), name=row.name, create_time=ts(row.created_at),
-        last_used_time=ts(row.last_used_at), revoke_time=ts(row.revoked_at),
+        key_id=row.id,
+        prefix=display(row.prefix),
+        name=row.name,
+        create_time=ts(row.created_at),
+        last_used_time=ts(row.last_used_at),
+        revoke_time=ts(row.revoked_at),
     )
 
 
 def limits_message(tier: str) -> tenancy_pb2.TierLimits:
     limits = limits_for(tier)
     return tenancy_pb2.TierLimits(
-        tier=TIER_CODES[tier], characters_per_month=limits.characters_per_month,
-        voice_profiles=limits.voice_profiles, concurrent_jobs=limits.concurrent_jobs,
+        tier=TIER_CODES[tier],
+        characters_per_month=limits.characters_per_month,
+        voice_profiles=limits.voice_profiles,
+        concurrent_jobs=limits.concurrent_jobs,
         formats=[FORMAT_CODES[f] for f in limits.formats],
     )
 
@@ -77,9 +92,13 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
         tenant_id = current_principal().tenant_scope(request.tenant_id)
         tenant, usage, period, reset = self.quotas.usage(tenant_id)
         return tenancy_pb2.GetUsageResponse(
-            tenant_id=tenant_id, period=period, limits=limits_message(tenant.tier),
-            characters_used=usage.characters_used, characters_reserved=usage.characters_reserved,
-            voice_profiles_used=usage.voice_profiles_used, jobs_running=usage.jobs_running,
+            tenant_id=tenant_id,
+            period=period,
+            limits=limits_message(tenant.tier),
+            characters_used=usage.characters_used,
+            characters_reserved=usage.characters_reserved,
+            voice_profiles_used=usage.voice_profiles_used,
+            jobs_running=usage.jobs_running,
             period_reset_time=ts(reset),
         )
 
@@ -101,7 +120,9 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
 
     def RevokeApiKey(self, request, context):
         tenant_id = current_principal().tenant_scope()
-        return tenancy_pb2.RevokeApiKeyResponse(api_key=key_message(self.accounts.revoke_api_key(tenant_id, request.key_id)))
+        return tenancy_pb2.RevokeApiKeyResponse(
+            api_key=key_message(self.accounts.revoke_api_key(tenant_id, request.key_id))
+        )
 
     # --- tokens ----------------------------------------------------------------------------
 
@@ -116,8 +137,11 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
         else:
             raise InvalidArgument("one grant is required: api_key, operator_secret or service")
         return tenancy_pb2.IssueTokenResponse(
-            access_token=issued.token, expire_time=_stamp(issued.expires_at), tenant_id=issued.tenant_id,
-            key_id=issued.key_id, tier=TIER_CODES.get(issued.tier, common_pb2.TIER_UNSPECIFIED),
+            access_token=issued.token,
+            expire_time=_stamp(issued.expires_at),
+            tenant_id=issued.tenant_id,
+            key_id=issued.key_id,
+            tier=TIER_CODES.get(issued.tier, common_pb2.TIER_UNSPECIFIED),
         )
 
     def GetJwks(self, request, context):
@@ -131,7 +155,9 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
         row = self.quotas.reserve(
             current_principal().tenant_scope(request.tenant_id),
             QuotaRequest(request.characters, request.voice_profiles, request.job_slots, fmt),
-            ttl_seconds=request.ttl_seconds, idempotency_key=request.idempotency_key, voice_id=request.voice_id,
+            ttl_seconds=request.ttl_seconds,
+            idempotency_key=request.idempotency_key,
+            voice_id=request.voice_id,
         )
         return tenancy_pb2.ReserveQuotaResponse(reservation_id=row.id, expire_time=ts(row.expires_at))
 

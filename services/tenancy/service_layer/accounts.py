@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import Row
 
 from kit.db.engine import UnitOfWork
-from kit.ids import is_uuid
 from kit.errors import InvalidArgument, NotFound, Unauthenticated
 from kit.events.outbox import Outbox
 from kit.events.topics import TENANT_EVENTS
+from kit.ids import is_uuid
 from services.tenancy.domain import api_keys as keys
 from services.tenancy.domain.tiers import TIERS
 from services.tenancy.storage import repository as repo
@@ -42,7 +42,9 @@ class Accounts:
             tenant = repo.add_tenant(conn, tenant_id, name, tier)
             issued = self._add_key(conn, tenant_id, "default")
             self.outbox.add(
-                conn, TENANT_EVENTS, tenant_id,
+                conn,
+                TENANT_EVENTS,
+                tenant_id,
                 events_pb2.TenantCreated(tenant_id=tenant_id, name=name, tier=self._tier_codes[tier]),
                 tenant_id=tenant_id,
             )
@@ -81,8 +83,13 @@ class Accounts:
                 raise NotFound("API key not found")
             revoked = repo.revoke_api_key(conn, key_id)
             if row.revoked_at is None:
-                self.outbox.add(conn, TENANT_EVENTS, tenant_id,
-                                events_pb2.ApiKeyRevoked(tenant_id=tenant_id, key_id=key_id), tenant_id=tenant_id)
+                self.outbox.add(
+                    conn,
+                    TENANT_EVENTS,
+                    tenant_id,
+                    events_pb2.ApiKeyRevoked(tenant_id=tenant_id, key_id=key_id),
+                    tenant_id=tenant_id,
+                )
         return revoked
 
     def authenticate(self, secret: str) -> tuple[Row, Row]:

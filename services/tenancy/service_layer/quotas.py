@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Row
 
 from kit.db.engine import UnitOfWork
-from kit.ids import is_uuid
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from kit.ids import is_uuid
 from services.tenancy.domain import quota
 from services.tenancy.domain.tiers import limits_for
 from services.tenancy.storage import quota_store as store
@@ -23,15 +23,21 @@ class Quotas:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
 
-    def reserve(self, tenant_id: str, request: quota.QuotaRequest, ttl_seconds: int = 0,
-                idempotency_key: str = "", voice_id: str = "") -> Row:
+    def reserve(
+        self,
+        tenant_id: str,
+        request: quota.QuotaRequest,
+        ttl_seconds: int = 0,
+        idempotency_key: str = "",
+        voice_id: str = "",
+    ) -> Row:
         quota.validate(request)
         if request.voice_profiles and not voice_id:
             raise InvalidArgument("voice_id is required to reserve a voice profile")
         ttl = ttl_seconds or DEFAULT_TTL_SECONDS
         if not 1 <= ttl <= MAX_TTL_SECONDS:
             raise InvalidArgument(f"ttl_seconds must be 1..{MAX_TTL_SECONDS}")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         period = quota.period_of(now)
         with self.uow.begin() as conn:
             tenant = repo.get_tenant(conn, tenant_id, for_update=True)  # serialises this tenant
@@ -43,10 +49,16 @@ class Quotas:
                     return existing
             quota.check(limits_for(tenant.tier), store.snapshot(conn, tenant_id, period), request, now)
             return store.add(
-                conn, id=str(uuid.uuid4()), tenant_id=tenant_id, period=period,
-                characters=request.characters, voice_profiles=request.voice_profiles,
-                job_slots=request.job_slots, voice_id=voice_id or None,
-                idempotency_key=idempotency_key or None, expires_at=now + timedelta(seconds=ttl),
+                conn,
+                id=str(uuid.uuid4()),
+                tenant_id=tenant_id,
+                period=period,
+                characters=request.characters,
+                voice_profiles=request.voice_profiles,
+                job_slots=request.job_slots,
+                voice_id=voice_id or None,
+                idempotency_key=idempotency_key or None,
+                expires_at=now + timedelta(seconds=ttl),
             )
 
     def commit(self, reservation_id: str, characters: int = -1) -> None:
@@ -76,7 +88,7 @@ class Quotas:
             store.remove_voice_slot(conn, tenant_id, voice_id)
 
     def usage(self, tenant_id: str) -> tuple[Row, quota.UsageSnapshot, str, datetime]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         period = quota.period_of(now)
         with self.uow.read() as conn:
             tenant = repo.get_tenant(conn, tenant_id) if is_uuid(tenant_id) else None
@@ -95,12 +107,11 @@ class Quotas:
             raise NotFound("reservation not found")
         if row.status == "committed" and allow_committed:
             return None
-        if row.status != "active" or row.expires_at <= datetime.now(timezone.utc):
-            raise FailedPrecondition(f"reservation is {row.status if row.status != 'active' else 'expired'}",
-                                     reason="RESERVATION_EXPIRED")
+        if row.status != "active" or row.expires_at <= datetime.now(UTC):
+            raise FailedPrecondition(
+                f"reservation is {row.status if row.status != 'active' else 'expired'}", reason="RESERVATION_EXPIRED"
+            )
         return row
-
-
 
 
 def _checked_id(reservation_id: str) -> str:

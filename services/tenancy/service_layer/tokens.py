@@ -26,9 +26,16 @@ class IssuedToken:
 
 
 class Tokens:
-    def __init__(self, accounts: Accounts, key: SigningKey, tier_codes: dict[str, int],
-                 operator_secret: SecretStr | None, service_secret: SecretStr | None,
-                 tenant_ttl: int = 300, privileged_ttl: int = 900) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        key: SigningKey,
+        tier_codes: dict[str, int],
+        operator_secret: SecretStr | None,
+        service_secret: SecretStr | None,
+        tenant_ttl: int = 300,
+        privileged_ttl: int = 900,
+    ) -> None:
         self.accounts = accounts
         self.key = key
         self._tier_codes = tier_codes
@@ -46,8 +53,13 @@ class Tokens:
     def for_api_key(self, secret: str) -> IssuedToken:
         key, tenant = self.accounts.authenticate(secret)
         token, expires = self._sign(
-            {"sub": f"tenant:{tenant.id}", "role": ROLE_TENANT, "tid": tenant.id, "kid_api": key.id,
-             "tier": self._tier_codes[tenant.tier]},
+            {
+                "sub": f"tenant:{tenant.id}",
+                "role": ROLE_TENANT,
+                "tid": tenant.id,
+                "kid_api": key.id,
+                "tier": self._tier_codes[tenant.tier],
+            },
             self.tenant_ttl,
         )
         return IssuedToken(token, expires, tenant.id, key.id, tenant.tier)

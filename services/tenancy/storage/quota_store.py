@@ -40,8 +40,9 @@ def snapshot(conn: Connection, tenant_id: str, period: str) -> UsageSnapshot:
         )
     ).one()
     used, reserved, profiles, jobs, slots = (int(v or 0) for v in row)
-    return UsageSnapshot(characters_used=used, characters_reserved=reserved,
-                         voice_profiles_used=slots + profiles, jobs_running=jobs)
+    return UsageSnapshot(
+        characters_used=used, characters_reserved=reserved, voice_profiles_used=slots + profiles, jobs_running=jobs
+    )
 
 
 def find_by_idempotency(conn: Connection, tenant_id: str, key: str) -> Row | None:

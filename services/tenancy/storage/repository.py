@@ -33,12 +33,12 @@ def find_api_key(conn: Connection, prefix: str) -> Row | None:
 
 
 def tenant_api_key(conn: Connection, tenant_id: str, key_id: str) -> Row | None:
-    return conn.execute(
-        select(api_keys).where(api_keys.c.id == key_id, api_keys.c.tenant_id == tenant_id)
-    ).first()
+    return conn.execute(select(api_keys).where(api_keys.c.id == key_id, api_keys.c.tenant_id == tenant_id)).first()
 
 
-def list_api_keys(conn: Connection, tenant_id: str, after_created: datetime | None, after_id: str, limit: int) -> list[Row]:
+def list_api_keys(
+    conn: Connection, tenant_id: str, after_created: datetime | None, after_id: str, limit: int
+) -> list[Row]:
     query = select(api_keys).where(api_keys.c.tenant_id == tenant_id)
     if after_created is not None:
         query = query.where((api_keys.c.created_at, api_keys.c.id) > (after_created, after_id))

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Index, MetaData, String, Table, Text, UniqueConstraint, func,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
 )
 
 from kit.db.tables import inbox_table, outbox_table
@@ -12,7 +22,8 @@ SCHEMA = "tenancy"
 metadata = MetaData(schema=SCHEMA)
 
 tenants = Table(
-    "tenants", metadata,
+    "tenants",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("tier", String(20), nullable=False),
@@ -20,7 +31,8 @@ tenants = Table(
 )
 
 api_keys = Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("tenant_id", String(36), ForeignKey(f"{SCHEMA}.tenants.id"), nullable=False, index=True),
     Column("prefix", String(16), nullable=False, unique=True),
@@ -32,7 +44,8 @@ api_keys = Table(
 )
 
 signing_keys = Table(
-    "signing_keys", metadata,
+    "signing_keys",
+    metadata,
     Column("kid", String(64), primary_key=True),
     # Ed25519 private key (PKCS#8 PEM). Production would keep it in a KMS; see docs/security.md.
     Column("private_pem", Text, nullable=False),
@@ -42,21 +55,24 @@ signing_keys = Table(
 )
 
 usage_periods = Table(
-    "usage_periods", metadata,
+    "usage_periods",
+    metadata,
     Column("tenant_id", String(36), ForeignKey(f"{SCHEMA}.tenants.id"), primary_key=True),
     Column("period", String(7), primary_key=True),
     Column("characters_used", BigInteger, nullable=False, server_default="0"),
 )
 
 voice_slots = Table(
-    "voice_slots", metadata,
+    "voice_slots",
+    metadata,
     Column("tenant_id", String(36), ForeignKey(f"{SCHEMA}.tenants.id"), primary_key=True),
     Column("voice_id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 reservations = Table(
-    "reservations", metadata,
+    "reservations",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("tenant_id", String(36), ForeignKey(f"{SCHEMA}.tenants.id"), nullable=False),
     Column("period", String(7), nullable=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-MAX_GENERATION_ID = 2 ** 32 - 1
+MAX_GENERATION_ID = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Record:
     api_version: str = ""
     model: str = ""
 
-    def visible_to(self, tenant_id: str | None, privileged: bool) -> tuple["Record", bool]:
+    def visible_to(self, tenant_id: str | None, privileged: bool) -> tuple[Record, bool]:
         if privileged or (tenant_id and tenant_id == self.tenant_id):
             return self, True
         return replace(self, tenant_id="", voice_id="", user_id="", api_version="", model=""), False

@@ -9,10 +9,11 @@ from kit.db.tables import inbox_table, outbox_table
 SCHEMA = "watermark"
 metadata = MetaData(schema=SCHEMA)
 
-generation_ids = Sequence("generation_ids", schema=SCHEMA, start=1, maxvalue=2 ** 31 - 1, metadata=metadata)
+generation_ids = Sequence("generation_ids", schema=SCHEMA, start=1, maxvalue=2**31 - 1, metadata=metadata)
 
 provenance = Table(
-    "provenance", metadata,
+    "provenance",
+    metadata,
     Column("generation_id", BigInteger, primary_key=True),
     Column("tenant_id", String(36), nullable=False, index=True),
     Column("voice_id", String(36), nullable=False, server_default=""),

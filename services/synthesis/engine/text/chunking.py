@@ -66,8 +66,9 @@ def _split_long(sentence: str, limit: int, language: str) -> list[str]:
 
 def chunk_text(text: str, language: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
     """Sentences in order, each at most `limit` characters."""
-    sentences = _thai_sentences(text) if language == "th" else [
-        s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    sentences = (
+        _thai_sentences(text) if language == "th" else [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    )
     chunks: list[str] = []
     for sentence in sentences:
         chunks.extend(_split_long(sentence, limit, language))

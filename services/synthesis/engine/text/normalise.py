@@ -8,25 +8,89 @@ import unicodedata
 
 from services.synthesis.engine.text import english_numbers as en
 
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
-_THAI_MONTHS = ["มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม",
-                "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_THAI_MONTHS = [
+    "มกราคม",
+    "กุมภาพันธ์",
+    "มีนาคม",
+    "เมษายน",
+    "พฤษภาคม",
+    "มิถุนายน",
+    "กรกฎาคม",
+    "สิงหาคม",
+    "กันยายน",
+    "ตุลาคม",
+    "พฤศจิกายน",
+    "ธันวาคม",
+]
 _ABBREVIATIONS = {
-    "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Dr.": "Doctor", "Prof.": "Professor", "St.": "Saint",
-    "Jr.": "Junior", "Sr.": "Senior", "vs.": "versus", "etc.": "et cetera", "e.g.": "for example",
-    "i.e.": "that is", "approx.": "approximately", "No.": "number", "Inc.": "Incorporated", "Ltd.": "Limited",
-    "Co.": "Company", "Ave.": "Avenue", "Mt.": "Mount", "Jan.": "January", "Feb.": "February",
-    "Aug.": "August", "Sept.": "September", "Oct.": "October", "Nov.": "November", "Dec.": "December",
+    "Mr.": "Mister",
+    "Mrs.": "Missus",
+    "Ms.": "Miz",
+    "Dr.": "Doctor",
+    "Prof.": "Professor",
+    "St.": "Saint",
+    "Jr.": "Junior",
+    "Sr.": "Senior",
+    "vs.": "versus",
+    "etc.": "et cetera",
+    "e.g.": "for example",
+    "i.e.": "that is",
+    "approx.": "approximately",
+    "No.": "number",
+    "Inc.": "Incorporated",
+    "Ltd.": "Limited",
+    "Co.": "Company",
+    "Ave.": "Avenue",
+    "Mt.": "Mount",
+    "Jan.": "January",
+    "Feb.": "February",
+    "Aug.": "August",
+    "Sept.": "September",
+    "Oct.": "October",
+    "Nov.": "November",
+    "Dec.": "December",
 }
-_UNITS = {"km": "kilometres", "kg": "kilograms", "cm": "centimetres", "mm": "millimetres", "m": "metres",
-          "g": "grams", "ml": "millilitres", "h": "hours", "min": "minutes", "s": "seconds", "GB": "gigabytes",
-          "MB": "megabytes", "kHz": "kilohertz", "Hz": "hertz"}
-_CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
-               "£": ("pound", "pounds", "penny", "pence"), "฿": ("baht", "baht", "satang", "satang")}
+_UNITS = {
+    "km": "kilometres",
+    "kg": "kilograms",
+    "cm": "centimetres",
+    "mm": "millimetres",
+    "m": "metres",
+    "g": "grams",
+    "ml": "millilitres",
+    "h": "hours",
+    "min": "minutes",
+    "s": "seconds",
+    "GB": "gigabytes",
+    "MB": "megabytes",
+    "kHz": "kilohertz",
+    "Hz": "hertz",
+}
+_CURRENCIES = {
+    "$": ("dollar", "dollars", "cent", "cents"),
+    "€": ("euro", "euros", "cent", "cents"),
+    "£": ("pound", "pounds", "penny", "pence"),
+    "฿": ("baht", "baht", "satang", "satang"),
+}
 
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")  # day/month/year, as Thailand and most of the world write it
+_SLASH_DATE = re.compile(
+    r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"
+)  # day/month/year, as Thailand and most of the world write it
 _TIME = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 _MONEY = re.compile(r"([$€£฿])\s?(\d[\d,]*)(?:\.(\d{1,2}))?\b")
 _PERCENT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?%")
@@ -59,13 +123,25 @@ def _date_en(year: int, month: int, day: int) -> str | None:
     return f"{_MONTHS[month - 1]} {en.ordinal(day)}, {en.year(year)}"
 
 
+def _time_en(m: re.Match[str]) -> str:
+    hours, minutes = int(m[1]), int(m[2])
+    if hours >= 24 or minutes >= 60:
+        return m[0]
+    if m[2] == "00":
+        spoken_minutes = "o clock"
+    elif minutes >= 10:
+        spoken_minutes = en.cardinal(minutes)
+    else:
+        spoken_minutes = "oh " + en.cardinal(minutes)
+    return f"{en.cardinal(hours)} {spoken_minutes}"
+
+
 def _english(text: str) -> str:
     for short, spoken in _ABBREVIATIONS.items():
         text = re.sub(r"(?<!\w)" + re.escape(short) + r"(?!\w)", spoken, text)
     text = _ISO_DATE.sub(lambda m: _date_en(int(m[1]), int(m[2]), int(m[3])) or m[0], text)
     text = _SLASH_DATE.sub(lambda m: _date_en(int(m[3]), int(m[2]), int(m[1])) or m[0], text)
-    text = _TIME.sub(lambda m: f"{en.cardinal(int(m[1]))} {'o clock' if m[2] == '00' else en.cardinal(int(m[2])) if int(m[2]) >= 10 else 'oh ' + en.cardinal(int(m[2]))}"
-                     if int(m[1]) < 24 and int(m[2]) < 60 else m[0], text)
+    text = _TIME.sub(_time_en, text)
     text = _MONEY.sub(_money_en, text)
     text = _PERCENT.sub(lambda m: f"{_number_words(m[1])} percent", text)
     text = _ORDINAL.sub(lambda m: en.ordinal(int(m[1])), text)
@@ -94,11 +170,20 @@ def _thai(text: str) -> str:
 
     text = _ISO_DATE.sub(lambda m: date(int(m[3]), int(m[2]), int(m[1])) or m[0], text)
     text = _SLASH_DATE.sub(lambda m: date(int(m[1]), int(m[2]), int(m[3])) or m[0], text)
-    text = re.sub(r"(?:฿\s?(\d[\d,]*(?:\.\d{1,2})?)|(\d[\d,]*(?:\.\d{1,2})?)\s?บาท)",
-                  lambda m: bahttext(float((m[1] or m[2]).replace(",", ""))), text)
+    text = re.sub(
+        r"(?:฿\s?(\d[\d,]*(?:\.\d{1,2})?)|(\d[\d,]*(?:\.\d{1,2})?)\s?บาท)",
+        lambda m: bahttext(float((m[1] or m[2]).replace(",", ""))),
+        text,
+    )
     text = _PERCENT.sub(lambda m: f"{number(re.match(_NUMBER, m[1]))}เปอร์เซ็นต์", text)
-    text = _TIME.sub(lambda m: f"{num_to_thaiword(int(m[1]))} นาฬิกา {num_to_thaiword(int(m[2]))} นาที"
-                     if int(m[1]) < 24 and int(m[2]) < 60 else m[0], text)
+    text = _TIME.sub(
+        lambda m: (
+            f"{num_to_thaiword(int(m[1]))} นาฬิกา {num_to_thaiword(int(m[2]))} นาที"
+            if int(m[1]) < 24 and int(m[2]) < 60
+            else m[0]
+        ),
+        text,
+    )
     # Thai digits (๐-๙) read like Arabic ones.
     text = text.translate(str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789"))
     text = _NUMBER.sub(number, text)

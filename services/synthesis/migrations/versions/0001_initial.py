@@ -22,8 +22,7 @@ def _created(name: str = "created_at") -> sa.Column:
 
 
 def upgrade(schema: str) -> None:
-    op.execute(f'CREATE SEQUENCE "{schema}".generation_ids START 2147483648 MINVALUE 2147483648 '
-               'MAXVALUE 4294967295')
+    op.execute(f'CREATE SEQUENCE "{schema}".generation_ids START 2147483648 MINVALUE 2147483648 MAXVALUE 4294967295')
     op.create_table(
         "voices",
         sa.Column("voice_id", sa.String(36), primary_key=True),

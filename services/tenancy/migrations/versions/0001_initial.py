@@ -84,6 +84,14 @@ def upgrade(schema: str) -> None:
 
 
 def downgrade(schema: str) -> None:
-    for table in ("processed_events", "outbox", "reservations", "voice_slots", "usage_periods", "signing_keys",
-                  "api_keys", "tenants"):
+    for table in (
+        "processed_events",
+        "outbox",
+        "reservations",
+        "voice_slots",
+        "usage_periods",
+        "signing_keys",
+        "api_keys",
+        "tenants",
+    ):
         op.drop_table(table, schema=schema)

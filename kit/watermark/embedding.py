@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.watermark.codec.cells import (
+from kit.watermark.cells import (
     BINS,
     GROUP,
     GROUPS,
@@ -36,7 +36,7 @@ from services.watermark.codec.cells import (
     power,
     reliable,
 )
-from services.watermark.codec.spectrum import HOP, N_FFT, istft, stft
+from kit.watermark.spectrum import HOP, N_FFT, istft, stft
 
 PASSES = 4
 MAX_STEP_DB = 8.0  # the most one pass changes a bit's cells (before the cell weights)
@@ -54,11 +54,11 @@ ENVELOPE_SAMPLES = 128  # 8 ms
 def residual(x: np.ndarray, pattern: np.ndarray, coded: np.ndarray, alpha: float) -> np.ndarray:
     """The change to add to `x` (16 kHz, float64) so that it carries `coded` (±1) on `pattern`
     (coded bits × SLOTS × GROUPS chips, rolled to the piece's first slot)."""
-    mean_power = float(np.mean(x ** 2)) if len(x) else 0.0
+    mean_power = float(np.mean(x**2)) if len(x) else 0.0
     if mean_power == 0.0 or len(x) < SLOT_HOPS * HOP + N_FFT:
         return np.zeros_like(x)
     noise_std = np.sqrt(mean_power / 10 ** (DESIGN_SNR_DB / 10))
-    bin_noise_power = noise_std ** 2 * N_FFT / 2  # E|N_k|² with the √Hann window
+    bin_noise_power = noise_std**2 * N_FFT / 2  # E|N_k|² with the √Hann window
     # Fixed draws (the same mark every time); white noise's STFT is stationary, so the other draws
     # are the first one shifted by whole hops: as good a draw for the cells and no more FFTs.
     draw = stft(np.random.default_rng(0).standard_normal(len(x), np.float32))[:, BINS] * np.float32(noise_std)
@@ -77,8 +77,9 @@ def residual(x: np.ndarray, pattern: np.ndarray, coded: np.ndarray, alpha: float
         # Clean audio: each bit's projection, and how much of a 1 dB correction it would show.
         shown, total = correlate(np.stack([weight * spread, weight]), magnitude)
         total = np.maximum(total, 1e-6)
-        need = (_shortfall(correlate(centred * weight, chips) / total, coded, alpha)
-                / np.maximum(shown / total, MIN_SENSITIVITY))
+        need = _shortfall(correlate(centred * weight, chips) / total, coded, alpha) / np.maximum(
+            shown / total, MIN_SENSITIVITY
+        )
         # Under the design noise: the mean projection over the draws, and the same sensitivity with
         # each cell's correction shrunk to the share the noise lets through.
         noisy_centred, noisy_weight = reliable(cell_levels(power(band + draws[:, : len(band)])))
@@ -87,8 +88,11 @@ def residual(x: np.ndarray, pattern: np.ndarray, coded: np.ndarray, alpha: float
         survives = cell_mean(1 - np.exp(-energy / bin_noise_power))  # d(noisy level)/d(clean level)
         mean_weight = noisy_weight.mean(axis=0)
         shown, total = correlate(np.stack([mean_weight * survives * spread, mean_weight]), magnitude)
-        need = np.maximum(need, _shortfall(noisy_projection, coded, NOISE_TARGET * alpha)
-                          / np.maximum(shown / np.maximum(total, 1e-6), MIN_SENSITIVITY))
+        need = np.maximum(
+            need,
+            _shortfall(noisy_projection, coded, NOISE_TARGET * alpha)
+            / np.maximum(shown / np.maximum(total, 1e-6), MIN_SENSITIVITY),
+        )
         correction = np.clip(need * coded, -MAX_STEP_DB, MAX_STEP_DB)
         delta = (correction @ chips.T).reshape(-1, GROUPS)[:slots] * spread
         gains = 10 ** (np.repeat(np.repeat(delta, SLOT_HOPS, axis=0), GROUP, axis=1) / 20)
@@ -115,7 +119,7 @@ def _envelope_gate(x: np.ndarray, mean_power: float) -> np.ndarray:
     """Per sample: 1 where the 8 ms envelope is loud, 0 where it is QUIET_GATE_DB below the mean power
     (worked out every 1 ms: the envelope changes no faster)."""
     step = ENVELOPE_SAMPLES // 8
-    sums = np.concatenate([[0.0], np.cumsum(x ** 2)])
+    sums = np.concatenate([[0.0], np.cumsum(x**2)])
     centres = np.arange(0, len(x), step)
     low = np.maximum(centres - ENVELOPE_SAMPLES // 2, 0)
     high = np.minimum(centres + ENVELOPE_SAMPLES // 2, len(x))

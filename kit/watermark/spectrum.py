@@ -15,7 +15,7 @@ def stft(x: np.ndarray) -> np.ndarray:
     frames = 1 + (len(x) - N_FFT) // HOP if len(x) >= N_FFT else 0
     if frames <= 0:
         return np.zeros((0, N_FFT // 2 + 1), np.complex64)
-    windows = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[:: HOP][:frames]
+    windows = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP][:frames]
     return scipy.fft.rfft(windows * WINDOW, axis=1)  # numpy's rfft is several times slower on float32
 
 
@@ -29,5 +29,5 @@ def istft(spec: np.ndarray, length: int) -> np.ndarray:
     count = len(frames)
     out = np.zeros(max(length, HOP * (count + 1)), frames.dtype)
     out[: HOP * count] += frames[:, :HOP].reshape(-1)
-    out[HOP: HOP * (count + 1)] += frames[:, HOP:].reshape(-1)
+    out[HOP : HOP * (count + 1)] += frames[:, HOP:].reshape(-1)
     return out[:length]

@@ -77,7 +77,9 @@ def decode(soft: np.ndarray, info_bits: int) -> np.ndarray:
     metric[:, 0] = 0.0
     choices = np.zeros((steps, candidates, STATES), bool)
     for step in range(steps):
-        branch = (soft[:, step * RATE_INVERSE:(step + 1) * RATE_INVERSE] @ branch_table).reshape(candidates, 2, half, 2)
+        branch = (soft[:, step * RATE_INVERSE : (step + 1) * RATE_INVERSE] @ branch_table).reshape(
+            candidates, 2, half, 2
+        )
         total = (metric.reshape(candidates, 1, half, 2) + branch).reshape(candidates, STATES, 2)
         choice = total[:, :, 1] > total[:, :, 0]
         choices[step] = choice

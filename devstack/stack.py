@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from sqlalchemy.engine import make_url
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy.engine import make_url
 
-from kit.config import KitSettings, METRICS_PORTS, SERVICE_PORTS
-from timbre.stack import infra
-from timbre.stack.processes import Paths, port_open, read_pid, spawn, terminate, wait_for
+from devstack import infra
+from devstack.processes import Paths, port_open, read_pid, spawn, terminate, wait_for
+from kit.config import METRICS_PORTS, SERVICE_PORTS, KitSettings
 
 REPO = infra.REPO
 PG_PORT = 55432
@@ -156,12 +156,19 @@ def status() -> list[tuple[str, str, str, str]]:
     rows = []
     pg_pid_file = paths.root / "pg" / "postmaster.pid"
     pg_pid = pg_pid_file.read_text().split()[0] if pg_pid_file.exists() else "-"
-    rows.append(("postgres", pg_pid, f"127.0.0.1:{PG_PORT}" if port_open(PG_PORT) else "down",
-                 str(paths.log_file("postgres"))))
+    rows.append(
+        ("postgres", pg_pid, f"127.0.0.1:{PG_PORT}" if port_open(PG_PORT) else "down", str(paths.log_file("postgres")))
+    )
     for name, port in (("kafka", KAFKA_PORT), ("s3", S3_PORT)):
         pid = read_pid(paths, name)
-        rows.append((name, str(pid or "-"), f"127.0.0.1:{port}" if pid and port_open(port) else "down",
-                     str(paths.log_file(name))))
+        rows.append(
+            (
+                name,
+                str(pid or "-"),
+                f"127.0.0.1:{port}" if pid and port_open(port) else "down",
+                str(paths.log_file(name)),
+            )
+        )
     for service in SERVICES:
         pid = read_pid(paths, service.name)
         where = f"127.0.0.1:{service.port}" if pid and port_open(service.port) else "down"

@@ -18,8 +18,13 @@ from kit.audio.codec import FORMATS, AudioDecodeError, decode, encode
 from kit.errors import TimbreError
 from services.synthesis.engine.interface import LANGUAGES, PITCH_RANGE, REFERENCE_RATE, SPEED_RANGE, SpeechOptions
 
-ENGINE_OPTION = click.option("--engine", "engine_name", default=None, envvar="TIMBRE_ENGINE",
-                             help="embedded (default) or coqui:<model> (xtts_v2, vits, tortoise, bark)")
+ENGINE_OPTION = click.option(
+    "--engine",
+    "engine_name",
+    default=None,
+    envvar="TIMBRE_ENGINE",
+    help="embedded (default) or coqui:<model> (xtts_v2, vits, tortoise, bark)",
+)
 
 
 def _engine(name: str | None, fit: dict | None = None):
@@ -56,21 +61,46 @@ def engine() -> None:
 
 
 @engine.command()
-@click.option("--reference", "references", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False), help="reference speech (repeat for more files)")
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="reference speech (repeat for more files)",
+)
 @click.option("--transcript", default=None, help="what the references say (improves the embedded engine)")
 @click.option("--out", "target", required=True, type=click.Path(dir_okay=False), help="voice artifact (.pth)")
-@click.option("--strength", type=click.FloatRange(0.0, 1.0), default=None,
-              help="embedded engine: how far the learned map moves toward the reference (default 0.5; "
-                   "higher is more similar and less intelligible, see docs/engine.md)")
-@click.option("--class-strength", type=click.FloatRange(0.0, 2.0), default=None,
-              help="embedded engine: weight of the per-sound corrections learned from a transcribed reference "
-                   "(default 0.5; 0 turns them off)")
-@click.option("--hear/--no-hear", "hear_references", default=None,
-              help="embedded engine: without --transcript, transcribe the references with Whisper (default: on)")
+@click.option(
+    "--strength",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="embedded engine: how far the learned map moves toward the reference (default 0.5; "
+    "higher is more similar and less intelligible, see docs/engine.md)",
+)
+@click.option(
+    "--class-strength",
+    type=click.FloatRange(0.0, 2.0),
+    default=None,
+    help="embedded engine: weight of the per-sound corrections learned from a transcribed reference "
+    "(default 0.5; 0 turns them off)",
+)
+@click.option(
+    "--hear/--no-hear",
+    "hear_references",
+    default=None,
+    help="embedded engine: without --transcript, transcribe the references with Whisper (default: on)",
+)
 @ENGINE_OPTION
-def clone(references: tuple[str, ...], transcript: str | None, target: str, strength: float | None,
-          class_strength: float | None, hear_references: bool | None, engine_name: str | None) -> None:
+def clone(
+    references: tuple[str, ...],
+    transcript: str | None,
+    target: str,
+    strength: float | None,
+    class_strength: float | None,
+    hear_references: bool | None,
+    engine_name: str | None,
+) -> None:
     """Build a voice artifact from reference recordings."""
     audio = []
     for path in references:
@@ -78,10 +108,12 @@ def clone(references: tuple[str, ...], transcript: str | None, target: str, stre
             audio.append(decode(Path(path).read_bytes(), REFERENCE_RATE).samples)
         except AudioDecodeError as exc:
             raise click.ClickException(f"{path}: {exc}") from exc
-    voice_engine = _engine(engine_name, {"strength": strength, "class_strength": class_strength,
-                                         "hear_references": hear_references})
+    voice_engine = _engine(
+        engine_name, {"strength": strength, "class_strength": class_strength, "hear_references": hear_references}
+    )
     started = time.monotonic()
     with tqdm(total=100, desc="clone", unit="%", disable=None) as bar:
+
         def progress(stage: str, fraction: float) -> None:
             bar.set_postfix_str(stage)
             bar.update(max(0, round(fraction * 100) - bar.n))
@@ -91,18 +123,29 @@ def clone(references: tuple[str, ...], transcript: str | None, target: str, stre
         except TimbreError as exc:
             raise click.ClickException(exc.message) from exc
     Path(target).write_bytes(artifact)
-    built = {"voice": target, "engine": voice_engine.name, "bytes": len(artifact),
-             "reference_seconds": round(sum(len(a) for a in audio) / REFERENCE_RATE, 2),
-             "build_seconds": round(time.monotonic() - started, 2)}
+    built = {
+        "voice": target,
+        "engine": voice_engine.name,
+        "bytes": len(artifact),
+        "reference_seconds": round(sum(len(a) for a in audio) / REFERENCE_RATE, 2),
+        "build_seconds": round(time.monotonic() - started, 2),
+    }
     if voice_engine.name == "embedded":
-        built["built"] = {key: value for key, value in voice_engine.describe_voice(artifact).items()
-                          if key in ("base_voices", "fine_structure")}
+        built["built"] = {
+            key: value
+            for key, value in voice_engine.describe_voice(artifact).items()
+            if key in ("base_voices", "fine_structure")
+        }
     click.echo(json.dumps(built))
 
 
 @engine.command()
-@click.option("--voice", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="voice artifact from `timbre engine clone` with the embedded engine")
+@click.option(
+    "--voice",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="voice artifact from `timbre engine clone` with the embedded engine",
+)
 def inspect(voice: str) -> None:
     """Print what a voice artifact learned (transcript source, pairs, sound classes, pitch, pool), as JSON."""
     from services.synthesis.engine.embedded import EmbeddedEngine
@@ -114,8 +157,12 @@ def inspect(voice: str) -> None:
 
 
 @engine.command()
-@click.option("--voice", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="voice artifact from `timbre engine clone` (without it: the base voice)")
+@click.option(
+    "--voice",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="voice artifact from `timbre engine clone` (without it: the base voice)",
+)
 @click.option("--text", required=True)
 @click.option("--language", default="th", type=click.Choice(LANGUAGES), show_default=True)
 @click.option("--speed", default=1.0, type=click.FloatRange(*SPEED_RANGE), show_default=True)
@@ -123,8 +170,16 @@ def inspect(voice: str) -> None:
 @click.option("--sample-rate", default=0, type=int, help="8000–48000 Hz (default: the engine's own)")
 @click.option("--out", "target", required=True, type=click.Path(dir_okay=False), help="wav, flac, mp3, ogg or m4a")
 @ENGINE_OPTION
-def speak(voice: str | None, text: str, language: str, speed: float, pitch: float, sample_rate: int, target: str,
-          engine_name: str | None) -> None:
+def speak(
+    voice: str | None,
+    text: str,
+    language: str,
+    speed: float,
+    pitch: float,
+    sample_rate: int,
+    target: str,
+    engine_name: str | None,
+) -> None:
     """Speak text to a file, sentence by sentence."""
     fmt = _format(target)
     voice_engine = _engine(engine_name)
@@ -141,7 +196,15 @@ def speak(voice: str | None, text: str, language: str, speed: float, pitch: floa
     rate = voice_engine.output_rate(options)
     audio = np.concatenate(chunks)
     Path(target).write_bytes(encode(audio, rate, fmt))
-    click.echo(json.dumps({"out": target, "engine": voice_engine.name, "sample_rate": rate,
-                           "audio_seconds": round(len(audio) / rate, 2),
-                           "first_chunk_ms": round(1000 * first_chunk, 1),
-                           "seconds": round(time.monotonic() - started, 2)}))
+    click.echo(
+        json.dumps(
+            {
+                "out": target,
+                "engine": voice_engine.name,
+                "sample_rate": rate,
+                "audio_seconds": round(len(audio) / rate, 2),
+                "first_chunk_ms": round(1000 * first_chunk, 1),
+                "seconds": round(time.monotonic() - started, 2),
+            }
+        )
+    )

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from kit.audio.codec import resample
-from services.watermark.codec import embedding, fec
-from services.watermark.codec.cells import (
+from kit.watermark import embedding, fec
+from kit.watermark.cells import (
     GROUPS,
     SLOT_HOPS,
     SLOT_SAMPLES,
@@ -35,7 +35,7 @@ from services.watermark.codec.cells import (
     cell_levels,
     reliable,
 )
-from services.watermark.codec.spectrum import RATE, stft
+from kit.watermark.spectrum import RATE, stft
 
 ID_BITS, TAG_BITS = 32, 32
 INFO_BITS = ID_BITS + TAG_BITS
@@ -82,7 +82,7 @@ class Watermarker:
 
     def payload_bits(self, generation_id: int) -> np.ndarray:
         """The 64 information bits (±1): the id, then its keyed tag."""
-        if not 0 <= generation_id < 2 ** ID_BITS:
+        if not 0 <= generation_id < 2**ID_BITS:
             raise ValueError(f"generation id must fit in {ID_BITS} bits")
         word = (generation_id << TAG_BITS) | self._tag(generation_id)
         return np.array([(word >> (INFO_BITS - 1 - i)) & 1 for i in range(INFO_BITS)], np.float64) * 2 - 1
@@ -92,12 +92,18 @@ class Watermarker:
         powers = 2 ** np.arange(ID_BITS - 1, -1, -1, dtype=np.int64)
         ids = (bits[:, :ID_BITS] > 0) @ powers
         tags = (bits[:, ID_BITS:] > 0) @ powers
-        return [int(i) if int(t) == self._tag(int(i)) else None for i, t in zip(ids, tags)]
+        return [int(i) if int(t) == self._tag(int(i)) else None for i, t in zip(ids, tags, strict=True)]
 
     # --- embedding ----------------------------------------------------------------------------
 
-    def embed(self, samples: np.ndarray, sample_rate: int, generation_id: int,
-              strength_db: float | None = None, first_slot: int = 0) -> np.ndarray:
+    def embed(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        generation_id: int,
+        strength_db: float | None = None,
+        first_slot: int = 0,
+    ) -> np.ndarray:
         """The marked signal, same rate and length (the mark is computed at 16 kHz, added as a residual).
 
         `first_slot`: the block place of the first sample, for a piece that continues a stream marked
@@ -109,8 +115,11 @@ class Watermarker:
         pattern = np.roll(self._pattern, -(first_slot % SLOTS), axis=1)
         alpha = self.strength_db if strength_db is None else strength_db
         coded = fec.encode(self.payload_bits(generation_id)).astype(np.float64)
-        x = (resample(samples.astype(np.float32), sample_rate, RATE) if sample_rate != RATE
-             else samples.astype(np.float32)).astype(np.float64)
+        x = (
+            resample(samples.astype(np.float32), sample_rate, RATE)
+            if sample_rate != RATE
+            else samples.astype(np.float32)
+        ).astype(np.float64)
         residual = embedding.residual(x, pattern, coded, alpha).astype(np.float32)
         if sample_rate != RATE:
             residual = resample(residual, RATE, sample_rate)[: len(samples)]
@@ -120,7 +129,11 @@ class Watermarker:
     # --- detection ----------------------------------------------------------------------------
 
     def detect(self, samples: np.ndarray, sample_rate: int, search_speed: bool = True) -> Detection:
-        x = resample(samples.astype(np.float32), sample_rate, RATE) if sample_rate != RATE else samples.astype(np.float32)
+        x = (
+            resample(samples.astype(np.float32), sample_rate, RATE)
+            if sample_rate != RATE
+            else samples.astype(np.float32)
+        )
         best = self._search(x, 1.0)
         if best.watermarked or not search_speed:
             return best
@@ -133,16 +146,16 @@ class Watermarker:
 
     def read_bits(self, samples: np.ndarray, block_start: int) -> np.ndarray | None:
         """The decoded 64 bits (±1) of 16 kHz audio whose blocks start at `block_start` (benchmarks)."""
-        soft, _ = self._fold(samples[block_start % SLOT_SAMPLES:])
+        soft, _ = self._fold(samples[block_start % SLOT_SAMPLES :])
         row = block_start // SLOT_SAMPLES % SLOTS
-        return None if soft is None else fec.decode(soft[row: row + 1], INFO_BITS)[0]
+        return None if soft is None else fec.decode(soft[row : row + 1], INFO_BITS)[0]
 
     def _search(self, x: np.ndarray, speed: float) -> Detection:
         """Decode every alignment at once: 64-sample offsets within a slot × block starts within a block."""
         step = SLOT_SAMPLES // SUB_OFFSETS
         softs, projections, offsets = [], [], []
         for sub in range(SUB_OFFSETS):
-            soft, projection = self._fold(x[sub * step:])
+            soft, projection = self._fold(x[sub * step :])
             if soft is None:
                 break
             softs.append(soft)
@@ -174,7 +187,7 @@ class Watermarker:
         if len(spec) // SLOT_HOPS < MIN_SLOTS:
             return None, None
         centred, weight = reliable(cell_levels(band_power(spec)))
-        sums = np.stack([centred * weight, weight, weight ** 2])
+        sums = np.stack([centred * weight, weight, weight**2])
         folded = np.moveaxis(blocks(sums).sum(axis=1), 0, -1)  # (SLOTS, groups, sum)
         spectra = np.fft.rfft(folded, axis=0)  # (frequency, group, sum)
         numerator = np.fft.irfft((self._pattern_spectrum @ spectra[..., :1])[..., 0], n=SLOTS, axis=0)

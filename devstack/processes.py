@@ -77,8 +77,13 @@ def spawn(paths: Paths, name: str, argv: list[str], env: dict[str, str] | None =
     paths.ensure()
     log = open(paths.log_file(name), "ab")
     process = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        start_new_session=True,
     )
     paths.pid_file(name).write_text(str(process.pid))
     return process.pid

@@ -11,7 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from timbre.stack.processes import Paths, port_open, read_pid, spawn, terminate, wait_for
+from devstack.processes import Paths, port_open, read_pid, spawn, terminate, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_VERSION = "4.4.0"
@@ -57,9 +57,11 @@ def postgres_up(paths: Paths, port: int) -> str:
                 os.chmod(parent, mode | 0o001)
     if not (data / "PG_VERSION").exists():
         subprocess.run(
-            _as_pg_user([pg_bin("initdb"), "-D", str(data), "-U", "timbre", "--auth=trust", "-E", "UTF8",
-                         "--no-instructions"]),
-            check=True, stdout=subprocess.DEVNULL,
+            _as_pg_user(
+                [pg_bin("initdb"), "-D", str(data), "-U", "timbre", "--auth=trust", "-E", "UTF8", "--no-instructions"]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     if not port_open(port):
         log = paths.log_file("postgres")
@@ -72,7 +74,8 @@ def postgres_up(paths: Paths, port: int) -> str:
         )
         subprocess.run(
             _as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "-t", "60", "start"]),
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     ensure_database(port, "timbre")
     return f"postgresql://timbre@127.0.0.1:{port}/timbre"
@@ -80,8 +83,9 @@ def postgres_up(paths: Paths, port: int) -> str:
 
 def ensure_database(port: int, name: str) -> None:
     psql = ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "timbre", "-d", "postgres", "-v", "ON_ERROR_STOP=1"]
-    exists = subprocess.run([*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"],
-                            check=True, capture_output=True, text=True).stdout.strip()
+    exists = subprocess.run(
+        [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     if exists != "1":
         subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], check=True, stdout=subprocess.DEVNULL)
 
@@ -90,8 +94,11 @@ def postgres_down(paths: Paths) -> bool:
     data = paths.root / "pg"
     if not (data / "postmaster.pid").exists():
         return False
-    subprocess.run(_as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                   check=False, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        _as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
     return True
 
 
@@ -104,37 +111,47 @@ def kafka_libs() -> Path:
     if not any(libs.glob("kafka_2.13-*.jar")):
         libs.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(REPO / "deploy/kafka/pom.xml"), "dependency:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={libs}"],
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(REPO / "deploy/kafka/pom.xml"),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={libs}",
+            ],
             check=True,
         )
     return libs
 
 
 def _kafka_properties(data: Path, port: int, controller_port: int) -> str:
-    return "\n".join([
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        f"log.dirs={data}",
-        "num.partitions=3",
-        "auto.create.topics.enable=false",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=10",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "transaction.state.log.num.partitions=10",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "log.cleaner.backoff.ms=1000",
-        "",
-    ])
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={data}",
+            "num.partitions=3",
+            "auto.create.topics.enable=false",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=10",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "transaction.state.log.num.partitions=10",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "log.cleaner.backoff.ms=1000",
+            "",
+        ]
+    )
 
 
 def kafka_up(paths: Paths, port: int, controller_port: int) -> str:
@@ -150,11 +167,19 @@ def kafka_up(paths: Paths, port: int, controller_port: int) -> str:
     config = home / "server.properties"
     config.write_text(_kafka_properties(data, port, controller_port))
     classpath = f"{libs}/*"
-    jvm = ["-Xms256m", "-Xmx768m", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={REPO / 'deploy/kafka/log4j2.properties'}"]
+    jvm = [
+        "-Xms256m",
+        "-Xmx768m",
+        "-XX:+UseG1GC",
+        f"-Dlog4j2.configurationFile={REPO / 'deploy/kafka/log4j2.properties'}",
+    ]
     if not (data / "meta.properties").exists():
         cluster_id = uuid.uuid4().hex[:22]
-        subprocess.run([java, *jvm, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                        "-c", str(config)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [java, *jvm, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     spawn(paths, "kafka", [java, *jvm, "-cp", classpath, "kafka.Kafka", str(config)])
     bootstrap = f"127.0.0.1:{port}"
     wait_for(lambda: _kafka_ready(bootstrap), 90, "Kafka")

@@ -15,7 +15,7 @@ def stack() -> None:
 @click.option("--infra-only", is_flag=True, help="Only PostgreSQL, Kafka, migrations and topics.")
 def up(with_s3: bool, infra_only: bool) -> None:
     """Start (or keep) everything; idempotent."""
-    from timbre.stack import stack as s
+    from devstack import stack as s
 
     if infra_only:
         s.infra_up(with_s3)
@@ -26,7 +26,7 @@ def up(with_s3: bool, infra_only: bool) -> None:
 @stack.command()
 def down() -> None:
     """Stop exactly what `up` started."""
-    from timbre.stack import stack as s
+    from devstack import stack as s
 
     s.down()
 
@@ -34,7 +34,7 @@ def down() -> None:
 @stack.command()
 def status() -> None:
     """What runs, where, and where its log is."""
-    from timbre.stack import stack as s
+    from devstack import stack as s
 
     click.echo(f"{'component':<12} {'pid':<8} {'address':<34} log")
     for name, pid, where, log in s.status():

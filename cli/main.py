@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from timbre.cli.admin import admin
-from timbre.cli.demo import demo
-from timbre.cli.engine import engine
-from timbre.cli.models import models
-from timbre.cli.stack import stack
-from timbre.cli.watermark import watermark
+from cli.admin import admin
+from cli.demo import demo
+from cli.engine import engine
+from cli.models import models
+from cli.stack import stack
+from cli.watermark import watermark
 
 
 @click.group()

@@ -12,7 +12,7 @@ from kit.errors import TimbreError
 
 
 def _marker():
-    from services.watermark.codec import Watermarker
+    from kit.watermark import Watermarker
     from services.watermark.config import WatermarkSettings
 
     settings = WatermarkSettings()
@@ -54,5 +54,12 @@ def detect(source: str) -> None:
     """Print {"watermarked", "confidence", "generation_id"} as one JSON object."""
     clip = _read(source)
     found = _marker().detect(clip.samples, clip.sample_rate)
-    click.echo(json.dumps({"watermarked": found.watermarked, "confidence": round(found.confidence, 4),
-                           "generation_id": found.generation_id}))
+    click.echo(
+        json.dumps(
+            {
+                "watermarked": found.watermarked,
+                "confidence": round(found.confidence, 4),
+                "generation_id": found.generation_id,
+            }
+        )
+    )

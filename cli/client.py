@@ -15,9 +15,11 @@ def operator_channel(settings: KitSettings, address: str) -> grpc.Channel:
     if settings.operator_secret is None:
         raise click.ClickException("TIMBRE_OPERATOR_SECRET is not set (make up writes it to .run/secrets.env)")
     with open_channel(settings.tenancy_addr) as channel:
-        token = tenancy_pb2_grpc.TenancyServiceStub(channel).IssueToken(
-            tenancy_pb2.IssueTokenRequest(operator_secret=settings.operator_secret.get_secret_value())
-        ).access_token
+        token = (
+            tenancy_pb2_grpc.TenancyServiceStub(channel)
+            .IssueToken(tenancy_pb2.IssueTokenRequest(operator_secret=settings.operator_secret.get_secret_value()))
+            .access_token
+        )
     return open_channel(address, token=lambda: token)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.watermark.codec.spectrum import HOP, N_FFT, RATE
+from kit.watermark.spectrum import HOP, N_FFT, RATE
 
 SLOT_HOPS = 2  # a slot is 2 hops = 1024 samples = 64 ms
 SLOTS = 42  # slots per block (2.69 s): any 3 s piece, even 5% faster, covers every place of a block
@@ -42,7 +42,7 @@ def cell_mean(per_bin: np.ndarray) -> np.ndarray:
 
 def power(spectrum: np.ndarray) -> np.ndarray:
     """|X|², without the square root np.abs would take."""
-    return spectrum.real ** 2 + spectrum.imag ** 2
+    return spectrum.real**2 + spectrum.imag**2
 
 
 def band_power(spec: np.ndarray) -> np.ndarray:

@@ -1,10 +1,11 @@
 """`timbre demo` — the main job on the embedded default, end to end through the public edges.
 
 Stack up → the demo tenant (created once, kept in .run/demo-tenant.json) → GET /v1/me → remove the
-sample voices of earlier runs (each holds one of the tier's voice profiles) → enroll a sample voice the project makes (the Piper "joe" speaker) through REST → the operator records the
-owner's written consent → the synthesis service builds the clone (status ready) → speak one Thai
-and one English sentence through REST to files → detect the watermark in them through REST and
-print each generation's provenance.
+sample voices of earlier runs (each holds one of the tier's voice profiles) → enroll a sample voice the
+project makes (the Piper "joe" speaker) through REST → the operator records the owner's written
+consent → the synthesis service builds the clone (status ready) → speak one Thai and one English
+sentence through REST to files → detect the watermark in them through REST and print each
+generation's provenance.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 import httpx
 
+from cli.admin import grant_written_consent
+from cli.client import operator_channel
 from kit.config import KitSettings
 from kit.grpc.convert import TIER_CODES
-from timbre.cli.admin import grant_written_consent
-from timbre.cli.client import operator_channel
 from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 GATEWAY = "http://127.0.0.1:8080"
@@ -41,7 +42,8 @@ def _demo_tenant(settings: KitSettings, state: Path, http: httpx.Client) -> str:
             return saved["api_key"]
     with operator_channel(settings, settings.tenancy_addr) as channel:
         reply = tenancy_pb2_grpc.TenancyServiceStub(channel).CreateTenant(
-            tenancy_pb2.CreateTenantRequest(name="Demo Studio", tier=TIER_CODES["pro"]))
+            tenancy_pb2.CreateTenantRequest(name="Demo Studio", tier=TIER_CODES["pro"])
+        )
     path.write_text(json.dumps({"tenant_id": reply.tenant.tenant_id, "api_key": reply.api_key_secret}))
     path.chmod(0o600)
     click.echo(f"    created tenant {reply.tenant.tenant_id}, key {reply.api_key.prefix}…")
@@ -72,8 +74,11 @@ def _enroll_sample(http: httpx.Client, audio: bytes, wait: float) -> httpx.Respo
     VOICE_PROFILE_LIMIT is retried for up to `wait` seconds."""
     deadline = time.monotonic() + wait
     while True:
-        reply = http.post("/v1/voices", data={"name": SAMPLE_VOICE, "language": "en"},
-                          files=[("files", ("joe.flac", audio, "audio/flac"))])
+        reply = http.post(
+            "/v1/voices",
+            data={"name": SAMPLE_VOICE, "language": "en"},
+            files=[("files", ("joe.flac", audio, "audio/flac"))],
+        )
         limited = reply.status_code == 429 and reply.json().get("reason") == "VOICE_PROFILE_LIMIT"
         if not limited or time.monotonic() >= deadline:
             return reply
@@ -95,8 +100,8 @@ def _wait_voice(http: httpx.Client, voice_id: str, analysed_only: bool = False, 
 @click.option("--gateway", default=GATEWAY, show_default=True)
 def demo(gateway: str) -> None:
     """Start the stack and run the main job."""
-    from timbre import samples
-    from timbre.stack import stack
+    from cli import samples
+    from devstack import stack
 
     _step(1, "stack up")
     stack.up()
@@ -126,9 +131,14 @@ def demo(gateway: str) -> None:
 
         _step(5, "the owner's signed consent form, recorded by the operator (timbre admin consent grant)")
         form = b"I, Joe (sample speaker), consent to Timbre's demo tenant speaking in my voice. Signed 2026-11-26."
-        consent = grant_written_consent(settings, voice_id, hashlib.sha256(form).hexdigest(),
-                                        datetime.now(timezone.utc) + timedelta(days=365), "Joe (sample speaker)",
-                                        "Timbre demo")
+        consent = grant_written_consent(
+            settings,
+            voice_id,
+            hashlib.sha256(form).hexdigest(),
+            datetime.now(UTC) + timedelta(days=365),
+            "Joe (sample speaker)",
+            "Timbre demo",
+        )
         click.echo(f"    consent {consent.consent_id} (written)")
 
         _step(6, "wait until the synthesis service has built the clone (status ready)")
@@ -143,15 +153,19 @@ def demo(gateway: str) -> None:
         clips = {}
         for language, text in SENTENCES.items():
             started = time.monotonic()
-            reply = http.post(f"/v1/voices/{voice_id}/speech",
-                              json={"text": text, "language": language, "format": "mp3", "stream": language == "en"})
+            reply = http.post(
+                f"/v1/voices/{voice_id}/speech",
+                json={"text": text, "language": language, "format": "mp3", "stream": language == "en"},
+            )
             if reply.status_code != 200:
                 raise click.ClickException(f"speech answered {reply.status_code}: {reply.text}")
             path = out / f"speech-{language}.mp3"
             path.write_bytes(reply.content)
             clips[path] = int(reply.headers["Timbre-Generation-Id"])
-            click.echo(f"    {path}: {len(reply.content)} bytes in {time.monotonic() - started:.1f} s, "
-                       f"generation {clips[path]}")
+            click.echo(
+                f"    {path}: {len(reply.content)} bytes in {time.monotonic() - started:.1f} s, "
+                f"generation {clips[path]}"
+            )
 
         _step(8, "detect the watermark through POST /v1/watermark/detect and read the provenance")
         for path, generation_id in clips.items():
@@ -164,8 +178,10 @@ def demo(gateway: str) -> None:
     click.secho("demo: done", fg="green")
 
 
-SENTENCES = {"th": "สวัสดีครับ ยินดีต้อนรับสู่ทิมเบอร์ เสียงนี้สร้างขึ้นเมื่อวันที่ 26/11/2026",
-             "en": "Hello from Timbre. This sentence was spoken in a cloned voice, and it carries a watermark."}
+SENTENCES = {
+    "th": "สวัสดีครับ ยินดีต้อนรับสู่ทิมเบอร์ เสียงนี้สร้างขึ้นเมื่อวันที่ 26/11/2026",
+    "en": "Hello from Timbre. This sentence was spoken in a cloned voice, and it carries a watermark.",
+}
 
 
 def _provenance(http: httpx.Client, generation_id: int, timeout: float = 30) -> dict:
