@@ -13,7 +13,7 @@ from pathlib import Path
 
 from devstack.processes import Paths, port_open, read_pid, spawn, terminate, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 KAFKA_VERSION = "4.4.0"
 PG_BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/local/bin"), Path("/usr/bin")]
 
