@@ -13,7 +13,7 @@ help:
 	@echo "make demo     set up this machine, start the stack and run the main job (enroll, consent, build, speak th+en, detect the mark)"
 	@echo "make test     run every test (sets up the same way; starts PostgreSQL, Kafka and S3 if needed)"
 	@echo "make up|down|status   the local stack on 127.0.0.1 (logs in .run/logs)"
-	@echo "make lint     ruff (lint + format check), mypy, buf lint + format check + breaking-change check against HEAD~1"
+	@echo "make lint     ruff (lint + format check), mypy, import contracts, buf lint + format check + breaking-change check against HEAD~1"
 	@echo "make format   ruff format + ruff check --fix"
 	@echo "make bench    benchmarks (bench/)"
 
@@ -43,9 +43,10 @@ models: system proto
 lint: lint-python lint-proto
 
 lint-python: proto
-	.venv/bin/ruff check $(CODE) tests bench
-	.venv/bin/ruff format --check $(CODE) tests bench
+	.venv/bin/ruff check $(CODE) tests bench scripts
+	.venv/bin/ruff format --check $(CODE) tests bench scripts
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-cache
 
 lint-proto: proto
 	$(BUF) lint
@@ -53,8 +54,8 @@ lint-proto: proto
 	$(MAKE) --no-print-directory breaking
 
 format: venv
-	.venv/bin/ruff format $(CODE) tests bench
-	.venv/bin/ruff check --fix $(CODE) tests bench
+	.venv/bin/ruff format $(CODE) tests bench scripts
+	.venv/bin/ruff check --fix $(CODE) tests bench scripts
 
 # Compares proto/ with the previous commit; skipped where that commit has no protos yet.
 breaking: venv

@@ -29,7 +29,10 @@ def run_env() -> None:
     """Body of every service's migrations/env.py (online mode only: we always have a database)."""
     config = context.config
     schema = config.attributes["schema"]
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic: sqlalchemy.url is not set (kit.db.migrations.alembic_config sets it)")
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         connection.commit()

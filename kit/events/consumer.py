@@ -96,9 +96,10 @@ class EventConsumer:
                 message = consumer.poll(0.5)
                 if message is None:
                     continue
-                if message.error():
-                    if message.error().code() != KafkaError._PARTITION_EOF:
-                        log.warning("consumer_error", error=str(message.error()))
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("consumer_error", error=str(error))
                     continue
                 self.process(message)
                 try:
@@ -173,8 +174,9 @@ class EventConsumer:
     def _dead_letter(self, message: Message, error: str, attempts: int) -> None:
         if self._dlq_producer is None:
             self._dlq_producer = Producer(client_config(self.bootstrap, enable_idempotence=True))
-        topic = self._dlq_names.get(message.topic(), f"{message.topic()}.dlq")
-        headers = list(message.headers() or []) + [
+        source = message.topic() or ""
+        topic = self._dlq_names.get(source, f"{source}.dlq")
+        headers: list[tuple[str, str | bytes | None]] = [(str(h[0]), h[1]) for h in message.headers() or []] + [
             ("dlq-error", error[:1000].encode()),
             ("dlq-consumer", self.name.encode()),
             ("dlq-attempts", str(attempts).encode()),

@@ -160,9 +160,10 @@ class OutboxRelay:
                 if message.error():
                     continue
                 empty_polls = 0
-                if message.key() == self.service.encode() and message.value():
-                    last = json.loads(message.value())
-                if message.offset() + 1 >= high:
+                value = message.value()
+                if message.key() == self.service.encode() and value:
+                    last = json.loads(value)
+                if (message.offset() or 0) + 1 >= high:
                     break
             return last
         finally:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -90,7 +91,7 @@ class JwksVerifier:
 
     def __init__(self, fetch_jwks: Callable[[], str], min_refresh_seconds: float = 5.0) -> None:
         self._fetch = fetch_jwks
-        self._keys: dict[str, object] = {}
+        self._keys: dict[str, Any] = {}  # kid → the public key PyJWK parsed
         self._lock = threading.Lock()
         self._last_fetch = 0.0
         self._min_refresh = min_refresh_seconds
@@ -108,7 +109,7 @@ class JwksVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise Unauthenticated("malformed access token") from exc
-        kid = header.get("kid")
+        kid = str(header.get("kid") or "")
         if kid not in self._keys:
             self._refresh()
         key = self._keys.get(kid)

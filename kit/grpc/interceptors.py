@@ -156,10 +156,11 @@ class EdgeInterceptor(grpc.ServerInterceptor):
 
 class _PassThrough(grpc.Status):
     def __init__(self, error: grpc.RpcError) -> None:
-        self.code = error.code()
-        self.details = error.details()
+        call: grpc.Call = error  # type: ignore[assignment]  # a raised call error is also its Call
+        self.code = call.code()
+        self.details = call.details() or ""
         self.trailing_metadata = tuple(
-            (k, v) for k, v in (error.trailing_metadata() or ()) if k == "grpc-status-details-bin"
+            (k, v) for k, v in (call.trailing_metadata() or ()) if k == "grpc-status-details-bin"
         )
 
 

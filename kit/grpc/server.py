@@ -90,8 +90,10 @@ class ServiceProcess:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def _serve_when_ready(self) -> None:
+        ready = self.definition.ready
+        assert ready is not None  # only started when the definition has a readiness check
         while not self.stop_event.is_set():
-            if self.definition.ready():
+            if ready():
                 self._set_serving()
                 log.info("service_ready")
                 return
@@ -122,7 +124,7 @@ class ServiceProcess:
 
     def serve_forever(self) -> None:
         """Start, expose metrics, and block until SIGTERM/SIGINT; then shut down gracefully."""
-        serve_metrics(self.settings.metrics_port)
+        serve_metrics(self.settings.metrics_port or 0)
         self.start()
         stopping = threading.Event()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -35,7 +37,8 @@ def to_rpc_status(error: TimbreError) -> grpc.Status:
 
 def error_info(rpc_error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The ErrorInfo detail of a failed call, if the server attached one."""
-    status = rpc_status.from_call(rpc_error)
+    call = cast(grpc.Call, rpc_error)  # a raised call error is also its Call: it carries the trailers
+    status = rpc_status.from_call(call)
     if status is None:
         return None
     for detail in status.details:

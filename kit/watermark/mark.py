@@ -153,10 +153,12 @@ class Watermarker:
     def _search(self, x: np.ndarray, speed: float) -> Detection:
         """Decode every alignment at once: 64-sample offsets within a slot × block starts within a block."""
         step = SLOT_SAMPLES // SUB_OFFSETS
-        softs, projections, offsets = [], [], []
+        softs: list[np.ndarray] = []
+        projections: list[np.ndarray] = []
+        offsets: list[int] = []
         for sub in range(SUB_OFFSETS):
             soft, projection = self._fold(x[sub * step :])
-            if soft is None:
+            if soft is None or projection is None:
                 break
             softs.append(soft)
             projections.append(projection)
