@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from kit.clients.tenancy import jwks_fetcher
-from kit.db.engine import UnitOfWork, make_engine
+from kit.clock import SystemClock
+from kit.db.engine import make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.relay import OutboxRelay
 from kit.events.topics import TENANT_EVENTS, USAGE
 from kit.grpc.auth import JwksVerifier
-from kit.grpc.server import ServiceDefinition, ServiceProcess
+from kit.grpc.server import BackgroundWorker, ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from services.billing.config import BillingSettings
 from services.billing.domain.cost_model import CostModel
 from services.billing.events.handlers import HANDLERS
 from services.billing.grpc_api.servicer import BillingServicer
+from services.billing.service_layer.reports import Reports
+from services.billing.storage.repository import SqlUnitOfWork
 from services.billing.storage.tables import SCHEMA
 from timbre.v1 import billing_pb2, billing_pb2_grpc
 
@@ -33,7 +36,7 @@ def usage_consumer(settings: BillingSettings, engine) -> EventConsumer:
 
 def build(settings: BillingSettings) -> ServiceProcess:
     engine = make_engine(settings.database_url, settings.db_pool_size)
-    workers = []
+    workers: list[BackgroundWorker] = []
     if settings.run_workers:
         workers = [
             usage_consumer(settings, engine),
@@ -52,7 +55,7 @@ def build(settings: BillingSettings) -> ServiceProcess:
         servicers=[
             (
                 billing_pb2_grpc.add_BillingServiceServicer_to_server,
-                BillingServicer(UnitOfWork(engine), CostModel()),
+                BillingServicer(Reports(SqlUnitOfWork(engine), CostModel(), SystemClock())),
                 billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
             )
         ],

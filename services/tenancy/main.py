@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
-from kit.db.engine import UnitOfWork, make_engine
+from pydantic import SecretStr
+
+from kit.clock import SystemClock
+from kit.db.engine import make_engine
 from kit.events.outbox import Outbox
 from kit.events.relay import OutboxRelay
 from kit.grpc.auth import JwksVerifier
 from kit.grpc.convert import TIER_CODES
-from kit.grpc.server import ServiceDefinition, ServiceProcess
+from kit.grpc.server import BackgroundWorker, ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from services.tenancy.config import TenancySettings
 from services.tenancy.grpc_api.servicer import PUBLIC_METHODS, TenancyServicer
@@ -18,26 +21,31 @@ from services.tenancy.service_layer.quotas import Quotas
 from services.tenancy.service_layer.tokens import Tokens
 from services.tenancy.storage import signing
 from services.tenancy.storage.tables import SCHEMA
+from services.tenancy.storage.unit_of_work import SqlUnitOfWork
 from services.tenancy.workers import QuotaSweeper
 from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 def build(settings: TenancySettings) -> ServiceProcess:
     engine = make_engine(settings.database_url, settings.db_pool_size)
-    uow = UnitOfWork(engine)
-    outbox = Outbox(SCHEMA, settings.service_name)
-    accounts = Accounts(uow, outbox, TIER_CODES)
+    clock = SystemClock()
+    uow = SqlUnitOfWork(engine, Outbox(SCHEMA, settings.service_name))
+    accounts = Accounts(uow, TIER_CODES)
     tokens = Tokens(
         accounts,
-        signing.load_or_create(engine),
-        TIER_CODES,
-        settings.operator_secret,
-        settings.service_secret,
+        signing.JwtSigner(engine, signing.load_or_create(engine), TIER_CODES),
+        clock,
+        _secret(settings.operator_secret),
+        _secret(settings.service_secret),
         settings.tenant_token_ttl_seconds,
         settings.privileged_token_ttl_seconds,
     )
-    quotas = Quotas(uow)
-    workers = []
+    quotas = Quotas(uow, clock)
+    workers: list[BackgroundWorker] = []
     if settings.run_workers:
         workers = [
             OutboxRelay(
@@ -56,7 +64,7 @@ def build(settings: TenancySettings) -> ServiceProcess:
         servicers=[
             (
                 tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
-                TenancyServicer(accounts, tokens, quotas, engine),
+                TenancyServicer(accounts, tokens, quotas),
                 tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name,
             )
         ],

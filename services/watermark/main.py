@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from kit.clients.tenancy import jwks_fetcher
-from kit.db.engine import UnitOfWork, make_engine
+from kit.clock import SystemClock
+from kit.db.engine import make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.topics import GENERATION_LIFECYCLE
 from kit.grpc.auth import JwksVerifier
-from kit.grpc.server import ServiceDefinition, ServiceProcess
+from kit.grpc.server import BackgroundWorker, ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from kit.watermark import Watermarker
 from services.watermark.config import WatermarkSettings
 from services.watermark.events.handlers import HANDLERS
 from services.watermark.grpc_api.servicer import WatermarkServicer
-from services.watermark.service_layer import Marks
+from services.watermark.service_layer.marking import Marking
+from services.watermark.service_layer.provenance import Provenance
+from services.watermark.storage.repository import SqlUnitOfWork
 from services.watermark.storage.tables import SCHEMA
 from timbre.v1 import watermark_pb2, watermark_pb2_grpc
 
 
 def build(settings: WatermarkSettings) -> ServiceProcess:
     engine = make_engine(settings.database_url, settings.db_pool_size)
-    marks = Marks(UnitOfWork(engine), Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db))
-    workers = []
+    uow = SqlUnitOfWork(engine)
+    marker = Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db)
+    marking = Marking(uow, marker, SystemClock())
+    workers: list[BackgroundWorker] = []
     if settings.run_workers:
         workers = [
             EventConsumer(
@@ -40,7 +45,7 @@ def build(settings: WatermarkSettings) -> ServiceProcess:
         servicers=[
             (
                 watermark_pb2_grpc.add_WatermarkServiceServicer_to_server,
-                WatermarkServicer(marks),
+                WatermarkServicer(marking, Provenance(uow)),
                 watermark_pb2.DESCRIPTOR.services_by_name["WatermarkService"].full_name,
             )
         ],

@@ -15,6 +15,13 @@ from timbre.v1 import common_pb2, tenancy_pb2
 pytestmark = pytest.mark.integration
 
 
+def _reason(error: grpc.RpcError) -> str:
+    """The ErrorInfo reason the server attached (a missing one fails the test here)."""
+    info = error_info(error)
+    assert info is not None, "the error carries no ErrorInfo"
+    return info.reason
+
+
 def _reserve_many(stub, token, requests: list[tenancy_pb2.ReserveQuotaRequest]):
     def reserve(request):
         try:
@@ -39,7 +46,7 @@ def test_100_concurrent_character_reservations_never_exceed_the_quota(tenancy_st
     )
     assert len(granted) == 10_000 // 150
     assert all(e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for e in refused)
-    assert {error_info(e).reason for e in refused} == {"QUOTA_EXCEEDED"}
+    assert {_reason(e) for e in refused} == {"QUOTA_EXCEEDED"}
     usage = tenancy_stub.GetUsage(tenancy_pb2.GetUsageRequest(tenant_id=tenant_id), metadata=bearer(service_token))
     assert usage.characters_reserved == len(granted) * 150 <= 10_000
 
@@ -54,7 +61,7 @@ def test_concurrent_job_slots_respect_the_tier_and_free_up_on_commit(tenancy_stu
     granted = [r for r in results if isinstance(r, str)]
     assert len(granted) == 5
     refused = [r for r in results if not isinstance(r, str)]
-    assert {error_info(e).reason for e in refused} == {"CONCURRENCY_LIMIT"}
+    assert {_reason(e) for e in refused} == {"CONCURRENCY_LIMIT"}
     tenancy_stub.CommitQuota(
         tenancy_pb2.CommitQuotaRequest(reservation_id=granted[0], characters=7), metadata=bearer(service_token)
     )
@@ -91,7 +98,7 @@ def test_voice_profiles_formats_idempotency_and_expiry(tenancy_stub, service_tok
         tenancy_stub.ReserveQuota(
             tenancy_pb2.ReserveQuotaRequest(tenant_id=tenant_id, voice_profiles=1, voice_id="v2"), metadata=md
         )
-    assert error_info(caught.value).reason == "VOICE_PROFILE_LIMIT"
+    assert _reason(caught.value) == "VOICE_PROFILE_LIMIT"
     tenancy_stub.ReleaseVoiceProfile(
         tenancy_pb2.ReleaseVoiceProfileRequest(tenant_id=tenant_id, voice_id="v1"), metadata=md
     )
@@ -104,7 +111,7 @@ def test_voice_profiles_formats_idempotency_and_expiry(tenancy_stub, service_tok
             tenancy_pb2.ReserveQuotaRequest(tenant_id=tenant_id, format=common_pb2.AUDIO_FORMAT_WAV), metadata=md
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert error_info(caught.value).reason == "FORMAT_NOT_IN_TIER"
+    assert _reason(caught.value) == "FORMAT_NOT_IN_TIER"
 
     # An abandoned reservation stops counting when its TTL lapses, and cannot be committed after.
     held = tenancy_stub.ReserveQuota(
@@ -116,7 +123,7 @@ def test_voice_profiles_formats_idempotency_and_expiry(tenancy_stub, service_tok
     tenancy_stub.ReserveQuota(tenancy_pb2.ReserveQuotaRequest(tenant_id=tenant_id, job_slots=1), metadata=md)
     with pytest.raises(grpc.RpcError) as caught:
         tenancy_stub.CommitQuota(tenancy_pb2.CommitQuotaRequest(reservation_id=held.reservation_id), metadata=md)
-    assert error_info(caught.value).reason == "RESERVATION_EXPIRED"
+    assert _reason(caught.value) == "RESERVATION_EXPIRED"
 
 
 def test_tenants_cannot_reserve_quota_themselves(tenancy_stub, issue, new_tenant):

@@ -100,12 +100,13 @@ def test_registry_follows_generation_events(stub, infra, operator_token, new_ten
         tenant_id=tenant_id,
     )
     producer = Producer(client_config(infra.kafka_bootstrap))
+    headers: list[tuple[str, str | bytes | None]] = list(headers_for(event))
     for _ in range(2):  # delivered twice: recorded once
         producer.produce(
             full_name(infra.topic_prefix, GENERATION_LIFECYCLE.name),
             key=b"job-1",
             value=event.SerializeToString(),
-            headers=headers_for(event),
+            headers=headers,
         )
     producer.flush(10)
     deadline = time.monotonic() + 60

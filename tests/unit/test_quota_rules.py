@@ -28,9 +28,9 @@ def test_voice_profiles_jobs_and_formats_per_tier():
     with pytest.raises(QuotaExceeded) as caught:
         check(TIERS["pro"], UsageSnapshot(0, 0, 0, 5), QuotaRequest(job_slots=1), NOW)
     assert caught.value.reason == "CONCURRENCY_LIMIT"
-    with pytest.raises(PermissionDenied) as caught:
+    with pytest.raises(PermissionDenied) as denied:
         check(TIERS["pro"], EMPTY, QuotaRequest(format="ogg"), NOW)
-    assert caught.value.reason == "FORMAT_NOT_IN_TIER"
+    assert denied.value.reason == "FORMAT_NOT_IN_TIER"
     check(TIERS["enterprise"], EMPTY, QuotaRequest(format="ogg"), NOW)
 
 

@@ -8,6 +8,15 @@ HOURS_PER_MONTH = 730
 
 
 @dataclass(frozen=True)
+class CostReport:
+    period: str
+    lines: list[tuple[str, float]]  # (item, monthly USD)
+    total_usd: float
+    requests: int
+    cost_per_request_usd: float
+
+
+@dataclass(frozen=True)
 class CostModel:
     gpu_hourly_usd: float = 1.006  # g5.xlarge (A10G)
     gpu_count: int = 4

@@ -1,54 +1,72 @@
-"""Billing accounts and usage totals."""
+"""Billing accounts and usage totals in PostgreSQL (SQLAlchemy Core over the transaction's connection)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, func, select
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from services.billing.domain.usage import Account, PeriodUsage, Usage, UsageTotals
 from services.billing.storage.tables import accounts, usage_totals
 
 
-def upsert_account(conn: Connection, tenant_id: str, name: str, tier: str) -> None:
-    statement = insert(accounts).values(tenant_id=tenant_id, name=name, tier=tier)
-    conn.execute(
-        statement.on_conflict_do_update(index_elements=[accounts.c.tenant_id], set_={"name": name, "tier": tier})
-    )
+class SqlLedger:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
-
-def add_usage(
-    conn: Connection, tenant_id: str, period: str, characters: int, audio_seconds: float, compute_seconds: float
-) -> None:
-    statement = insert(usage_totals).values(
-        tenant_id=tenant_id,
-        period=period,
-        characters=characters,
-        audio_seconds=audio_seconds,
-        compute_seconds=compute_seconds,
-        generations=1,
-    )
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[usage_totals.c.tenant_id, usage_totals.c.period],
-            set_={
-                "characters": usage_totals.c.characters + characters,
-                "audio_seconds": usage_totals.c.audio_seconds + audio_seconds,
-                "compute_seconds": usage_totals.c.compute_seconds + compute_seconds,
-                "generations": usage_totals.c.generations + 1,
-                "updated_at": func.now(),
-            },
+    def upsert_account(self, account: Account) -> None:
+        statement = insert(accounts).values(tenant_id=account.tenant_id, name=account.name, tier=account.tier)
+        self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[accounts.c.tenant_id], set_={"name": account.name, "tier": account.tier}
+            )
         )
-    )
 
+    def add_usage(self, usage: Usage) -> None:
+        statement = insert(usage_totals).values(
+            tenant_id=usage.tenant_id,
+            period=usage.period,
+            characters=usage.characters,
+            audio_seconds=usage.audio_seconds,
+            compute_seconds=usage.compute_seconds,
+            generations=1,
+        )
+        self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[usage_totals.c.tenant_id, usage_totals.c.period],
+                set_={
+                    "characters": usage_totals.c.characters + usage.characters,
+                    "audio_seconds": usage_totals.c.audio_seconds + usage.audio_seconds,
+                    "compute_seconds": usage_totals.c.compute_seconds + usage.compute_seconds,
+                    "generations": usage_totals.c.generations + 1,
+                    "updated_at": func.now(),
+                },
+            )
+        )
 
-def usage(conn: Connection, tenant_id: str, period: str) -> Row | None:
-    return conn.execute(
-        select(usage_totals).where(usage_totals.c.tenant_id == tenant_id, usage_totals.c.period == period)
-    ).first()
+    def usage(self, tenant_id: str, period: str) -> PeriodUsage | None:
+        row = self.conn.execute(
+            select(usage_totals).where(usage_totals.c.tenant_id == tenant_id, usage_totals.c.period == period)
+        ).first()
+        if row is None:
+            return None
+        totals = UsageTotals(row.characters, row.audio_seconds, row.compute_seconds, row.generations)
+        return PeriodUsage(tenant_id, period, totals, reported=row.reported_at is not None, updated_at=row.updated_at)
 
-
-def period_generations(conn: Connection, period: str) -> int:
-    return int(
-        conn.execute(
+    def period_generations(self, period: str) -> int:
+        count = self.conn.execute(
             select(func.coalesce(func.sum(usage_totals.c.generations), 0)).where(usage_totals.c.period == period)
-        ).scalar()
-    )
+        ).scalar_one()
+        return int(count)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def read(self) -> Iterator[SqlLedger]:
+        with self.engine.connect() as conn:
+            yield SqlLedger(conn)

@@ -1,4 +1,5 @@
-"""TenancyService RPCs. Each method authorises the caller, calls the service layer, converts."""
+"""TenancyService RPCs. Each method authorises the caller, translates the request, calls the service
+layer and translates its domain answer back; no rules live here."""
 
 from __future__ import annotations
 
@@ -8,42 +9,33 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from kit.errors import InvalidArgument
 from kit.grpc.auth import current_principal
-from kit.grpc.convert import (
-    FORMAT_CODES,
-    FORMAT_NAMES,
-    TIER_CODES,
-    TIER_NAMES,
-    decode_cursor,
-    encode_cursor,
-    page_size,
-    ts,
-)
+from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES, TIER_CODES, TIER_NAMES, page_request, page_response, ts
+from services.tenancy.domain.accounts import ApiKey, Tenant
 from services.tenancy.domain.api_keys import display
 from services.tenancy.domain.quota import QuotaRequest
 from services.tenancy.domain.tiers import limits_for
 from services.tenancy.service_layer.accounts import Accounts
 from services.tenancy.service_layer.quotas import Quotas
 from services.tenancy.service_layer.tokens import Tokens
-from services.tenancy.storage import signing
 from timbre.v1 import common_pb2, tenancy_pb2, tenancy_pb2_grpc
 
 PUBLIC_METHODS = ("IssueToken", "GetJwks")
 
 
-def tenant_message(row) -> tenancy_pb2.Tenant:
+def tenant_message(tenant: Tenant) -> tenancy_pb2.Tenant:
     return tenancy_pb2.Tenant(
-        tenant_id=row.id, name=row.name, tier=TIER_CODES[row.tier], create_time=ts(row.created_at)
+        tenant_id=tenant.id, name=tenant.name, tier=TIER_CODES[tenant.tier], create_time=ts(tenant.created_at)
     )
 
 
-def key_message(row) -> tenancy_pb2.ApiKey:
+def key_message(key: ApiKey) -> tenancy_pb2.ApiKey:
     return tenancy_pb2.ApiKey(
-        key_id=row.id,
-        prefix=display(row.prefix),
-        name=row.name,
-        create_time=ts(row.created_at),
-        last_used_time=ts(row.last_used_at),
-        revoke_time=ts(row.revoked_at),
+        key_id=key.id,
+        prefix=display(key.prefix),
+        name=key.name,
+        create_time=ts(key.created_at),
+        last_used_time=ts(key.last_used_at),
+        revoke_time=ts(key.revoked_at),
     )
 
 
@@ -65,11 +57,10 @@ def _stamp(epoch: float) -> Timestamp:
 
 
 class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
-    def __init__(self, accounts: Accounts, tokens: Tokens, quotas: Quotas, engine) -> None:
+    def __init__(self, accounts: Accounts, tokens: Tokens, quotas: Quotas) -> None:
         self.accounts = accounts
         self.tokens = tokens
         self.quotas = quotas
-        self.engine = engine
 
     # --- tenants ---------------------------------------------------------------------------
 
@@ -80,7 +71,7 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
             raise InvalidArgument("tier must be TIER_FREE, TIER_PRO or TIER_ENTERPRISE")
         tenant, issued = self.accounts.create_tenant(request.name, tier)
         return tenancy_pb2.CreateTenantResponse(
-            tenant=tenant_message(tenant), api_key=key_message(issued.row), api_key_secret=issued.secret
+            tenant=tenant_message(tenant), api_key=key_message(issued.key), api_key_secret=issued.secret
         )
 
     def GetTenant(self, request, context):
@@ -90,16 +81,17 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
 
     def GetUsage(self, request, context):
         tenant_id = current_principal().tenant_scope(request.tenant_id)
-        tenant, usage, period, reset = self.quotas.usage(tenant_id)
+        report = self.quotas.usage(tenant_id)
+        usage = report.usage
         return tenancy_pb2.GetUsageResponse(
             tenant_id=tenant_id,
-            period=period,
-            limits=limits_message(tenant.tier),
+            period=report.period,
+            limits=limits_message(report.tenant.tier),
             characters_used=usage.characters_used,
             characters_reserved=usage.characters_reserved,
             voice_profiles_used=usage.voice_profiles_used,
             jobs_running=usage.jobs_running,
-            period_reset_time=ts(reset),
+            period_reset_time=ts(report.period_reset),
         )
 
     # --- API keys --------------------------------------------------------------------------
@@ -107,15 +99,13 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
     def CreateApiKey(self, request, context):
         tenant_id = current_principal().tenant_scope()
         issued = self.accounts.create_api_key(tenant_id, request.name)
-        return tenancy_pb2.CreateApiKeyResponse(api_key=key_message(issued.row), api_key_secret=issued.secret)
+        return tenancy_pb2.CreateApiKeyResponse(api_key=key_message(issued.key), api_key_secret=issued.secret)
 
     def ListApiKeys(self, request, context):
         tenant_id = current_principal().tenant_scope()
-        limit = page_size(request.page)
-        rows = self.accounts.list_api_keys(tenant_id, decode_cursor(request.page.page_token), limit + 1)
-        token = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else ""
+        page = self.accounts.list_api_keys(tenant_id, page_request(request.page))
         return tenancy_pb2.ListApiKeysResponse(
-            api_keys=[key_message(r) for r in rows[:limit]], page=common_pb2.PageResponse(next_page_token=token)
+            api_keys=[key_message(key) for key in page.items], page=page_response(page)
         )
 
     def RevokeApiKey(self, request, context):
@@ -145,21 +135,21 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
         )
 
     def GetJwks(self, request, context):
-        return tenancy_pb2.GetJwksResponse(jwks_json=json.dumps(signing.jwks(self.engine)))
+        return tenancy_pb2.GetJwksResponse(jwks_json=json.dumps(self.tokens.jwks()))
 
     # --- quotas ----------------------------------------------------------------------------
 
     def ReserveQuota(self, request, context):
         current_principal().require_privileged()
         fmt = FORMAT_NAMES.get(request.format) if request.format else None
-        row = self.quotas.reserve(
+        reservation = self.quotas.reserve(
             current_principal().tenant_scope(request.tenant_id),
             QuotaRequest(request.characters, request.voice_profiles, request.job_slots, fmt),
             ttl_seconds=request.ttl_seconds,
             idempotency_key=request.idempotency_key,
             voice_id=request.voice_id,
         )
-        return tenancy_pb2.ReserveQuotaResponse(reservation_id=row.id, expire_time=ts(row.expires_at))
+        return tenancy_pb2.ReserveQuotaResponse(reservation_id=reservation.id, expire_time=ts(reservation.expires_at))
 
     def CommitQuota(self, request, context):
         current_principal().require_privileged()

@@ -1,26 +1,33 @@
-"""WatermarkService RPCs."""
+"""WatermarkService RPCs: authorise, translate, delegate to the service layer, translate back."""
 
 from __future__ import annotations
 
-from kit.grpc.auth import current_principal
+from kit.grpc.auth import Principal, current_principal
 from kit.grpc.convert import ts
-from services.watermark.service_layer import Marks
+from services.watermark.domain.callers import Caller
+from services.watermark.service_layer.marking import Marking
+from services.watermark.service_layer.provenance import Provenance
 from timbre.v1 import watermark_pb2, watermark_pb2_grpc
 
 
+def caller_of(principal: Principal) -> Caller:
+    return Caller(principal.tenant_id, principal.key_id or principal.subject, principal.is_privileged)
+
+
 class WatermarkServicer(watermark_pb2_grpc.WatermarkServiceServicer):
-    def __init__(self, marks: Marks) -> None:
-        self.marks = marks
+    def __init__(self, marking: Marking, provenance: Provenance) -> None:
+        self.marking = marking
+        self.provenance = provenance
 
     def Embed(self, request, context):
-        audio, generation_id = self.marks.embed(
-            current_principal(), request.audio, request.generation_id, request.strength
+        marked = self.marking.embed(
+            caller_of(current_principal()), request.audio, request.generation_id, request.strength
         )
-        return watermark_pb2.EmbedResponse(audio=audio, generation_id=generation_id)
+        return watermark_pb2.EmbedResponse(audio=marked.audio, generation_id=marked.generation_id)
 
     def Detect(self, request, context):
         current_principal()  # any authenticated caller
-        found = self.marks.detect(request.audio)
+        found = self.marking.detect(request.audio)
         return watermark_pb2.DetectResponse(
             watermarked=found.watermarked,
             confidence=found.confidence,
@@ -29,7 +36,7 @@ class WatermarkServicer(watermark_pb2_grpc.WatermarkServiceServicer):
         )
 
     def GetProvenance(self, request, context):
-        record, full = self.marks.provenance(current_principal(), request.generation_id)
+        record, full = self.provenance.lookup(caller_of(current_principal()), request.generation_id)
         return watermark_pb2.GetProvenanceResponse(
             provenance=watermark_pb2.Provenance(
                 generation_id=record.generation_id,

@@ -1,21 +1,60 @@
-"""The provenance registry."""
+"""The provenance registry in PostgreSQL (SQLAlchemy Core over the transaction's connection)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, select
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert
 
+from services.watermark.domain.provenance import Record
 from services.watermark.storage.tables import generation_ids, provenance
 
 
-def next_generation_id(conn: Connection) -> int:
-    return int(conn.execute(generation_ids.next_value()).scalar())
+class SqlProvenanceRegistry:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def next_generation_id(self) -> int:
+        return int(self.conn.execute(generation_ids.next_value()).scalar_one())
+
+    def record(self, record: Record, source: str) -> None:
+        """Idempotent: a redelivered event leaves the first record as it was."""
+        self.conn.execute(
+            insert(provenance)
+            .values(
+                generation_id=record.generation_id,
+                tenant_id=record.tenant_id,
+                voice_id=record.voice_id,
+                user_id=record.user_id,
+                api_version=record.api_version,
+                model=record.model,
+                source=source,
+                created_at=record.created_at,
+            )
+            .on_conflict_do_nothing(index_elements=["generation_id"])
+        )
+
+    def find(self, generation_id: int) -> Record | None:
+        row = self.conn.execute(select(provenance).where(provenance.c.generation_id == generation_id)).first()
+        if row is None:
+            return None
+        return Record(
+            row.generation_id, row.created_at, row.tenant_id, row.voice_id, row.user_id, row.api_version, row.model
+        )
 
 
-def record(conn: Connection, **values) -> None:
-    """Idempotent: a redelivered event leaves the first record as it was."""
-    conn.execute(insert(provenance).values(**values).on_conflict_do_nothing(index_elements=["generation_id"]))
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
+    @contextmanager
+    def begin(self) -> Iterator[SqlProvenanceRegistry]:
+        with self.engine.begin() as conn:
+            yield SqlProvenanceRegistry(conn)
 
-def find(conn: Connection, generation_id: int) -> Row | None:
-    return conn.execute(select(provenance).where(provenance.c.generation_id == generation_id)).first()
+    @contextmanager
+    def read(self) -> Iterator[SqlProvenanceRegistry]:
+        with self.engine.connect() as conn:
+            yield SqlProvenanceRegistry(conn)

@@ -1,0 +1,1 @@
+"""Billing use cases: aggregating usage events (inside the consumer's transaction), usage and cost reports."""

@@ -1,0 +1,1 @@
+"""Watermark use cases: marking audio (recording provenance), detecting marks, reading provenance."""

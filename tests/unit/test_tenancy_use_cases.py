@@ -1,0 +1,228 @@
+"""Tenancy's use cases on fakes: tenants, API keys, tokens and quota reservations, no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from kit.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded, Unauthenticated
+from kit.events.topics import TENANT_EVENTS
+from kit.grpc import auth
+from kit.paging import PageRequest
+from services.tenancy.domain import tokens as roles
+from services.tenancy.domain.quota import QuotaRequest
+from services.tenancy.service_layer.accounts import Accounts
+from services.tenancy.service_layer.quotas import Quotas
+from services.tenancy.service_layer.tokens import Tokens
+from tests.fakes.clock import FakeClock
+from tests.fakes.tenancy import FakeTenancyUnitOfWork, FakeTokenSigner
+from timbre.v1 import common_pb2
+
+TIER_CODES = {"free": common_pb2.TIER_FREE, "pro": common_pb2.TIER_PRO, "enterprise": common_pb2.TIER_ENTERPRISE}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def uow(clock) -> FakeTenancyUnitOfWork:
+    return FakeTenancyUnitOfWork(clock)
+
+
+@pytest.fixture
+def accounts(uow) -> Accounts:
+    return Accounts(uow, TIER_CODES)
+
+
+@pytest.fixture
+def tokens(accounts, clock) -> Tokens:
+    return Tokens(accounts, FakeTokenSigner(), clock, "operator-secret", "service-secret", 300, 900)
+
+
+@pytest.fixture
+def quotas(uow, clock) -> Quotas:
+    return Quotas(uow, clock)
+
+
+# --- tenants and API keys -----------------------------------------------------------------------
+
+
+def test_create_tenant_issues_a_default_key_and_announces_the_tenant(accounts, uow):
+    tenant, issued = accounts.create_tenant("  Acme  ", "pro")
+    assert (tenant.name, tenant.tier) == ("Acme", "pro")
+    assert issued.key.tenant_id == tenant.id and issued.key.name == "default"
+    assert issued.secret.startswith(f"tmb_{issued.key.prefix}_") and issued.secret not in issued.key.key_hash
+    ((topic, key, event),) = uow.state.events
+    assert (topic, key, event.tenant_id, event.name, event.tier) == (
+        TENANT_EVENTS.name,
+        tenant.id,
+        tenant.id,
+        "Acme",
+        2,
+    )
+    assert accounts.get_tenant(tenant.id) == tenant
+
+
+@pytest.mark.parametrize(("name", "tier"), [("", "pro"), ("x" * 201, "pro"), ("Acme", "gold")])
+def test_create_tenant_refuses_bad_names_and_tiers_and_stores_nothing(accounts, uow, name, tier):
+    with pytest.raises(InvalidArgument):
+        accounts.create_tenant(name, tier)
+    assert not uow.state.tenants and not uow.state.events
+
+
+def test_unknown_tenants_are_not_found(accounts):
+    for tenant_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        with pytest.raises(NotFound):
+            accounts.get_tenant(tenant_id)
+
+
+def test_an_issued_key_grants_a_tenant_token_until_revoked(accounts, tokens, uow):
+    tenant, _ = accounts.create_tenant("Acme", "pro")
+    issued = accounts.create_api_key(tenant.id, "ci")
+    token = tokens.for_api_key(issued.secret)
+    claims = tokens.signer.signed[token.token]
+    assert (claims.role, claims.tenant_id, claims.key_id, claims.tier) == ("tenant", tenant.id, issued.key.id, "pro")
+    assert claims.expires_at - claims.issued_at == 300 and token.expires_at == claims.expires_at
+    assert uow.state.api_keys[issued.key.id].last_used_at is not None
+
+    revoked = accounts.revoke_api_key(tenant.id, issued.key.id)
+    assert revoked.revoked
+    again = accounts.revoke_api_key(tenant.id, issued.key.id)
+    assert again.revoked_at == revoked.revoked_at
+    assert uow.event_types() == ["TenantCreated", "ApiKeyRevoked"]  # revoked once, announced once
+    with pytest.raises(Unauthenticated) as caught:
+        tokens.for_api_key(issued.secret)
+    assert caught.value.reason == "API_KEY_REVOKED"
+
+
+def test_a_wrong_or_malformed_secret_is_unauthenticated(accounts, tokens):
+    _, issued = accounts.create_tenant("Acme", "free")
+    for secret in (issued.secret[:-1] + ("A" if not issued.secret.endswith("A") else "B"), "not a key", ""):
+        with pytest.raises(Unauthenticated):
+            tokens.for_api_key(secret)
+
+
+def test_another_tenants_key_cannot_be_revoked(accounts, uow):
+    mine, my_key = accounts.create_tenant("Mine", "free")
+    theirs, _ = accounts.create_tenant("Theirs", "free")
+    with pytest.raises(NotFound):
+        accounts.revoke_api_key(theirs.id, my_key.key.id)
+    assert not uow.state.api_keys[my_key.key.id].revoked
+
+
+def test_api_keys_page_by_creation_with_a_next_token_only_when_more_follow(accounts, clock):
+    tenant, first = accounts.create_tenant("Acme", "pro")
+    later = []
+    for name in ("a", "b"):
+        clock.advance(1)
+        later.append(accounts.create_api_key(tenant.id, name).key)
+    page = accounts.list_api_keys(tenant.id, PageRequest.of(2, ""))
+    assert [k.id for k in page.items] == [first.key.id, later[0].id] and page.next_token
+    rest = accounts.list_api_keys(tenant.id, PageRequest.of(2, page.next_token))
+    assert [k.id for k in rest.items] == [later[1].id] and rest.next_token == ""
+    exact = accounts.list_api_keys(tenant.id, PageRequest.of(3, ""))
+    assert len(exact.items) == 3 and exact.next is None
+
+
+def test_privileged_tokens_need_the_deployment_secrets(tokens, accounts, clock):
+    operator = tokens.signer.signed[tokens.for_operator("operator-secret").token]
+    assert (operator.role, operator.subject, operator.expires_at - operator.issued_at) == ("operator", "operator", 900)
+    service = tokens.signer.signed[tokens.for_service("synthesis", "service-secret").token]
+    assert (service.role, service.subject) == ("service", "service:synthesis")
+    for grant in (lambda: tokens.for_operator("guess"), lambda: tokens.for_service("synthesis", "guess")):
+        with pytest.raises(Unauthenticated):
+            grant()
+    disabled = Tokens(accounts, FakeTokenSigner(), clock, None, None)
+    with pytest.raises(Unauthenticated, match="disabled"):
+        disabled.for_operator("")
+
+
+def test_token_roles_are_the_ones_the_verifier_reads():
+    assert (roles.ROLE_TENANT, roles.ROLE_OPERATOR, roles.ROLE_SERVICE) == (
+        auth.ROLE_TENANT,
+        auth.ROLE_OPERATOR,
+        auth.ROLE_SERVICE,
+    )
+
+
+# --- quota reservations -----------------------------------------------------------------------
+
+
+def test_reserve_commit_and_release(accounts, quotas):
+    tenant, _ = accounts.create_tenant("Acme", "free")  # 10,000 characters a month
+    held = quotas.reserve(tenant.id, QuotaRequest(characters=4000))
+    freed = quotas.reserve(tenant.id, QuotaRequest(characters=3000))
+    assert quotas.usage(tenant.id).usage.characters_reserved == 7000
+
+    quotas.commit(held.id, characters=2500)
+    quotas.commit(held.id, characters=2500)  # a retried commit changes nothing
+    quotas.release(freed.id)
+    usage = quotas.usage(tenant.id).usage
+    assert (usage.characters_used, usage.characters_reserved) == (2500, 0)
+    with pytest.raises(InvalidArgument):
+        quotas.commit(quotas.reserve(tenant.id, QuotaRequest(characters=10)).id, characters=11)
+
+
+def test_a_reservation_over_the_limit_is_refused_and_holds_nothing(accounts, quotas, uow):
+    tenant, _ = accounts.create_tenant("Acme", "free")
+    quotas.reserve(tenant.id, QuotaRequest(characters=9000))
+    with pytest.raises(QuotaExceeded) as caught:
+        quotas.reserve(tenant.id, QuotaRequest(characters=1001))
+    assert caught.value.reason == "QUOTA_EXCEEDED" and caught.value.metadata["remaining"] == "1000"
+    assert len(uow.state.reservations) == 1
+    quotas.reserve(tenant.id, QuotaRequest(characters=1000))  # exactly what is left still fits
+
+
+def test_an_idempotency_key_returns_the_first_reservation(accounts, quotas):
+    tenant, _ = accounts.create_tenant("Acme", "free")
+    first = quotas.reserve(tenant.id, QuotaRequest(voice_profiles=1), idempotency_key="enroll", voice_id="v1")
+    assert quotas.reserve(tenant.id, QuotaRequest(voice_profiles=1), idempotency_key="enroll", voice_id="v1") == first
+    quotas.commit(first.id)
+    with pytest.raises(QuotaExceeded) as caught:
+        quotas.reserve(tenant.id, QuotaRequest(voice_profiles=1), voice_id="v2")
+    assert caught.value.reason == "VOICE_PROFILE_LIMIT"
+    quotas.release_voice_profile(tenant.id, "v1")
+    quotas.reserve(tenant.id, QuotaRequest(voice_profiles=1), voice_id="v2")
+
+
+def test_a_lapsed_reservation_stops_counting_cannot_be_committed_and_is_swept(accounts, quotas, clock, uow):
+    tenant, _ = accounts.create_tenant("Acme", "free")  # one concurrent job
+    held = quotas.reserve(tenant.id, QuotaRequest(job_slots=1), ttl_seconds=60)
+    with pytest.raises(QuotaExceeded) as caught:
+        quotas.reserve(tenant.id, QuotaRequest(job_slots=1))
+    assert caught.value.reason == "CONCURRENCY_LIMIT"
+
+    clock.advance(59)
+    assert quotas.sweep() == 0
+    clock.advance(1)  # the TTL has lapsed: no longer counted, before any sweep
+    assert quotas.usage(tenant.id).usage.jobs_running == 0
+    quotas.reserve(tenant.id, QuotaRequest(job_slots=1))
+    with pytest.raises(FailedPrecondition) as caught_commit:
+        quotas.commit(held.id)
+    assert caught_commit.value.reason == "RESERVATION_EXPIRED"
+    assert quotas.sweep() == 1 and uow.state.reservations[held.id].status == "expired"
+
+
+@pytest.mark.parametrize(
+    ("request_", "kwargs"),
+    [
+        (QuotaRequest(characters=-1), {}),
+        (QuotaRequest(voice_profiles=1), {}),  # no voice_id
+        (QuotaRequest(characters=1), {"ttl_seconds": 24 * 3600 + 1}),
+    ],
+)
+def test_malformed_reservations_are_invalid(accounts, quotas, request_, kwargs):
+    tenant, _ = accounts.create_tenant("Acme", "pro")
+    with pytest.raises(InvalidArgument):
+        quotas.reserve(tenant.id, request_, **kwargs)
+
+
+def test_unknown_tenants_and_reservations_are_not_found(quotas):
+    with pytest.raises(NotFound):
+        quotas.reserve("00000000-0000-0000-0000-000000000000", QuotaRequest(characters=1))
+    for call in (quotas.commit, quotas.release):
+        with pytest.raises(NotFound):
+            call("00000000-0000-0000-0000-000000000000")
+        with pytest.raises(NotFound):
+            call("nope")
