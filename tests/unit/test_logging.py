@@ -1,6 +1,19 @@
 import json
+import logging
+
+import pytest
+import structlog
 
 from kit.logging import bind_context, configure_logging, get_logger
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """configure_logging binds the stdout of its moment — here capsys's capture, closed after the test.
+    Later tests must not log into it: put structlog and the root logger back to their defaults."""
+    yield
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = []
 
 
 def test_json_lines_carry_ids_and_never_secrets(capsys):
@@ -15,8 +28,6 @@ def test_json_lines_carry_ids_and_never_secrets(capsys):
 
 
 def test_standard_library_logs_are_json_too(capsys):
-    import logging
-
     configure_logging("unit", "INFO")
     logging.getLogger("kafka").warning("broker down")
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
