@@ -1,17 +1,22 @@
-"""Operator commands: `timbre admin tenant create --name N --tier pro`."""
+"""Operator commands: `timbre admin tenant create --name N --tier pro`.
+
+grpc, the settings and the service stubs are imported inside the commands that call a service, so
+`timbre admin … --help` starts at once."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
-import grpc
 
 from cli.client import fail, operator_channel
-from kit.config import KitSettings
 from kit.grpc.convert import TIER_CODES
-from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
+
+if TYPE_CHECKING:
+    from kit.config import KitSettings
+    from timbre.v1 import embedding_pb2
 
 
 @click.group()
@@ -29,6 +34,11 @@ def tenant() -> None:
 @click.option("--tier", type=click.Choice(sorted(TIER_CODES)), default="free", show_default=True)
 def create_tenant(name: str, tier: str) -> None:
     """Create a tenant; prints its id and first API key (shown once) as JSON."""
+    import grpc
+
+    from kit.config import KitSettings
+    from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
+
     settings = KitSettings()
     try:
         with operator_channel(settings, settings.tenancy_addr) as channel:
@@ -56,8 +66,8 @@ def consent() -> None:
 
 
 def grant_written_consent(
-    settings: KitSettings, voice_id: str, document_sha256: str, expires, owner: str, purpose: str
-):
+    settings: KitSettings, voice_id: str, document_sha256: str, expires: datetime, owner: str, purpose: str
+) -> embedding_pb2.Consent:
     """GrantWrittenConsent as the operator (shared with `timbre demo`)."""
     from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -70,7 +80,7 @@ def grant_written_consent(
         purpose=purpose,
         expire_time=expire_time,
         # The signed form lists every prohibited use; the operator records that it was acknowledged.
-        prohibited_uses_acknowledged=[v.number for v in embedding_pb2.ProhibitedUse.DESCRIPTOR.values if v.number],
+        prohibited_uses_acknowledged=[v.name for v in embedding_pb2.ProhibitedUse.DESCRIPTOR.values if v.number],
     )
     with operator_channel(settings, settings.embedding_addr) as channel:
         return (
@@ -90,8 +100,11 @@ def grant_written_consent(
 @click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD (UTC)")
 @click.option("--owner", default="voice owner (written form)", show_default=True)
 @click.option("--purpose", default="as stated in the signed consent form", show_default=True)
-def grant_consent(voice_id: str, document_sha256: str, expires, owner: str, purpose: str) -> None:
+def grant_consent(voice_id: str, document_sha256: str, expires: datetime, owner: str, purpose: str) -> None:
     """Record a digitally signed written consent for a voice; prints the consent as JSON."""
+    import grpc
+
+    from kit.config import KitSettings
 
     try:
         row = grant_written_consent(

@@ -1,17 +1,23 @@
-"""Operator-side gRPC access for CLI commands: an operator token from the configured secret."""
+"""Operator-side gRPC access for CLI commands: an operator token from the configured secret.
+
+grpc and the kit's gRPC edge are imported inside the functions: `timbre admin --help` needs neither."""
 
 from __future__ import annotations
 
-import click
-import grpc
+from typing import TYPE_CHECKING
 
-from kit.config import KitSettings
-from kit.grpc.client import open_channel
-from kit.grpc.status import error_info
-from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
+import click
+
+if TYPE_CHECKING:
+    import grpc
+
+    from kit.config import KitSettings
 
 
 def operator_channel(settings: KitSettings, address: str) -> grpc.Channel:
+    from kit.grpc.client import open_channel
+    from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
+
     if settings.operator_secret is None:
         raise click.ClickException("TIMBRE_OPERATOR_SECRET is not set (make up writes it to .run/secrets.env)")
     with open_channel(settings.tenancy_addr) as channel:
@@ -24,6 +30,8 @@ def operator_channel(settings: KitSettings, address: str) -> grpc.Channel:
 
 
 def fail(error: grpc.RpcError) -> click.ClickException:
+    from kit.grpc.status import error_info
+
     info = error_info(error)
     reason = f" [{info.reason}]" if info else ""
     return click.ClickException(f"{error.code().name}{reason}: {error.details()}")

@@ -44,6 +44,9 @@ def _engine(name: str | None, fit: dict | None = None):
     except TimbreError as exc:
         raise click.ClickException(exc.message) from exc
     if given:
+        from services.synthesis.engine.embedded import EmbeddedEngine
+
+        assert isinstance(engine, EmbeddedEngine)  # engine_choice(name) == "embedded", checked above
         engine.fit_options = FitOptions(**given)
     return engine
 
@@ -186,7 +189,8 @@ def speak(
     options = SpeechOptions(language=language, speed=speed, pitch=pitch, sample_rate=sample_rate)
     artifact = Path(voice).read_bytes() if voice else None
     started = time.monotonic()
-    chunks, first_chunk = [], None
+    chunks: list[np.ndarray] = []
+    first_chunk = 0.0
     try:
         for chunk in tqdm(voice_engine.synthesize(text, artifact, options), desc="speak", unit="chunk", disable=None):
             first_chunk = first_chunk or time.monotonic() - started

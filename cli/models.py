@@ -51,7 +51,8 @@ def list_models() -> None:
             state = "present" if is_fetched(store, spec) else "missing (timbre models fetch " + name + ")"
             click.echo(f"{name:<12} {state:<40} {spec.licence} — {spec.purpose}")
         else:
-            click.echo(f"{name:<12} {'present (operator-placed)':<40} {manifest.get('licence', '?')}")
+            licence = (manifest or {}).get("licence", "?")
+            click.echo(f"{name:<12} {'present (operator-placed)':<40} {licence}")
 
 
 def _build_int8_vocoder(store: ModelStore) -> None:

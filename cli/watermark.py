@@ -1,17 +1,24 @@
-"""`timbre watermark embed|detect` with the deployment's key (TIMBRE_WATERMARK_KEY)."""
+"""`timbre watermark embed|detect` with the deployment's key (TIMBRE_WATERMARK_KEY).
+
+Needs numpy, scipy.fft and PyAV only — never torch (tests/unit/test_cli_startup.py); the audio and
+watermark modules are imported when a command runs, not for `--help`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from kit.audio.codec import AudioDecodeError, decode, encode
 from kit.errors import TimbreError
 
+if TYPE_CHECKING:
+    from kit.audio.codec import Clip
+    from kit.watermark import Watermarker
 
-def _marker():
+
+def _marker() -> Watermarker:
     from kit.watermark import Watermarker
     from services.watermark.config import WatermarkSettings
 
@@ -22,7 +29,9 @@ def _marker():
         raise click.ClickException(exc.message) from exc
 
 
-def _read(path: str):
+def _read(path: str) -> Clip:
+    from kit.audio.codec import AudioDecodeError, decode
+
     try:
         return decode(Path(path).read_bytes(), target_rate=None, max_seconds=3600)
     except AudioDecodeError as exc:
@@ -41,6 +50,8 @@ def watermark() -> None:
 @click.option("--strength", type=click.FloatRange(0.5, 6.0), default=None, help="dB (default from config)")
 def embed(source: str, target: str, generation_id: int, strength: float | None) -> None:
     """Mark a file (written as WAV at the input's sample rate)."""
+    from kit.audio.codec import encode
+
     clip = _read(source)
     if not 16000 <= clip.sample_rate <= 48000:
         raise click.ClickException(f"sample rate {clip.sample_rate} Hz: the mark needs 16–48 kHz")

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 _SECRET_KEY = re.compile(r"(secret|password|token|api_key|authorization|private)", re.I)
 _SECRET_VALUE = re.compile(r"tmb_[a-z0-9]+_[A-Za-z0-9_\-]{8,}|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 
 
-def redact(_logger, _name, event_dict: dict) -> dict:
+def redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     for key, value in list(event_dict.items()):
         if _SECRET_KEY.search(key) and key not in ("token_type",):
             event_dict[key] = "***"
@@ -29,8 +30,10 @@ def redact(_logger, _name, event_dict: dict) -> dict:
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
-    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
-    shared = [
+    renderer: Processor = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -13,7 +13,6 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from scipy.signal import resample_poly
 
 FORMATS = {
     # name: (container, codec, content type)
@@ -60,7 +59,7 @@ def decode(
     except (av.error.FFmpegError, ValueError) as exc:
         raise AudioDecodeError(f"not a recognised audio file ({exc.__class__.__name__})") from exc
     with container:
-        streams = [s for s in container.streams if s.type == "audio"]
+        streams = container.streams.audio
         if not streams:
             raise AudioDecodeError("the file has no audio stream")
         stream = streams[0]
@@ -92,9 +91,18 @@ def decode(
     return Clip(samples, rate, native_rate, codec, channels)
 
 
+def preload_resampler() -> None:
+    """Import what `resample` needs now. `resample` defers scipy.signal (seconds to import) so the
+    CLI starts fast; a service that resamples on its request path calls this at start, so that its
+    first request does not pay the import."""
+    import scipy.signal  # noqa: F401 - imported for its side effect: loaded once, here
+
+
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     if from_rate == to_rate:
         return samples.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly  # deferred: see preload_resampler
+
     ratio = Fraction(to_rate, from_rate).limit_denominator(1000)
     return resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)
 
@@ -123,6 +131,7 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str = "wav", bitrate: int
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container_name) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)  # every codec in FORMATS is an audio codec
         if bitrate:
             stream.bit_rate = bitrate
         pcm = np.clip(samples, -1, 1).astype(np.float32).reshape(1, -1)

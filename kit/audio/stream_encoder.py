@@ -63,7 +63,9 @@ class StreamEncoder:
         self._rate = rate
         self._sink = _Sink()
         self._container = av.open(self._sink, mode="w", format=container_name)
-        self._stream = self._container.add_stream(codec, rate=rate, layout="mono")
+        stream = self._container.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)  # every codec in FORMATS is an audio codec
+        self._stream = stream
         if bitrate:
             self._stream.bit_rate = bitrate
         self._pts = 0

@@ -26,7 +26,7 @@ class ModelMissing(FailedPrecondition):
 
 
 class ModelStore:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root) if root else default_model_path()
 
     def folder(self, name: str) -> Path:
@@ -73,7 +73,9 @@ class ModelStore:
 
     def present(self) -> list[tuple[ModelSpec | None, str, dict | None]]:
         """Every registered model and every other folder with a manifest: (spec, name, manifest)."""
-        rows = [(spec, name, self.manifest(name)) for name, spec in MODELS.items()]
+        rows: list[tuple[ModelSpec | None, str, dict | None]] = [
+            (spec, name, self.manifest(name)) for name, spec in MODELS.items()
+        ]
         if self.root.is_dir():
             for manifest in sorted(self.root.rglob(MANIFEST)):
                 name = manifest.parent.relative_to(self.root).as_posix()
