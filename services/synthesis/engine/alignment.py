@@ -42,12 +42,12 @@ def dtw_path(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     acc[0, 0] = 0.0
     step = np.zeros((n, m), dtype=np.int8)  # 0 diagonal, 1 from above (i-1), 2 from the left (j-1)
     for d in range(2, n + m + 1):
-        i = np.arange(max(1, d - m), min(n, d - 1) + 1)
-        j = d - i
-        options = np.stack([acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]])
+        rows = np.arange(max(1, d - m), min(n, d - 1) + 1)
+        cols = d - rows
+        options = np.stack([acc[rows - 1, cols - 1], acc[rows - 1, cols], acc[rows, cols - 1]])
         choice = np.argmin(options, axis=0)
-        acc[i, j] = cost[i - 1, j - 1] + options[choice, np.arange(len(i))]
-        step[i - 1, j - 1] = choice
+        acc[rows, cols] = cost[rows - 1, cols - 1] + options[choice, np.arange(len(rows))]
+        step[rows - 1, cols - 1] = choice
     i, j = n - 1, m - 1
     path = [(i, j)]
     while i > 0 or j > 0:

@@ -156,7 +156,10 @@ def _thai(text: str) -> str:
     from pythainlp.util import bahttext, num_to_thaiword
 
     def number(match: re.Match) -> str:
-        digits = match[0].replace(",", "")
+        return spoken(match[0])
+
+    def spoken(written: str) -> str:
+        digits = written.replace(",", "")
         whole, _, fraction = digits.partition(".")
         spoken = num_to_thaiword(int(whole))
         if fraction:
@@ -175,7 +178,7 @@ def _thai(text: str) -> str:
         lambda m: bahttext(float((m[1] or m[2]).replace(",", ""))),
         text,
     )
-    text = _PERCENT.sub(lambda m: f"{number(re.match(_NUMBER, m[1]))}เปอร์เซ็นต์", text)
+    text = _PERCENT.sub(lambda m: f"{spoken(m[1])}เปอร์เซ็นต์", text)
     text = _TIME.sub(
         lambda m: (
             f"{num_to_thaiword(int(m[1]))} นาฬิกา {num_to_thaiword(int(m[2]))} นาที"
