@@ -43,6 +43,7 @@ def create_app(settings: GatewaySettings | None = None, backends: Backends | Non
         "billing": settings.billing_addr,
         "embedding": settings.embedding_addr,
         "watermark": settings.watermark_addr,
+        "synthesis": settings.synthesis_addr,
     }
 
     app.add_exception_handler(grpc.RpcError, problems.rpc_error_handler)

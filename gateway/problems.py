@@ -98,11 +98,18 @@ def from_rpc_error(request: Request, error: grpc.RpcError) -> JSONResponse:
     )
 
 
-async def rpc_error_handler(request: Request, error: grpc.RpcError) -> JSONResponse:
+# Starlette types every handler as taking any Exception; each narrows to the class it is registered for.
+
+
+async def rpc_error_handler(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, grpc.RpcError):
+        return await unhandled_error_handler(request, error)
     return from_rpc_error(request, error)
 
 
-async def validation_error_handler(request: Request, error: RequestValidationError) -> JSONResponse:
+async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, RequestValidationError):
+        return await unhandled_error_handler(request, error)
     errors = [
         {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", ""), "type": e.get("type", "")}
         for e in error.errors()
@@ -121,7 +128,9 @@ async def validation_error_handler(request: Request, error: RequestValidationErr
     )
 
 
-async def http_error_handler(request: Request, error: HTTPException) -> JSONResponse:
+async def http_error_handler(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, HTTPException):
+        return await unhandled_error_handler(request, error)
     reason = {
         400: "INVALID_ARGUMENT",
         401: "UNAUTHENTICATED",

@@ -1,4 +1,8 @@
-"""Multipart uploads → gRPC client streams, with a size cap enforced while reading."""
+"""Multipart uploads → gRPC client streams, with a size cap enforced while reading.
+
+Routes that take uploads are plain `def`s like every other route: FastAPI has already parsed (and
+spooled) the multipart body on the event loop, and runs the route, this read and its blocking gRPC
+call in its threadpool, so a slow upstream never stalls the other requests of the process."""
 
 from __future__ import annotations
 
@@ -11,9 +15,9 @@ from timbre.v1 import embedding_pb2
 CHUNK = 1024 * 1024
 
 
-async def read_capped(upload: UploadFile, cap: int) -> bytes:
+def read_capped(upload: UploadFile, cap: int) -> bytes:
     data = bytearray()
-    while block := await upload.read(CHUNK):
+    while block := upload.file.read(CHUNK):
         data.extend(block)
         if len(data) > cap:
             raise HTTPException(413, f"{upload.filename or 'upload'} exceeds {cap} bytes")

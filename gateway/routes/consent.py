@@ -45,7 +45,7 @@ def create_challenge(
     response_model=ConsentOut,
     summary="The owner's recorded consent (same speaker as the voice; English phrases are checked by ASR)",
 )
-async def submit_consent(
+def submit_consent(
     voice_id: str,
     request: Request,
     challenge_id: Annotated[str, Form()],
@@ -71,7 +71,7 @@ async def submit_consent(
         prohibited_uses_acknowledged=[PROHIBITED_USES[u] for u in prohibited_uses_acknowledged],
         authorized_tenant_ids=[t for item in authorized_tenant_ids for t in item.split(",") if t.strip()],
     )
-    data = await read_capped(file, request.app.state.settings.max_upload_bytes)
+    data = read_capped(file, request.app.state.settings.max_upload_bytes)
 
     def stream():
         yield embedding_pb2.SubmitConsentRequest(

@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kit.grpc.convert import FORMAT_NAMES, TIER_NAMES
-from timbre.v1 import tenancy_pb2
+from kit.grpc.convert import FORMAT_NAMES
+from timbre.v1 import common_pb2, embedding_pb2, synthesis_pb2, tenancy_pb2
 
+# The REST names of the protos' enums: the gateway's own vocabulary, part of the public API.
 Tier = Literal["free", "pro", "enterprise"]
+TIER_CODES: dict[Tier, common_pb2.Tier] = {
+    "free": common_pb2.TIER_FREE,
+    "pro": common_pb2.TIER_PRO,
+    "enterprise": common_pb2.TIER_ENTERPRISE,
+}
+TIER_NAMES: dict[int, Tier] = {code: name for name, code in TIER_CODES.items()}
+
+JobStateName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+# Derived from the enum (JOB_STATE_QUEUED → "queued"); a unit test keeps JobStateName in step.
+# The cast: the stubs type EnumTypeWrapper.items() as plain ints, though they are the enum's values.
+JOB_STATE_CODES: dict[str, synthesis_pb2.JobState] = {
+    name.removeprefix("JOB_STATE_").lower(): cast(synthesis_pb2.JobState, number)
+    for name, number in synthesis_pb2.JobState.items()
+    if number != synthesis_pb2.JOB_STATE_UNSPECIFIED
+}
+JOB_STATE_NAMES: dict[int, str] = {code: name for name, code in JOB_STATE_CODES.items()}
+
+WebhookEventName = Literal["job.succeeded", "job.failed"]
+# Spelled out: the dotted names are a convention, not derivable from the enum; a unit test checks
+# that every event of the enum has one.
+WEBHOOK_EVENT_CODES: dict[WebhookEventName, synthesis_pb2.WebhookEvent] = {
+    "job.succeeded": synthesis_pb2.WEBHOOK_EVENT_JOB_SUCCEEDED,
+    "job.failed": synthesis_pb2.WEBHOOK_EVENT_JOB_FAILED,
+}
+WEBHOOK_EVENT_NAMES: dict[int, WebhookEventName] = {code: name for name, code in WEBHOOK_EVENT_CODES.items()}
 
 
 class Strict(BaseModel):
@@ -116,13 +142,16 @@ class TokenOut(BaseModel):
     tenant_id: str
 
 
-VOICE_STATUS = {0: "unspecified", 1: "processing", 2: "ready", 3: "rejected", 4: "disabled"}
-PROHIBITED_USES = {
-    "fraud_impersonation": 1,
-    "non_consensual_content": 2,
-    "political_manipulation": 3,
-    "harassment_defamation": 4,
-    "undisclosed_deepfake": 5,
+VoiceStatus = Literal["processing", "ready", "rejected", "disabled", "unspecified"]
+VOICE_STATUS: dict[int, VoiceStatus] = {0: "unspecified", 1: "processing", 2: "ready", 3: "rejected", 4: "disabled"}
+ConsentKind = Literal["spoken", "written", "unspecified"]
+CONSENT_KINDS: dict[int, ConsentKind] = {0: "unspecified", 1: "spoken", 2: "written"}
+PROHIBITED_USES: dict[str, embedding_pb2.ProhibitedUse] = {
+    "fraud_impersonation": embedding_pb2.PROHIBITED_USE_FRAUD_IMPERSONATION,
+    "non_consensual_content": embedding_pb2.PROHIBITED_USE_NON_CONSENSUAL_CONTENT,
+    "political_manipulation": embedding_pb2.PROHIBITED_USE_POLITICAL_MANIPULATION,
+    "harassment_defamation": embedding_pb2.PROHIBITED_USE_HARASSMENT_DEFAMATION,
+    "undisclosed_deepfake": embedding_pb2.PROHIBITED_USE_UNDISCLOSED_DEEPFAKE,
 }
 PROHIBITED_NAMES = {v: k for k, v in PROHIBITED_USES.items()}
 
@@ -130,7 +159,7 @@ PROHIBITED_NAMES = {v: k for k, v in PROHIBITED_USES.items()}
 class VoiceOut(BaseModel):
     id: str
     name: str
-    status: Literal["processing", "ready", "rejected", "disabled", "unspecified"]
+    status: VoiceStatus
     status_reason: str | None = None
     status_detail: str | None = None
     progress: float
@@ -182,7 +211,7 @@ class ChallengeOut(BaseModel):
 class ConsentOut(BaseModel):
     id: str
     voice_id: str
-    kind: Literal["spoken", "written", "unspecified"]
+    kind: ConsentKind
     owner_name: str
     purpose: str
     expires_at: datetime | None
@@ -199,7 +228,7 @@ class ConsentOut(BaseModel):
         return cls(
             id=consent.consent_id,
             voice_id=consent.voice_id,
-            kind={0: "unspecified", 1: "spoken", 2: "written"}[consent.kind],
+            kind=CONSENT_KINDS[consent.kind],
             owner_name=consent.details.owner_name,
             purpose=consent.details.purpose,
             expires_at=when(consent.details.expire_time),

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import grpc
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from gateway.auth import Caller, TenantCaller
-from gateway.routes.schemas import when
+from gateway.problems import MEDIA_TYPE, problem
+from gateway.ranges import InvalidRange, parse_range
+from gateway.routes.schemas import JOB_STATE_CODES, JOB_STATE_NAMES, JobStateName, when
 from kit.audio.codec import content_type
-from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES, JOB_STATE_CODES, JOB_STATE_NAMES
+from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES
+from kit.logging import get_logger
 from timbre.v1 import common_pb2, synthesis_pb2
 
+log = get_logger("gateway")
 router = APIRouter(tags=["speech"])
 
 
@@ -133,7 +137,7 @@ def submit_job(body: JobIn, request: Request, caller: Caller = TenantCaller) -> 
 @router.get("/v1/jobs", response_model=JobList, summary="The tenant's jobs, newest first")
 def list_jobs(
     request: Request,
-    state: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+    state: JobStateName | None = None,
     page_size: int = Query(20, ge=1, le=100),
     page_token: str = "",
     caller: Caller = TenantCaller,
@@ -141,7 +145,7 @@ def list_jobs(
     reply = request.app.state.backends.synthesis.ListJobs(
         synthesis_pb2.ListJobsRequest(
             page=common_pb2.PageRequest(page_size=page_size, page_token=page_token),
-            state=JOB_STATE_CODES[state] if state else 0,
+            state=JOB_STATE_CODES[state] if state else synthesis_pb2.JOB_STATE_UNSPECIFIED,
         ),
         metadata=caller.metadata,
     )
@@ -164,13 +168,100 @@ def cancel_job(job_id: str, request: Request, caller: Caller = TenantCaller) -> 
     return JobOut.of(reply.job)
 
 
+AUDIO_MEDIA: dict[str, dict] = {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {}, "audio/ogg": {}}
+AUDIO_HEADERS = {
+    "Content-Length": {"schema": {"type": "integer"}},
+    "Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}},
+}
+
+
 @router.get(
     "/v1/jobs/{job_id}/audio",
-    summary="A finished job's audio",
-    responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {}, "audio/ogg": {}}}},
+    summary="A finished job's audio, streamed; HTTP Range (one `bytes=` range) fetches a part",
+    responses={
+        200: {"description": "The whole file", "content": AUDIO_MEDIA, "headers": AUDIO_HEADERS},
+        206: {
+            "description": "The requested byte range",
+            "content": AUDIO_MEDIA,
+            "headers": {**AUDIO_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
+        },
+        416: {
+            "description": "The range lies outside the file (Content-Range: bytes */<size>)",
+            "content": {MEDIA_TYPE: {}},
+        },
+    },
 )
-def job_audio(job_id: str, request: Request, caller: Caller = TenantCaller) -> Response:
-    reply = request.app.state.backends.synthesis.GetJobAudio(
-        synthesis_pb2.GetJobAudioRequest(job_id=job_id), metadata=caller.metadata
+def job_audio(
+    job_id: str,
+    request: Request,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+    caller: Caller = TenantCaller,
+) -> Response:
+    stub = request.app.state.backends.synthesis
+    # No validators (ETag, Last-Modified) are sent, so an If-Range can never match: whole file.
+    try:
+        wanted = None if request.headers.get("if-range") else parse_range(range_header)
+    except InvalidRange as error:
+        return _unsatisfiable(request, str(error), total=None)
+    if wanted is None:
+        first, call = _open_audio(stub, job_id, 0, 0, caller)
+        size = first.total_size if first else 0
+        return _audio_response(first, call, 200, size, {})
+    total = _audio_size(stub, job_id, caller)
+    span = wanted.resolve(total)
+    if span is None:
+        return _unsatisfiable(request, f"{range_header} lies outside the audio's {total} bytes", total=total)
+    start, end = span
+    first, call = _open_audio(stub, job_id, start, end - start + 1, caller)
+    return _audio_response(first, call, 206, end - start + 1, {"Content-Range": f"bytes {start}-{end}/{total}"})
+
+
+def _open_audio(stub, job_id: str, offset: int, length: int, caller: Caller):
+    """The call and its first message, pulled before any response starts: errors (unknown job, audio not
+    ready) still become problem+json answers."""
+    call = stub.ReadJobAudio(
+        synthesis_pb2.ReadJobAudioRequest(job_id=job_id, offset=offset, length=length), metadata=caller.metadata
     )
-    return Response(reply.audio, media_type=content_type(FORMAT_NAMES.get(reply.format, "mp3")))
+    first: synthesis_pb2.ReadJobAudioResponse | None = next(call, None)
+    return first, call
+
+
+def _audio_size(stub, job_id: str, caller: Caller) -> int:
+    # The size must be known to resolve the range before asking for it: a one-byte read tells it, and
+    # the synthesis service is only ever asked for ranges that lie inside the file.
+    first, call = _open_audio(stub, job_id, 0, 1, caller)
+    call.cancel()
+    return first.total_size if first else 0
+
+
+def _audio_response(
+    first: synthesis_pb2.ReadJobAudioResponse | None, call, status: int, length: int, headers: dict[str, str]
+) -> StreamingResponse:
+    def pieces():
+        try:
+            if first is not None:
+                yield first.chunk
+            for message in call:
+                yield message.chunk
+        except grpc.RpcError as error:
+            # Headers are gone: the body ends short of Content-Length, which tells the client it broke.
+            log.warning("job_audio_interrupted", code=error.code().name)
+        finally:
+            call.cancel()
+
+    media = "application/octet-stream"
+    if first is not None:
+        media = first.content_type or content_type(FORMAT_NAMES.get(first.format, "mp3"))
+    return StreamingResponse(
+        pieces(),
+        status_code=status,
+        media_type=media,
+        headers={"Content-Length": str(length), "Accept-Ranges": "bytes", **headers},
+    )
+
+
+def _unsatisfiable(request: Request, detail: str, total: int | None) -> Response:
+    headers = {"Accept-Ranges": "bytes"}
+    if total is not None:
+        headers["Content-Range"] = f"bytes */{total}"
+    return problem(416, "Range not satisfiable", detail, "RANGE_NOT_SATISFIABLE", request.url.path, headers=headers)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from gateway.auth import Caller, OperatorCaller
-from gateway.routes.schemas import ApiKeyOut, CreateTenantIn, CreateTenantOut, NewApiKeyOut, TenantOut
-from kit.grpc.convert import TIER_CODES
+from gateway.routes.schemas import TIER_CODES, ApiKeyOut, CreateTenantIn, CreateTenantOut, NewApiKeyOut, TenantOut
 from timbre.v1 import tenancy_pb2
 
 router = APIRouter(tags=["operator"])

@@ -20,7 +20,7 @@ router = APIRouter(tags=["voices"])
     response_model=VoiceOut,
     summary="Enroll a voice: one or more recordings (wav, flac, mp3, ogg, m4a), ≥ 10 s of speech in total",
 )
-async def enroll_voice(
+def enroll_voice(
     request: Request,
     name: Annotated[str, Form(min_length=1, max_length=200)],
     files: Annotated[list[UploadFile], File(description="audio files of one speaker")],
@@ -30,7 +30,7 @@ async def enroll_voice(
     caller: Caller = TenantCaller,
 ) -> VoiceOut:
     cap = request.app.state.settings.max_upload_bytes
-    data = [(f.filename or f"file{i}", await read_capped(f, cap)) for i, f in enumerate(files)]
+    data = [(f.filename or f"file{i}", read_capped(f, cap)) for i, f in enumerate(files)]
 
     def stream():
         yield embedding_pb2.EnrollVoiceRequest(
@@ -78,10 +78,10 @@ def delete_voice(voice_id: str, request: Request, caller: Caller = TenantCaller)
 
 
 @router.post("/v1/voices/{voice_id}/verify", response_model=VerifyOut, summary="Is this recording the voice's speaker?")
-async def verify_speaker(
+def verify_speaker(
     voice_id: str, request: Request, file: Annotated[UploadFile, File()], caller: Caller = TenantCaller
 ) -> VerifyOut:
-    data = await read_capped(file, request.app.state.settings.max_upload_bytes)
+    data = read_capped(file, request.app.state.settings.max_upload_bytes)
 
     def stream():
         yield embedding_pb2.VerifySpeakerRequest(voice_id=voice_id)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.auth import Caller, TenantCaller
-from gateway.routes.schemas import when
-from kit.grpc.convert import WEBHOOK_EVENT_CODES, WEBHOOK_EVENT_NAMES
+from gateway.routes.schemas import WEBHOOK_EVENT_CODES, WEBHOOK_EVENT_NAMES, WebhookEventName, when
 from timbre.v1 import common_pb2, synthesis_pb2
 
 router = APIRouter(tags=["webhooks"])
@@ -18,7 +16,7 @@ router = APIRouter(tags=["webhooks"])
 
 class WebhookIn(BaseModel):
     url: str = Field(min_length=8, max_length=2000)
-    events: list[Literal["job.succeeded", "job.failed"]] = Field(default_factory=lambda: list(WEBHOOK_EVENT_CODES))
+    events: list[WebhookEventName] = Field(default_factory=lambda: list(WEBHOOK_EVENT_CODES))
 
 
 class WebhookOut(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fakes.gateway_health import SERVING, health_server
+
 pytestmark = pytest.mark.integration
 
 PROBLEM = "application/problem+json"
@@ -98,23 +100,37 @@ def test_rate_limit_answers_429_with_retry_after(gateway_factory, new_tenant):
     assert gateway.get("/v1/me", headers=auth(other)).status_code == 200  # limits are per key
 
 
-def test_token_exchange_jwks_health_and_openapi(embedding, watermark, gateway_factory, new_tenant):
-    gateway = gateway_factory(watermark_addr=watermark[0])
+def test_bad_keys_are_throttled_before_tenancy_is_asked(gateway_factory, new_tenant):
+    gateway = gateway_factory(rate_limit_per_second=0.5, rate_limit_burst=3)
     _, key, _ = new_tenant("free")
-    assert gateway.get("/v1/me", headers=auth(key)).status_code == 200
-    token = gateway.post("/v1/tokens", headers=auth(key)).json()
-    assert token["token_type"] == "Bearer" and token["access_token"].count(".") == 2
-    jwks = gateway.get("/.well-known/jwks.json").json()
-    assert jwks["keys"] and jwks["keys"][0]["kty"] == "OKP"
-    assert gateway.get("/health").json() == {"status": "ok"}
-    ready = gateway.get("/ready")
-    assert ready.status_code == 200 and ready.json()["checks"] == {
-        "tenancy": "SERVING",
-        "billing": "SERVING",
-        "embedding": "SERVING",
-        "watermark": "SERVING",
-    }
-    spec = gateway.get("/openapi.json").json()
-    assert {"/v1/tenants", "/v1/api-keys", "/v1/api-keys/{key_id}", "/v1/me"} <= set(spec["paths"])
-    metrics = gateway.get("/metrics").text
-    assert 'timbre_http_requests_total{method="GET",route="/v1/me",status="200"}' in metrics
+    wrong = key[:-4] + "xxxx"  # the real key's prefix, a wrong secret
+    codes = [gateway.get("/v1/me", headers=auth(wrong)).status_code for _ in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    assert gateway.get("/v1/me", headers=auth(key)).status_code == 200  # the real key keeps its own bucket
+
+
+def test_token_exchange_jwks_health_and_openapi(embedding, watermark, gateway_factory, new_tenant):
+    # /ready asks synthesis too; a health endpoint is all of it this test needs.
+    with health_server(SERVING) as synthesis:
+        gateway = gateway_factory(watermark_addr=watermark[0], synthesis_addr=synthesis)
+        _, key, _ = new_tenant("free")
+        assert gateway.get("/v1/me", headers=auth(key)).status_code == 200
+        token = gateway.post("/v1/tokens", headers=auth(key)).json()
+        assert token["token_type"] == "Bearer" and token["access_token"].count(".") == 2
+        jwks = gateway.get("/.well-known/jwks.json").json()
+        assert jwks["keys"] and jwks["keys"][0]["kty"] == "OKP"
+        assert gateway.get("/health").json() == {"status": "ok"}
+        ready = gateway.get("/ready")
+        assert ready.status_code == 200 and ready.json()["checks"] == {
+            "tenancy": "SERVING",
+            "billing": "SERVING",
+            "embedding": "SERVING",
+            "watermark": "SERVING",
+            "synthesis": "SERVING",
+        }
+        spec = gateway.get("/openapi.json").json()
+        assert {"/v1/tenants", "/v1/api-keys", "/v1/api-keys/{key_id}", "/v1/me", "/v1/jobs/{job_id}/audio"} <= set(
+            spec["paths"]
+        )
+        metrics = gateway.get("/metrics").text
+        assert 'timbre_http_requests_total{method="GET",route="/v1/me",status="200"}' in metrics
