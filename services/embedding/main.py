@@ -6,13 +6,13 @@ import torch
 
 from kit.audio.vad import SileroVad
 from kit.clients.tenancy import TenancyClient, jwks_fetcher
-from kit.db.engine import UnitOfWork, make_engine
+from kit.db.engine import make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.outbox import Outbox
 from kit.events.relay import OutboxRelay
 from kit.events.topics import VOICE_LIFECYCLE
 from kit.grpc.auth import JwksVerifier
-from kit.grpc.server import ServiceDefinition, ServiceProcess
+from kit.grpc.server import BackgroundWorker, ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from kit.models import ModelStore
 from kit.storage import open_store
@@ -26,7 +26,9 @@ from services.embedding.grpc_api.servicer import EmbeddingServicer
 from services.embedding.index.speaker_index import SpeakerIndex
 from services.embedding.service_layer.analysis import Analyzer
 from services.embedding.service_layer.consent import Consents
+from services.embedding.service_layer.ports import Quotas
 from services.embedding.service_layer.voices import Voices
+from services.embedding.storage.repository import SqlUnitOfWork
 from services.embedding.storage.tables import SCHEMA
 from timbre.v1 import embedding_pb2, embedding_pb2_grpc
 
@@ -34,22 +36,20 @@ from timbre.v1 import embedding_pb2, embedding_pb2_grpc
 class EmbeddingApp:
     """Everything the process wires together; tests reach the parts through it."""
 
-    def __init__(self, settings: EmbeddingSettings, quotas=None) -> None:
+    def __init__(self, settings: EmbeddingSettings, quotas: Quotas | None = None) -> None:
         torch.set_num_threads(settings.torch_threads)
         store = ModelStore()
         self.settings = settings
         self.engine = make_engine(settings.database_url, settings.db_pool_size)
-        uow = UnitOfWork(self.engine)
-        outbox = Outbox(SCHEMA, settings.service_name)
+        self.uow = SqlUnitOfWork(self.engine, Outbox(SCHEMA, settings.service_name))
         encoder = load_encoder(settings.encoder, store)
         self.analyzer = Analyzer(encoder, SileroVad(store.require("silero_vad") / "silero_vad.onnx"), AudioPolicy())
         self.index = SpeakerIndex(encoder.dim, settings.index_ivf_threshold, settings.index_nprobe)
         self.index_sync = IndexSync(self.index, settings.kafka_bootstrap, settings.topic_prefix, encoder.name)
-        self.quotas = quotas or TenancyClient(settings, settings.service_name)
+        self.quotas: Quotas = quotas or TenancyClient(settings, settings.service_name)
         duplicate_threshold, verify_threshold = settings.thresholds()
         self.voices = Voices(
-            uow,
-            outbox,
+            self.uow,
             open_store(settings),
             self.analyzer,
             self.index,
@@ -59,8 +59,7 @@ class EmbeddingApp:
         )
         marker = Watermarker(settings.watermark_key_bytes()) if settings.watermark_key else None
         self.consents = Consents(
-            uow,
-            outbox,
+            self.uow,
             self.voices.store,
             self.analyzer,
             self.voices,
@@ -71,13 +70,13 @@ class EmbeddingApp:
 
     def process(self) -> ServiceProcess:
         settings = self.settings
-        workers = [self.index_sync]
+        workers: list[BackgroundWorker] = [self.index_sync]
         if settings.run_workers:
             workers += [
                 EventConsumer(
                     "embedding-voices",
                     [VOICE_LIFECYCLE],
-                    handlers(self.voices),
+                    handlers(self.voices, self.uow.join),
                     self.engine,
                     SCHEMA,
                     settings.kafka_bootstrap,

@@ -4,6 +4,7 @@ deletion, index rebuild from Kafka, and the exact reasons for bad uploads."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 READY = embedding_pb2.VOICE_STATUS_READY
 REJECTED = embedding_pb2.VOICE_STATUS_REJECTED
-ALL_USES = [1, 2, 3, 4, 5]
+ALL_USES = [embedding_pb2.ProhibitedUse.Name(use) for use in (1, 2, 3, 4, 5)]
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def tenant_token(issue, new_tenant, embedding, embedding_stub):
         wait_indexed(embedding, voice_id, present=False)
 
 
-def consent_details(authorized: list[str] = ()) -> embedding_pb2.ConsentDetails:
+def consent_details(authorized: Sequence[str] = ()) -> embedding_pb2.ConsentDetails:
     details = embedding_pb2.ConsentDetails(
         owner_name="Joe Owner",
         purpose="audiobook narration",
@@ -163,7 +164,7 @@ def test_bad_uploads_get_their_exact_reasons_and_store_nothing(
         with pytest.raises(grpc.RpcError) as caught:
             upload(embedding_stub, token, files)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        return error_info(caught.value).reason
+        return reason_of(caught.value)
 
     assert sync_error([("x.wav", b"RIFF....WAVEfmt garbage" * 50)]) == "AUDIO_UNDECODABLE"
     assert sync_error([("x.mp3", np.random.default_rng(0).bytes(20000))]) == "AUDIO_UNDECODABLE"
@@ -214,10 +215,10 @@ def test_consent_from_another_speaker_or_with_the_wrong_phrase_is_refused(embedd
     assert voice.status == READY, voice.status_detail
     with pytest.raises(grpc.RpcError) as caught:
         spoken_consent(embedding_stub, token, voice.voice_id, "en-us+f2")
-    assert error_info(caught.value).reason == "CONSENT_SPEAKER_MISMATCH"
+    assert reason_of(caught.value) == "CONSENT_SPEAKER_MISMATCH"
     with pytest.raises(grpc.RpcError) as caught:
         spoken_consent(embedding_stub, token, voice.voice_id, "joe", say=samples.PASSAGES[3])
-    assert error_info(caught.value).reason == "CONSENT_PHRASE_MISMATCH"
+    assert reason_of(caught.value) == "CONSENT_PHRASE_MISMATCH"
 
     consent = spoken_consent(embedding_stub, token, voice.voice_id, "joe")
     assert consent.kind == embedding_pb2.CONSENT_KIND_SPOKEN
@@ -254,6 +255,12 @@ def test_other_tenants_voice_ids_are_not_found(embedding_stub, tenant_token):
         with pytest.raises(grpc.RpcError) as caught:
             call()
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def reason_of(error: grpc.RpcError) -> str:
+    info = error_info(error)
+    assert info is not None, f"no error details: {error}"
+    return info.reason
 
 
 def _poll(condition, timeout: float = 30.0) -> None:

@@ -18,6 +18,7 @@ from kit.events.kafka import client_config
 from kit.events.topics import SPEAKER_INDEX, full_name
 from kit.logging import get_logger
 from services.embedding.index.speaker_index import SpeakerIndex
+from timbre.v1 import events_pb2
 
 log = get_logger("index_sync")
 
@@ -52,7 +53,9 @@ class IndexSync:
             while not stop.is_set():
                 message = consumer.poll(0.5)
                 if message is not None and not message.error():
-                    self.apply(message.key().decode(), message.value())
+                    key = message.key()
+                    if key is not None:
+                        self.apply(key.decode(), message.value())
                 if not self.caught_up.is_set():
                     positions = consumer.position([TopicPartition(self.topic, p) for p in partitions])
                     if all(tp.offset >= targets[tp.partition] or targets[tp.partition] == 0 for tp in positions):
@@ -69,6 +72,8 @@ class IndexSync:
         try:
             payload = unpack(value).payload
         except UndecodableEvent:
+            payload = None
+        if not isinstance(payload, events_pb2.VoiceEmbedding):
             log.warning("speaker_index_bad_record", voice_id=voice_id)
             return
         if self.encoder and payload.encoder != self.encoder:

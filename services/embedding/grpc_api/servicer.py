@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC
+from typing import cast
 
 from kit.errors import InvalidArgument
 from kit.grpc.auth import current_principal
-from kit.grpc.convert import decode_cursor, encode_cursor, page_size, ts
+from kit.grpc.convert import page_request, page_response, ts
+from services.embedding.domain.voice import Consent, Voice
 from services.embedding.grpc_api.uploads import collect
 from services.embedding.service_layer.consent import Consents, ConsentTerms
 from services.embedding.service_layer.voices import Voices
-from timbre.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc
+from timbre.v1 import embedding_pb2, embedding_pb2_grpc
 
 STATUS = {
     "processing": embedding_pb2.VOICE_STATUS_PROCESSING,
@@ -21,7 +23,7 @@ STATUS = {
 KINDS = {"spoken": embedding_pb2.CONSENT_KIND_SPOKEN, "written": embedding_pb2.CONSENT_KIND_WRITTEN}
 
 
-def voice_message(row, consented: bool) -> embedding_pb2.Voice:
+def voice_message(row: Voice, consented: bool) -> embedding_pb2.Voice:
     return embedding_pb2.Voice(
         voice_id=row.id,
         tenant_id=row.tenant_id,
@@ -38,7 +40,7 @@ def voice_message(row, consented: bool) -> embedding_pb2.Voice:
     )
 
 
-def consent_message(row) -> embedding_pb2.Consent:
+def consent_message(row: Consent) -> embedding_pb2.Consent:
     return embedding_pb2.Consent(
         consent_id=row.id,
         voice_id=row.voice_id,
@@ -47,7 +49,8 @@ def consent_message(row) -> embedding_pb2.Consent:
             owner_name=row.owner_name,
             purpose=row.purpose,
             expire_time=ts(row.expires_at),
-            prohibited_uses_acknowledged=row.prohibited_uses,
+            # proto3 enums are open: the stored numbers are the enum's values.
+            prohibited_uses_acknowledged=cast("list[embedding_pb2.ProhibitedUse]", row.prohibited_uses),
             authorized_tenant_ids=row.authorized_tenant_ids,
         ),
         evidence_sha256=row.evidence_sha256,
@@ -75,7 +78,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         self.voices = voices
         self.consents = consents
 
-    def _voice(self, row) -> embedding_pb2.Voice:
+    def _voice(self, row: Voice) -> embedding_pb2.Voice:
         return voice_message(row, self.voices.has_consent(row.id))
 
     def EnrollVoice(self, request_iterator, context):
@@ -92,13 +95,8 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         return embedding_pb2.GetVoiceResponse(voice=self._voice(row))
 
     def ListVoices(self, request, context):
-        tenant_id = current_principal().tenant_scope()
-        limit = page_size(request.page)
-        rows = self.voices.list(tenant_id, decode_cursor(request.page.page_token), limit + 1)
-        token = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else ""
-        return embedding_pb2.ListVoicesResponse(
-            voices=[self._voice(r) for r in rows[:limit]], page=common_pb2.PageResponse(next_page_token=token)
-        )
+        page = self.voices.list(current_principal().tenant_scope(), page_request(request.page))
+        return embedding_pb2.ListVoicesResponse(voices=[self._voice(v) for v in page.items], page=page_response(page))
 
     def DeleteVoice(self, request, context):
         self.voices.delete(current_principal().tenant_scope(), request.voice_id)

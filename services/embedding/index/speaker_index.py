@@ -33,7 +33,7 @@ class SpeakerIndex:
         self._entries: dict[int, Entry] = {}
         self._ids: dict[str, int] = {}
         self._next_id = 1
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -60,7 +60,8 @@ class SpeakerIndex:
             if internal is None:
                 return False
             del self._entries[internal]
-            self._index.remove_ids(np.array([internal], np.int64))
+            # faiss's stubs know only remove_ids(IDSelector); its Python wrapper also takes an id array.
+            self._index.remove_ids(np.array([internal], np.int64))  # type: ignore[arg-type]
             return True
 
     def search(self, vector: np.ndarray, threshold: float, k: int = 10) -> list[Match]:

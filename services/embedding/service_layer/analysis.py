@@ -1,4 +1,9 @@
-"""Audio analysis for enrollment and verification: decode, voice activity, quality checks, embedding."""
+"""Audio analysis for enrollment and verification: decode, voice activity, quality checks, embedding.
+
+An upload is decoded once, at upload, into 16 kHz mono (the rate of the speaker encoder, the voice
+activity model and the voice engine's references) and stored as that normalised copy, losslessly; the
+analysis and synthesis's voice build read the copy instead of decoding the upload again.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kit.audio.codec import AudioDecodeError, Clip, decode
-from kit.audio.vad import SileroVad
+from kit.audio.codec import AudioDecodeError, Clip, decode, encode
 from kit.errors import InvalidArgument
 from services.embedding.domain import audio_checks as checks
 from services.embedding.domain.audio_checks import AudioPolicy, Rejection
 from services.embedding.encoders.base import SAMPLE_RATE, SpeakerEncoder, l2_normalise
+from services.embedding.service_layer.ports import VoiceActivity
 
 # A file needs this much speech before its own embedding is trusted for the mixed-speaker check.
 MIN_SECONDS_FOR_SPEAKER_CHECK = 3.0
+# Lossless, and a third of WAV's size for speech.
+NORMALISED_FORMAT, NORMALISED_CONTENT_TYPE, NORMALISED_SUFFIX = "flac", "audio/flac", ".flac"
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class Analysis:
 
 
 class Analyzer:
-    def __init__(self, encoder: SpeakerEncoder, vad: SileroVad, policy: AudioPolicy) -> None:
+    def __init__(self, encoder: SpeakerEncoder, vad: VoiceActivity, policy: AudioPolicy) -> None:
         self.encoder = encoder
         self.vad = vad
         self.policy = policy
@@ -40,6 +47,15 @@ class Analyzer:
         if rejection:
             raise InvalidArgument(rejection.detail, reason=rejection.reason)
         return clip
+
+    @staticmethod
+    def normalised(clip: Clip) -> bytes:
+        """The stored copy of a decoded upload: its 16 kHz mono samples, losslessly encoded."""
+        return encode(clip.samples, SAMPLE_RATE, NORMALISED_FORMAT)
+
+    def load_normalised(self, data: bytes) -> np.ndarray:
+        """A stored normalised copy's samples (already 16 kHz mono: decoding it resamples nothing)."""
+        return decode(data, SAMPLE_RATE, self.policy.max_file_seconds + 1, max(len(data), 1)).samples
 
     def analyse(self, files: list[tuple[str, np.ndarray]]) -> Analysis:
         """Quality, speech length, one speaker, and the voice's embedding over all files' speech."""

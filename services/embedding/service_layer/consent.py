@@ -11,23 +11,28 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Row
+import numpy as np
 
 from kit.audio.asr import recognise_slots
-from kit.db.engine import UnitOfWork
+from kit.clock import Clock, SystemClock
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from kit.events.outbox import Outbox
 from kit.events.topics import VOICE_LIFECYCLE
-from kit.grpc.convert import ts
 from kit.ids import is_uuid
 from kit.storage import ObjectStore
 from services.embedding.domain import consent as rules
-from services.embedding.encoders.base import cosine
+from services.embedding.domain.voice import DISABLED, Challenge, Consent, Voice
+from services.embedding.encoders.base import SAMPLE_RATE, cosine
 from services.embedding.service_layer.analysis import Analyzer
+from services.embedding.service_layer.ports import (
+    PhraseRecogniser,
+    Transaction,
+    UnitOfWork,
+    VoiceRepository,
+    WatermarkDetector,
+)
 from services.embedding.service_layer.voices import Voices
-from services.embedding.storage import repository as repo
 from timbre.v1 import events_pb2
 
 MIN_PHRASE_COVERAGE = 0.75
@@ -42,12 +47,12 @@ class ConsentTerms:
     prohibited_uses: frozenset[int]
     authorized_tenant_ids: tuple[str, ...]
 
-    def validate(self) -> None:
+    def validate(self, now: datetime) -> None:
         if not 1 <= len(self.owner_name.strip()) <= 200:
             raise InvalidArgument("owner_name must be 1–200 characters")
         if not 1 <= len(self.purpose.strip()) <= 2000:
             raise InvalidArgument("purpose must be 1–2000 characters")
-        if self.expires_at <= datetime.now(UTC):
+        if self.expires_at <= now:
             raise InvalidArgument("expire_time must be in the future")
         missing = rules.ALL_PROHIBITED_USES - self.prohibited_uses
         if missing:
@@ -60,73 +65,90 @@ class ConsentTerms:
             raise InvalidArgument("authorized_tenant_ids must be tenant ids")
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What a consent rests on: the recording's or document's digest, and for spoken consent the checks."""
+
+    sha256: str
+    key: str | None = None
+    speaker_score: float | None = None
+    phrase_verified: bool = False
+
+
 class Consents:
     def __init__(
         self,
         uow: UnitOfWork,
-        outbox: Outbox,
         store: ObjectStore,
         analyzer: Analyzer,
         voices: Voices,
         verify_threshold: float,
         challenge_ttl_seconds: int = 900,
-        marker=None,
+        marker: WatermarkDetector | None = None,
+        recogniser: PhraseRecogniser = recognise_slots,
+        clock: Clock | None = None,
     ) -> None:
         self.uow = uow
-        self.outbox = outbox
         self.store = store
         self.analyzer = analyzer
         self.voices = voices
         self.verify_threshold = verify_threshold
         self.challenge_ttl = challenge_ttl_seconds
-        # kit.watermark.Watermarker with the deployment key: a clone must not consent for its owner.
+        # The deployment's watermark: a clone must not consent for its owner.
         self.marker = marker
+        self.recogniser = recogniser
+        self.clock: Clock = clock or SystemClock()
 
-    def _ready_voice(self, conn, tenant_id: str, voice_id: str, for_update: bool = False) -> Row:
-        row = repo.voice(conn, voice_id, tenant_id, for_update)
-        if row is None:
+    @staticmethod
+    def _ready_voice(
+        repo: VoiceRepository, tenant_id: str, voice_id: str, for_update: bool = False
+    ) -> tuple[Voice, np.ndarray]:
+        """The voice and its embedding; consent and verification need an analysed, enabled voice."""
+        voice = repo.voice(voice_id, tenant_id, for_update)
+        if voice is None:
             raise NotFound("voice not found")
-        if row.status == "disabled":
+        if voice.status == DISABLED:
             raise FailedPrecondition(
                 "consent for this voice was revoked and its samples deleted; enroll it again", reason="VOICE_NOT_READY"
             )
-        if row.embedding is None:
+        if voice.embedding is None:
             raise FailedPrecondition(
-                f"voice is {row.status}; consent needs an analysed voice", reason="VOICE_NOT_READY"
+                f"voice is {voice.status}; consent needs an analysed voice", reason="VOICE_NOT_READY"
             )
-        return row
+        return voice, voice.embedding
 
-    def challenge(self, tenant_id: str, voice_id: str, language: str = "") -> tuple[Row, str]:
-        with self.uow.begin() as conn:
-            voice = self._ready_voice(conn, tenant_id, voice_id)
+    def challenge(self, tenant_id: str, voice_id: str, language: str = "") -> tuple[Challenge, str]:
+        with self.uow.begin() as tx:
+            voice, _ = self._ready_voice(tx.voices, tenant_id, voice_id)
             language = language or voice.language or "en"
-            row = repo.add_challenge(
-                conn,
-                id=str(uuid.uuid4()),
-                voice_id=voice_id,
-                tenant_id=tenant_id,
-                phrase=rules.new_phrase(),
-                language=language,
-                expires_at=datetime.now(UTC) + timedelta(seconds=self.challenge_ttl),
+            challenge = tx.voices.add_challenge(
+                Challenge(
+                    id=str(uuid.uuid4()),
+                    voice_id=voice_id,
+                    tenant_id=tenant_id,
+                    phrase=rules.new_phrase(),
+                    language=language,
+                    expires_at=self.clock.now() + timedelta(seconds=self.challenge_ttl),
+                )
             )
-        return row, rules.statement(language, row.phrase)
+        return challenge, rules.statement(language, challenge.phrase)
 
-    def submit_spoken(self, tenant_id: str, voice_id: str, challenge_id: str, terms: ConsentTerms, audio: bytes) -> Row:
-        terms.validate()
-        with self.uow.read() as conn:
-            voice = self._ready_voice(conn, tenant_id, voice_id)
-            challenge = (
-                repo.challenge(conn, challenge_id, voice_id, for_update=False) if is_uuid(challenge_id) else None
-            )
+    def submit_spoken(
+        self, tenant_id: str, voice_id: str, challenge_id: str, terms: ConsentTerms, audio: bytes
+    ) -> Consent:
+        terms.validate(self.clock.now())
+        with self.uow.read() as tx:
+            _, embedding = self._ready_voice(tx.voices, tenant_id, voice_id)
+            challenge = tx.voices.challenge(challenge_id, voice_id, for_update=False) if is_uuid(challenge_id) else None
         if challenge is None:
             raise NotFound("consent challenge not found")
-        if challenge.used_at is not None or challenge.expires_at <= datetime.now(UTC):
+        if challenge.used_at is not None or challenge.expires_at <= self.clock.now():
             raise FailedPrecondition(
                 "the consent challenge was used or has expired; ask for a new one", reason="CONSENT_REQUIRED"
             )
         vector, samples, _ = self.analyzer.probe("consent recording", audio)
         self._refuse_generated(samples)
-        score = cosine(vector, repo.embedding_of(voice))
+        score = cosine(vector, embedding)
         if score < self.verify_threshold:
             raise PermissionDenied(
                 f"the consent recording is not the voice's speaker (similarity {score:.2f}, "
@@ -135,7 +157,7 @@ class Consents:
             )
         verified = False
         if challenge.language == "en":
-            heard = recognise_slots(samples, rules.statement_prefix("en"), rules.WORDS, len(challenge.phrase.split()))
+            heard = self.recogniser(samples, rules.statement_prefix("en"), rules.WORDS, len(challenge.phrase.split()))
             coverage = rules.phrase_match(challenge.phrase, heard)
             if coverage < MIN_PHRASE_COVERAGE:
                 raise PermissionDenied(
@@ -146,100 +168,102 @@ class Consents:
         digest = hashlib.sha256(audio).hexdigest()
         evidence_key = f"consents/{tenant_id}/{voice_id}/{challenge_id}"
         self.store.put(evidence_key, audio, "application/octet-stream", {"sha256": digest})
-        with self.uow.begin() as conn:
-            challenge = repo.challenge(conn, challenge_id, voice_id)
-            if challenge.used_at is not None:
+        evidence = Evidence(digest, evidence_key, score, verified)
+        with self.uow.begin() as tx:
+            _, embedding = self._ready_voice(tx.voices, tenant_id, voice_id, for_update=True)  # as it is now
+            locked = tx.voices.challenge(challenge_id, voice_id)
+            if locked is None or locked.used_at is not None:
                 raise FailedPrecondition("the consent challenge was already used", reason="CONSENT_REQUIRED")
-            repo.use_challenge(conn, challenge_id)
-            return self._record(conn, tenant_id, voice_id, "spoken", terms, digest, evidence_key, score, verified)
+            tx.voices.use_challenge(challenge_id, self.clock.now())
+            return self._record(tx, tenant_id, voice_id, embedding, "spoken", terms, evidence)
 
-    def _refuse_generated(self, samples_16k) -> None:
+    def _refuse_generated(self, samples_16k: np.ndarray) -> None:
         if self.marker is None:
             return
-        found = self.marker.detect(samples_16k, 16000)
-        if found.watermarked:
+        if self.marker.detect(samples_16k, SAMPLE_RATE).watermarked:
             raise PermissionDenied(
                 "the consent recording carries Timbre's watermark: it was generated, not spoken by the voice's owner",
                 reason="CONSENT_WATERMARKED",
             )
 
-    def grant_written(self, tenant_id: str, voice_id: str, document_sha256: str, terms: ConsentTerms) -> Row:
-        terms.validate()
+    def grant_written(self, tenant_id: str, voice_id: str, document_sha256: str, terms: ConsentTerms) -> Consent:
+        terms.validate(self.clock.now())
         if not _SHA256.match(document_sha256 or ""):
             raise InvalidArgument("document_sha256 must be 64 lowercase hex characters")
-        with self.uow.begin() as conn:
-            self._ready_voice(conn, tenant_id, voice_id, for_update=True)
-            return self._record(conn, tenant_id, voice_id, "written", terms, document_sha256, None, None, False)
+        with self.uow.begin() as tx:
+            _, embedding = self._ready_voice(tx.voices, tenant_id, voice_id, for_update=True)
+            return self._record(tx, tenant_id, voice_id, embedding, "written", terms, Evidence(document_sha256))
 
     def _record(
-        self, conn, tenant_id, voice_id, kind, terms: ConsentTerms, digest, evidence_key, score, verified
-    ) -> Row:
-        repo.revoke_consents(conn, voice_id)  # a new consent supersedes the previous one
-        row = repo.add_consent(
-            conn,
-            id=str(uuid.uuid4()),
-            voice_id=voice_id,
-            tenant_id=tenant_id,
-            kind=kind,
-            owner_name=terms.owner_name.strip(),
-            purpose=terms.purpose.strip(),
-            expires_at=terms.expires_at,
-            prohibited_uses=sorted(terms.prohibited_uses),
-            authorized_tenant_ids=list(terms.authorized_tenant_ids),
-            evidence_sha256=digest,
-            evidence_key=evidence_key,
-            speaker_score=score,
-            phrase_verified=verified,
-        )
-        voice = repo.voice(conn, voice_id, tenant_id)
-        self.outbox.add(
-            conn,
-            VOICE_LIFECYCLE,
-            voice_id,
-            events_pb2.ConsentGranted(
+        self,
+        tx: Transaction,
+        tenant_id: str,
+        voice_id: str,
+        embedding: np.ndarray,
+        kind: str,
+        terms: ConsentTerms,
+        evidence: Evidence,
+    ) -> Consent:
+        now = self.clock.now()
+        tx.voices.revoke_consents(voice_id, now)  # a new consent supersedes the previous one
+        consent = tx.voices.add_consent(
+            Consent(
+                id=str(uuid.uuid4()),
                 voice_id=voice_id,
                 tenant_id=tenant_id,
-                consent_id=row.id,
-                expire_time=ts(terms.expires_at),
+                kind=kind,
+                owner_name=terms.owner_name.strip(),
+                purpose=terms.purpose.strip(),
+                expires_at=terms.expires_at,
+                prohibited_uses=sorted(terms.prohibited_uses),
                 authorized_tenant_ids=list(terms.authorized_tenant_ids),
-            ),
+                evidence_sha256=evidence.sha256,
+                evidence_key=evidence.key,
+                speaker_score=evidence.speaker_score,
+                phrase_verified=evidence.phrase_verified,
+                created_at=now,
+            )
+        )
+        granted = events_pb2.ConsentGranted(
+            voice_id=voice_id,
             tenant_id=tenant_id,
+            consent_id=consent.id,
+            authorized_tenant_ids=list(terms.authorized_tenant_ids),
         )
-        self.voices.publish_embedding(
-            conn, voice_id, tenant_id, repo.embedding_of(voice), list(terms.authorized_tenant_ids)
-        )
-        return row
+        granted.expire_time.FromDatetime(terms.expires_at)
+        tx.outbox.add(VOICE_LIFECYCLE, voice_id, granted, tenant_id=tenant_id)
+        self.voices.publish_embedding(tx, voice_id, tenant_id, embedding, list(terms.authorized_tenant_ids))
+        return consent
 
-    def revoke(self, tenant_id: str, voice_id: str) -> Row:
-        with self.uow.begin() as conn:
-            voice = repo.voice(conn, voice_id, tenant_id, for_update=True)
+    def revoke(self, tenant_id: str, voice_id: str) -> Consent:
+        with self.uow.begin() as tx:
+            voice = tx.voices.voice(voice_id, tenant_id, for_update=True)
             if voice is None:
                 raise NotFound("voice not found")
-            revoked = repo.revoke_consents(conn, voice_id)
+            revoked = tx.voices.revoke_consents(voice_id, self.clock.now())
             if not revoked:
                 raise NotFound("the voice has no active consent")
-            repo.set_status(conn, voice_id, "disabled", "CONSENT_REQUIRED", "consent was revoked")
-            self.outbox.add(
-                conn,
+            tx.voices.save_voice(voice.disabled())
+            tx.outbox.add(
                 VOICE_LIFECYCLE,
                 voice_id,
                 events_pb2.ConsentRevoked(voice_id=voice_id, tenant_id=tenant_id, consent_id=revoked[0].id),
                 tenant_id=tenant_id,
             )
             if voice.embedding is not None:
-                self.voices.publish_embedding(conn, voice_id, tenant_id, repo.embedding_of(voice), [])
+                self.voices.publish_embedding(tx, voice_id, tenant_id, voice.embedding, [])
             return revoked[0]
 
-    def get(self, tenant_id: str, voice_id: str) -> Row:
-        with self.uow.read() as conn:
-            voice = repo.voice(conn, voice_id, tenant_id)
-            row = repo.latest_consent(conn, voice_id) if voice else None
-        if row is None:
+    def get(self, tenant_id: str, voice_id: str) -> Consent:
+        with self.uow.read() as tx:
+            voice = tx.voices.voice(voice_id, tenant_id)
+            consent = tx.voices.latest_consent(voice_id) if voice else None
+        if consent is None:
             raise NotFound("no consent recorded for this voice")
-        return row
+        return consent
 
     def verify(self, tenant_id: str, voice_id: str, audio: bytes) -> tuple[float, float]:
-        with self.uow.read() as conn:
-            voice = self._ready_voice(conn, tenant_id, voice_id)
+        with self.uow.read() as tx:
+            _, embedding = self._ready_voice(tx.voices, tenant_id, voice_id)
         vector, _, _ = self.analyzer.probe("audio", audio)
-        return cosine(vector, repo.embedding_of(voice)), self.verify_threshold
+        return cosine(vector, embedding), self.verify_threshold

@@ -1,5 +1,5 @@
-"""Voice enrollment: upload (synchronous checks, samples stored, event staged), asynchronous analysis
-and duplicate check, listing, deletion."""
+"""Voice enrollment: upload (synchronous checks, one normalised copy per file stored, event staged),
+asynchronous analysis and duplicate check, the build's verdict, listing, deletion and clean-up."""
 
 from __future__ import annotations
 
@@ -8,29 +8,43 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, Row
 
-from kit.db.engine import UnitOfWork
+from kit.clock import Clock, SystemClock
 from kit.errors import InvalidArgument, NotFound
-from kit.events.outbox import Outbox
 from kit.events.topics import SPEAKER_INDEX, VOICE_LIFECYCLE
+from kit.paging import Cursor, Page, PageRequest, page_of
 from kit.storage import ObjectNotFound, ObjectStore
 from kit.storage.keys import artifact_prefix, sample_prefix
 from services.embedding.domain.audio_checks import AudioPolicy, Rejection
 from services.embedding.domain.duplicates import decide
-from services.embedding.index.speaker_index import SpeakerIndex
-from services.embedding.service_layer.analysis import Analyzer
-from services.embedding.storage import repository as repo
+from services.embedding.domain.voice import PROCESSING, Sample, Voice
+from services.embedding.service_layer.analysis import NORMALISED_CONTENT_TYPE, NORMALISED_SUFFIX, Analyzer
+from services.embedding.service_layer.ports import Quotas, SpeakerIndexPort, Transaction, UnitOfWork
 from timbre.v1 import events_pb2
 
 LANGUAGES = {"th", "en"}
 MAX_TRANSCRIPT = 20_000
+ALREADY_REGISTERED = Rejection(
+    "VOICE_ALREADY_REGISTERED",
+    "this voice is already registered on Timbre; its owner has not consented to your account",
+)
 
 
 @dataclass(frozen=True)
 class Upload:
     filename: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class EnrollmentRequest:
+    """What the analysis of an enrollment needs (the VoiceEnrollmentRequested event's content)."""
+
+    voice_id: str
+    tenant_id: str
+    sample_keys: list[str]
+    transcript: str
+    language: str
 
 
 @dataclass(frozen=True)
@@ -45,22 +59,22 @@ class Voices:
     def __init__(
         self,
         uow: UnitOfWork,
-        outbox: Outbox,
         store: ObjectStore,
         analyzer: Analyzer,
-        index: SpeakerIndex,
-        quotas,
+        index: SpeakerIndexPort,
+        quotas: Quotas,
         threshold: float,
         ready_on_embedded: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         self.uow = uow
-        self.outbox = outbox
         self.store = store
         self.analyzer = analyzer
         self.index = index
-        self.quotas = quotas  # kit.clients.tenancy.TenancyClient (or a stand-in with the same calls)
+        self.quotas = quotas
         self.threshold = threshold
         self.ready_on_embedded = ready_on_embedded
+        self.clock: Clock = clock or SystemClock()
 
     @property
     def policy(self) -> AudioPolicy:
@@ -76,9 +90,86 @@ class Voices:
         transcript: str = "",
         language: str = "th",
         idempotency_key: str = "",
-    ) -> Row:
+    ) -> Voice:
         name = (name or "").strip()
         language = language or "th"
+        self._check_request(name, files, transcript, language)
+        if idempotency_key:
+            with self.uow.read() as tx:
+                existing = tx.voices.voice_by_idempotency(tenant_id, idempotency_key)
+            if existing is not None:
+                return existing
+        clips = [self.analyzer.decode_upload(f.filename or f"file{i}", f.data) for i, f in enumerate(files)]
+        if sum(c.seconds for c in clips) > self.policy.max_total_seconds:
+            raise InvalidArgument(
+                f"the files exceed {self.policy.max_total_seconds:.0f} s in total", reason="AUDIO_TOO_LARGE"
+            )
+
+        voice_id = str(uuid.uuid4())
+        reservation = self.quotas.reserve(
+            tenant_id, voice_profiles=1, voice_id=voice_id, idempotency_key=f"voice:{voice_id}", ttl_seconds=24 * 3600
+        )
+        keys: list[str] = []
+        try:
+            samples = []
+            for i, (upload, clip) in enumerate(zip(files, clips, strict=True)):
+                digest = hashlib.sha256(upload.data).hexdigest()
+                key = f"{sample_prefix(tenant_id, voice_id)}{i:02d}-{digest[:16]}{NORMALISED_SUFFIX}"
+                keys.append(key)
+                normalised = self.analyzer.normalised(clip)
+                self.store.put(key, normalised, NORMALISED_CONTENT_TYPE, {"filename": upload.filename[:200]})
+                samples.append(
+                    Sample(
+                        voice_id,
+                        i,
+                        key,
+                        upload.filename[:300] or f"file{i}",
+                        digest,
+                        len(upload.data),
+                        clip.seconds,
+                        clip.native_rate,
+                        clip.codec,
+                    )  # fmt: skip
+                )
+            now = self.clock.now()
+            with self.uow.begin() as tx:
+                voice = tx.voices.add_voice(
+                    Voice(
+                        id=voice_id,
+                        tenant_id=tenant_id,
+                        name=name,
+                        status=PROCESSING,
+                        created_at=now,
+                        updated_at=now,
+                        transcript=transcript,
+                        language=language,
+                        reservation_id=reservation,
+                        idempotency_key=idempotency_key or None,
+                        progress=0.1,
+                    )
+                )
+                for sample in samples:
+                    tx.voices.add_sample(sample)
+                tx.outbox.add(
+                    VOICE_LIFECYCLE,
+                    voice_id,
+                    events_pb2.VoiceEnrollmentRequested(
+                        voice_id=voice_id,
+                        tenant_id=tenant_id,
+                        sample_keys=keys,
+                        transcript=transcript,
+                        language=language,
+                    ),
+                    tenant_id=tenant_id,
+                )
+            return voice
+        except BaseException:
+            for key in keys:  # nothing is half-stored (deleting a key never written is harmless)
+                self.store.delete(key)
+            self.quotas.release(reservation)
+            raise
+
+    def _check_request(self, name: str, files: list[Upload], transcript: str, language: str) -> None:
         if not 1 <= len(name) <= 200:
             raise InvalidArgument("name must be 1–200 characters")
         if language not in LANGUAGES:
@@ -93,171 +184,76 @@ class Voices:
             raise InvalidArgument(
                 f"the files exceed {self.policy.max_total_bytes} bytes in total", reason="AUDIO_TOO_LARGE"
             )
-        if idempotency_key:
-            with self.uow.read() as conn:
-                existing = repo.voice_by_idempotency(conn, tenant_id, idempotency_key)
-            if existing is not None:
-                return existing
-        clips = [self.analyzer.decode_upload(f.filename or f"file{i}", f.data) for i, f in enumerate(files)]
-        if sum(c.seconds for c in clips) > self.policy.max_total_seconds:
-            raise InvalidArgument(
-                f"the files exceed {self.policy.max_total_seconds:.0f} s in total", reason="AUDIO_TOO_LARGE"
-            )
-
-        voice_id = str(uuid.uuid4())
-        reservation = self.quotas.reserve(
-            tenant_id, voice_profiles=1, voice_id=voice_id, idempotency_key=f"voice:{voice_id}", ttl_seconds=24 * 3600
-        )
-        keys = []
-        digests = [hashlib.sha256(upload.data).hexdigest() for upload in files]
-        try:
-            for i, (upload, digest) in enumerate(zip(files, digests, strict=True)):
-                key = f"{sample_prefix(tenant_id, voice_id)}{i:02d}-{digest[:16]}"
-                self.store.put(key, upload.data, "application/octet-stream", {"filename": upload.filename[:200]})
-                keys.append(key)
-            with self.uow.begin() as conn:
-                row = repo.add_voice(
-                    conn,
-                    id=voice_id,
-                    tenant_id=tenant_id,
-                    name=name,
-                    status="processing",
-                    transcript=transcript,
-                    language=language,
-                    reservation_id=reservation,
-                    idempotency_key=idempotency_key or None,
-                    progress=0.1,
-                )
-                for i, (upload, clip, key, digest) in enumerate(zip(files, clips, keys, digests, strict=True)):
-                    repo.add_sample(
-                        conn,
-                        voice_id=voice_id,
-                        index=i,
-                        object_key=key,
-                        filename=upload.filename[:300] or f"file{i}",
-                        sha256=digest,
-                        bytes=len(upload.data),
-                        seconds=clip.seconds,
-                        native_rate=clip.native_rate,
-                        codec=clip.codec,
-                    )
-                self.outbox.add(
-                    conn,
-                    VOICE_LIFECYCLE,
-                    voice_id,
-                    events_pb2.VoiceEnrollmentRequested(
-                        voice_id=voice_id,
-                        tenant_id=tenant_id,
-                        sample_keys=keys,
-                        transcript=transcript,
-                        language=language,
-                    ),
-                    tenant_id=tenant_id,
-                )
-            return row
-        except BaseException:
-            for key in keys:  # nothing is half-stored
-                self.store.delete(key)
-            self.quotas.release(reservation)
-            raise
 
     # --- asynchronous analysis (consumer of VoiceEnrollmentRequested) ------------------------------
 
-    def analyse_enrollment(self, event: events_pb2.VoiceEnrollmentRequested) -> EnrollmentOutcome | None:
-        """The heavy part, outside any transaction: decode, check, embed, look up the index."""
-        with self.uow.read() as conn:
-            row = repo.voice(conn, event.voice_id)
-            sample_rows = repo.sample_rows(conn, event.voice_id) if row else []
-        if row is None or row.status != "processing":
+    def analyse_enrollment(self, request: EnrollmentRequest) -> EnrollmentOutcome | None:
+        """The heavy part, outside any transaction: read the normalised copies, check, embed, look up the index."""
+        with self.uow.read() as tx:
+            voice = tx.voices.voice(request.voice_id)
+            samples = tx.voices.samples(request.voice_id) if voice else []
+        if voice is None or not voice.awaiting_verdict:
             return None  # deleted meanwhile, or already analysed
         try:
-            files = [
-                (s.filename, self.analyzer.decode_upload(s.filename, self.store.get(s.object_key)).samples)
-                for s in sample_rows
-            ]
+            files = [(s.filename, self.analyzer.load_normalised(self.store.get(s.object_key))) for s in samples]
         except ObjectNotFound:
             return None  # deleted meanwhile
         analysis = self.analyzer.analyse(files)
-        if analysis.rejection:
+        if analysis.rejection or analysis.embedding is None:
             return EnrollmentOutcome(None, analysis.speech_seconds, analysis.rejection)
         matches = self.index.search(analysis.embedding, self.threshold)
-        decision = decide(matches, event.tenant_id, event.voice_id, self.threshold)
+        decision = decide(matches, request.tenant_id, request.voice_id, self.threshold)
         if decision.blocked_by:
-            return EnrollmentOutcome(
-                None,
-                analysis.speech_seconds,
-                Rejection(
-                    "VOICE_ALREADY_REGISTERED",
-                    "this voice is already registered on Timbre; its owner has not consented to your account",
-                ),
-            )
+            return EnrollmentOutcome(None, analysis.speech_seconds, ALREADY_REGISTERED)
         duplicate = decision.same_tenant.voice_id if decision.same_tenant else None
         return EnrollmentOutcome(analysis.embedding, analysis.speech_seconds, None, duplicate)
 
-    def apply_enrollment(
-        self, conn: Connection, event: events_pb2.VoiceEnrollmentRequested, outcome: EnrollmentOutcome | None
-    ) -> None:
-        row = repo.voice(conn, event.voice_id, for_update=True)
-        if outcome is None or row is None or row.status != "processing":
+    def apply_enrollment(self, tx: Transaction, request: EnrollmentRequest, outcome: EnrollmentOutcome | None) -> None:
+        """The analysis's verdict, in the consumer's transaction (so a redelivery finds it applied)."""
+        voice = tx.voices.voice(request.voice_id, for_update=True)
+        if outcome is None or voice is None or not voice.awaiting_verdict:
             return
-        tenant = event.tenant_id
-        if outcome.rejection:
-            repo.set_status(
-                conn,
-                row.id,
-                "rejected",
-                outcome.rejection.reason,
-                outcome.rejection.detail,
-                speech_seconds=outcome.speech_seconds,
-                progress=1.0,
-            )
-            self.outbox.add(
-                conn,
+        tenant = request.tenant_id
+        if outcome.rejection or outcome.embedding is None:
+            rejection = outcome.rejection or Rejection("INTERNAL", "the analysis produced no embedding")
+            verdict = voice.rejected(rejection.reason, rejection.detail, speech_seconds=outcome.speech_seconds)
+            tx.voices.save_voice(verdict)
+            tx.outbox.add(
                 VOICE_LIFECYCLE,
-                row.id,
+                voice.id,
                 events_pb2.VoiceRejected(
-                    voice_id=row.id, tenant_id=tenant, reason=outcome.rejection.reason, detail=outcome.rejection.detail
+                    voice_id=voice.id, tenant_id=tenant, reason=rejection.reason, detail=rejection.detail
                 ),
                 tenant_id=tenant,
             )
             return
-        detail = f"this tenant already has the same voice: {outcome.duplicate_of}" if outcome.duplicate_of else ""
-        status = "ready" if self.ready_on_embedded else "processing"
-        repo.set_status(
-            conn,
-            row.id,
-            status,
-            "",
-            detail,
-            speech_seconds=outcome.speech_seconds,
-            encoder=self.analyzer.encoder.name,
-            embedding=outcome.embedding.astype(np.float32).tobytes(),
-            duplicate_of=outcome.duplicate_of,
-            progress=1.0 if self.ready_on_embedded else 0.5,
+        encoder = self.analyzer.encoder.name
+        tx.voices.save_voice(
+            voice.embedded(
+                outcome.embedding, encoder, outcome.speech_seconds, outcome.duplicate_of, built=self.ready_on_embedded
+            )  # fmt: skip
         )
-        self.outbox.add(
-            conn,
+        tx.outbox.add(
             VOICE_LIFECYCLE,
-            row.id,
+            voice.id,
             events_pb2.VoiceEmbedded(
-                voice_id=row.id,
+                voice_id=voice.id,
                 tenant_id=tenant,
-                encoder=self.analyzer.encoder.name,
+                encoder=encoder,
                 speech_seconds=outcome.speech_seconds,
-                sample_keys=list(event.sample_keys),
-                transcript=event.transcript,
-                language=event.language,
+                sample_keys=list(request.sample_keys),  # the normalised copies: the build reads these
+                transcript=request.transcript,
+                language=request.language,
             ),
             tenant_id=tenant,
         )
-        self.publish_embedding(conn, row.id, tenant, outcome.embedding, [])
+        self.publish_embedding(tx, voice.id, tenant, outcome.embedding, [])
 
     def publish_embedding(
-        self, conn: Connection, voice_id: str, tenant_id: str, vector: np.ndarray, authorized: list[str]
+        self, tx: Transaction, voice_id: str, tenant_id: str, vector: np.ndarray, authorized: list[str]
     ) -> None:
         """The voice's entry in the compacted speaker-index topic (latest value wins)."""
-        self.outbox.add(
-            conn,
+        tx.outbox.add(
             SPEAKER_INDEX,
             voice_id,
             events_pb2.VoiceEmbedding(
@@ -270,51 +266,89 @@ class Voices:
             tenant_id=tenant_id,
         )
 
-    # --- reads and deletion ------------------------------------------------------------------------
+    # --- the voice's own lifecycle events (each use case is idempotent: events are redelivered) ----
 
-    def get(self, tenant_id: str, voice_id: str) -> Row:
-        with self.uow.read() as conn:
-            row = repo.voice(conn, voice_id, tenant_id)
-        if row is None:
-            raise NotFound("voice not found")
-        return row
+    def voice_built(self, tx: Transaction, voice_id: str) -> None:
+        """Synthesis built the voice (VoiceReady): it becomes ready, unless it changed meanwhile."""
+        voice = tx.voices.voice(voice_id, for_update=True)
+        if voice is not None and voice.awaiting_verdict:
+            tx.voices.save_voice(voice.built())
 
-    def owner_of(self, voice_id: str) -> str:
-        """The tenant of a voice (operator calls name a voice, not a tenant)."""
-        with self.uow.read() as conn:
-            row = repo.voice(conn, voice_id)
-        if row is None:
-            raise NotFound("voice not found")
-        return row.tenant_id
+    def voice_build_failed(self, tx: Transaction, voice_id: str, reason: str, detail: str) -> None:
+        """Synthesis could not build the voice (VoiceBuildFailed): it is rejected with the build's reason."""
+        voice = tx.voices.voice(voice_id, for_update=True)
+        if voice is not None and voice.awaiting_verdict:
+            tx.voices.save_voice(voice.rejected(reason or "INTERNAL", f"the voice could not be built: {detail}"))
 
-    def has_consent(self, voice_id: str) -> bool:
-        with self.uow.read() as conn:
-            return repo.active_consent(conn, voice_id) is not None
+    def voice_embedded(self, tx: Transaction, voice_id: str) -> None:
+        """The voice profile is taken for good (committing a committed reservation changes nothing)."""
+        voice = tx.voices.voice(voice_id)
+        if voice is not None and voice.reservation_id:
+            self.quotas.commit(voice.reservation_id)
 
-    def list(self, tenant_id: str, after, limit: int) -> list[Row]:
-        with self.uow.read() as conn:
-            return repo.list_voices(conn, tenant_id, after, limit)
+    def voice_rejected(self, tx: Transaction, tenant_id: str, voice_id: str) -> int:
+        """A rejected voice keeps no files and gives its voice profile back; the number of files removed."""
+        removed = self.purge_files(tenant_id, voice_id)
+        self._release_reservation(tx, voice_id)
+        return removed
 
-    def delete(self, tenant_id: str, voice_id: str) -> None:
-        with self.uow.begin() as conn:
-            row = repo.voice(conn, voice_id, tenant_id, for_update=True)
-            if row is None:
-                raise NotFound("voice not found")
-            repo.set_status(conn, voice_id, "deleted", embedding=None)
-            repo.revoke_consents(conn, voice_id)
-            self.outbox.add(
-                conn,
-                VOICE_LIFECYCLE,
-                voice_id,
-                events_pb2.VoiceDeleted(voice_id=voice_id, tenant_id=tenant_id),
-                tenant_id=tenant_id,
-            )
-            self.outbox.add_tombstone(conn, SPEAKER_INDEX, voice_id)
-        self.index.remove(voice_id)
+    def voice_deleted(self, tx: Transaction, tenant_id: str, voice_id: str) -> None:
+        self.purge_files(tenant_id, voice_id)
+        self._release_reservation(tx, voice_id)  # in case it was still pending
+        self.quotas.release_voice_profile(tenant_id, voice_id)
 
-    # --- clean-up (consumer of the voice's own lifecycle events; every step is idempotent) ---------
+    def consent_revoked(self, tenant_id: str, voice_id: str) -> None:
+        """Revocation deletes the voice's samples and artifacts; the speaker-index entry stays."""
+        self.purge_files(tenant_id, voice_id)
+
+    def _release_reservation(self, tx: Transaction, voice_id: str) -> None:
+        reservation = tx.voices.reservation_of(voice_id)
+        if reservation:
+            self.quotas.release(reservation)
 
     def purge_files(self, tenant_id: str, voice_id: str) -> int:
         return self.store.delete_prefix(sample_prefix(tenant_id, voice_id)) + self.store.delete_prefix(
             artifact_prefix(tenant_id, voice_id)
         )
+
+    # --- reads and deletion ------------------------------------------------------------------------
+
+    def get(self, tenant_id: str, voice_id: str) -> Voice:
+        with self.uow.read() as tx:
+            voice = tx.voices.voice(voice_id, tenant_id)
+        if voice is None:
+            raise NotFound("voice not found")
+        return voice
+
+    def owner_of(self, voice_id: str) -> str:
+        """The tenant of a voice (operator calls name a voice, not a tenant)."""
+        with self.uow.read() as tx:
+            voice = tx.voices.voice(voice_id)
+        if voice is None:
+            raise NotFound("voice not found")
+        return voice.tenant_id
+
+    def has_consent(self, voice_id: str) -> bool:
+        with self.uow.read() as tx:
+            return tx.voices.active_consent(voice_id, self.clock.now()) is not None
+
+    def list(self, tenant_id: str, page: PageRequest) -> Page[Voice]:
+        with self.uow.read() as tx:
+            voices = tx.voices.list_voices(tenant_id, page)
+        return page_of(voices, page, lambda v: Cursor(v.created_at, v.id))
+
+    def delete(self, tenant_id: str, voice_id: str) -> None:
+        with self.uow.begin() as tx:
+            voice = tx.voices.voice(voice_id, tenant_id, for_update=True)
+            if voice is None:
+                raise NotFound("voice not found")
+            tx.voices.save_voice(voice.deleted())
+            tx.voices.revoke_consents(voice_id, self.clock.now())
+            tx.outbox.add(
+                VOICE_LIFECYCLE,
+                voice_id,
+                events_pb2.VoiceDeleted(voice_id=voice_id, tenant_id=tenant_id),
+                tenant_id=tenant_id,
+            )
+            tx.outbox.add_tombstone(SPEAKER_INDEX, voice_id)
+        self.index.remove(voice_id)

@@ -1,106 +1,193 @@
-"""Voices, samples, consent challenges and consents."""
+"""The SQLAlchemy adapters of the service layer's ports: the voice repository (voices, samples, consent
+challenges, consents) and the unit of work that hands it out with the outbox, on one connection."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Row, func, insert, select, update
+from google.protobuf.message import Message
+from sqlalchemy import Connection, Engine, Row, func, insert, select, tuple_, update
 
+from kit.events.outbox import Outbox
+from kit.events.topics import TopicSpec
 from kit.ids import is_uuid
+from kit.paging import PageRequest
+from services.embedding.domain.voice import Challenge, Consent, Sample, Voice
 from services.embedding.storage.tables import challenges, consents, samples, voices
 
 VISIBLE = ("processing", "ready", "rejected", "disabled")
+# The columns an analysis, a build verdict, a revocation or a deletion changes.
+_VOICE_STATE = (
+    "status",
+    "status_reason",
+    "status_detail",
+    "progress",
+    "speech_seconds",
+    "encoder",
+    "duplicate_of",
+)
 
 
-def add_voice(conn: Connection, **values) -> Row:
-    return conn.execute(insert(voices).values(**values).returning(voices)).one()
+def _voice(row: Row) -> Voice:
+    values = row._asdict()
+    blob = values.pop("embedding")
+    return Voice(**values, embedding=np.frombuffer(blob, dtype=np.float32).copy() if blob else None)
 
 
-def add_sample(conn: Connection, **values) -> None:
-    conn.execute(insert(samples).values(**values))
+def _embedding_bytes(voice: Voice) -> bytes | None:
+    return None if voice.embedding is None else voice.embedding.astype(np.float32).tobytes()
 
 
-def voice(conn: Connection, voice_id: str, tenant_id: str | None = None, for_update: bool = False) -> Row | None:
-    """A voice that is not deleted; with tenant_id, only if it belongs to that tenant. Malformed ids: None."""
-    if not is_uuid(voice_id):
-        return None
-    query = select(voices).where(voices.c.id == voice_id, voices.c.status.in_(VISIBLE))
-    if tenant_id is not None:
-        query = query.where(voices.c.tenant_id == tenant_id)
-    if for_update:
-        query = query.with_for_update()
-    return conn.execute(query).first()
+def _written(record: Any, *store_set: str) -> dict[str, Any]:
+    """A dataclass's column values, less those the database sets itself (when a row was written)."""
+    return {k: v for k, v in vars(record).items() if k not in store_set}
 
 
-def voice_by_idempotency(conn: Connection, tenant_id: str, key: str) -> Row | None:
-    return conn.execute(
-        select(voices).where(
-            voices.c.tenant_id == tenant_id, voices.c.idempotency_key == key, voices.c.status.in_(VISIBLE)
+def _consent(row: Row) -> Consent:
+    values = row._asdict()
+    return Consent(**{**values, "prohibited_uses": list(values["prohibited_uses"])})
+
+
+class SqlVoiceRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # --- voices ------------------------------------------------------------------------------------
+
+    def add_voice(self, voice: Voice) -> Voice:
+        values = _written(voice, "created_at", "updated_at", "embedding")
+        query = insert(voices).values(**values, embedding=_embedding_bytes(voice)).returning(voices)
+        return _voice(self.conn.execute(query).one())
+
+    def save_voice(self, voice: Voice) -> None:
+        values = {name: getattr(voice, name) for name in _VOICE_STATE}
+        self.conn.execute(
+            update(voices)
+            .where(voices.c.id == voice.id)
+            .values(**values, embedding=_embedding_bytes(voice), updated_at=func.now())
         )
-    ).first()
 
+    def voice(self, voice_id: str, tenant_id: str | None = None, for_update: bool = False) -> Voice | None:
+        if not is_uuid(voice_id):
+            return None
+        query = select(voices).where(voices.c.id == voice_id, voices.c.status.in_(VISIBLE))
+        if tenant_id is not None:
+            query = query.where(voices.c.tenant_id == tenant_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return _voice(row) if row else None
 
-def list_voices(conn: Connection, tenant_id: str, after: tuple[datetime, str] | None, limit: int) -> list[Row]:
-    query = select(voices).where(voices.c.tenant_id == tenant_id, voices.c.status.in_(VISIBLE))
-    if after is not None:
-        query = query.where((voices.c.created_at, voices.c.id) > after)
-    return list(conn.execute(query.order_by(voices.c.created_at, voices.c.id).limit(limit)))
+    def reservation_of(self, voice_id: str) -> str | None:
+        if not is_uuid(voice_id):
+            return None
+        return self.conn.execute(select(voices.c.reservation_id).where(voices.c.id == voice_id)).scalar()
 
+    def voice_by_idempotency(self, tenant_id: str, key: str) -> Voice | None:
+        row = self.conn.execute(
+            select(voices).where(
+                voices.c.tenant_id == tenant_id, voices.c.idempotency_key == key, voices.c.status.in_(VISIBLE)
+            )
+        ).first()
+        return _voice(row) if row else None
 
-def set_status(conn: Connection, voice_id: str, status: str, reason: str = "", detail: str = "", **values) -> None:
-    conn.execute(
-        update(voices)
-        .where(voices.c.id == voice_id)
-        .values(status=status, status_reason=reason, status_detail=detail, updated_at=func.now(), **values)
-    )
+    def list_voices(self, tenant_id: str, page: PageRequest) -> list[Voice]:
+        query = select(voices).where(voices.c.tenant_id == tenant_id, voices.c.status.in_(VISIBLE))
+        if page.after is not None:
+            query = query.where(tuple_(voices.c.created_at, voices.c.id) > tuple_(page.after.created_at, page.after.id))
+        rows = self.conn.execute(query.order_by(voices.c.created_at, voices.c.id).limit(page.fetch))
+        return [_voice(row) for row in rows]
 
+    # --- samples -----------------------------------------------------------------------------------
 
-def sample_rows(conn: Connection, voice_id: str) -> list[Row]:
-    return list(conn.execute(select(samples).where(samples.c.voice_id == voice_id).order_by(samples.c.index)))
+    def add_sample(self, sample: Sample) -> None:
+        self.conn.execute(insert(samples).values(**vars(sample)))
 
+    def samples(self, voice_id: str) -> list[Sample]:
+        rows = self.conn.execute(select(samples).where(samples.c.voice_id == voice_id).order_by(samples.c.index))
+        return [Sample(**row._asdict()) for row in rows]
 
-def embedding_of(row: Row) -> np.ndarray | None:
-    return np.frombuffer(row.embedding, dtype=np.float32).copy() if row.embedding else None
+    # --- consent -----------------------------------------------------------------------------------
 
+    def add_challenge(self, challenge: Challenge) -> Challenge:
+        row = self.conn.execute(insert(challenges).values(**vars(challenge)).returning(challenges)).one()
+        return Challenge(**row._asdict())
 
-def add_challenge(conn: Connection, **values) -> Row:
-    return conn.execute(insert(challenges).values(**values).returning(challenges)).one()
+    def challenge(self, challenge_id: str, voice_id: str, for_update: bool = True) -> Challenge | None:
+        query = select(challenges).where(challenges.c.id == challenge_id, challenges.c.voice_id == voice_id)
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
+        return Challenge(**row._asdict()) if row else None
 
+    def use_challenge(self, challenge_id: str, at: datetime) -> None:
+        self.conn.execute(update(challenges).where(challenges.c.id == challenge_id).values(used_at=at))
 
-def challenge(conn: Connection, challenge_id: str, voice_id: str, for_update: bool = True) -> Row | None:
-    query = select(challenges).where(challenges.c.id == challenge_id, challenges.c.voice_id == voice_id)
-    return conn.execute(query.with_for_update() if for_update else query).first()
+    def add_consent(self, consent: Consent) -> Consent:
+        values = _written(consent, "created_at", "revoked_at")
+        return _consent(self.conn.execute(insert(consents).values(**values).returning(consents)).one())
 
+    def active_consent(self, voice_id: str, at: datetime) -> Consent | None:
+        row = self.conn.execute(
+            select(consents)
+            .where(consents.c.voice_id == voice_id, consents.c.revoked_at.is_(None), consents.c.expires_at > at)
+            .order_by(consents.c.created_at.desc())
+        ).first()
+        return _consent(row) if row else None
 
-def use_challenge(conn: Connection, challenge_id: str) -> None:
-    conn.execute(update(challenges).where(challenges.c.id == challenge_id).values(used_at=func.now()))
+    def latest_consent(self, voice_id: str) -> Consent | None:
+        row = self.conn.execute(
+            select(consents).where(consents.c.voice_id == voice_id).order_by(consents.c.created_at.desc())
+        ).first()
+        return _consent(row) if row else None
 
-
-def active_consent(conn: Connection, voice_id: str) -> Row | None:
-    return conn.execute(
-        select(consents)
-        .where(consents.c.voice_id == voice_id, consents.c.revoked_at.is_(None), consents.c.expires_at > func.now())
-        .order_by(consents.c.created_at.desc())
-    ).first()
-
-
-def latest_consent(conn: Connection, voice_id: str) -> Row | None:
-    return conn.execute(
-        select(consents).where(consents.c.voice_id == voice_id).order_by(consents.c.created_at.desc())
-    ).first()
-
-
-def add_consent(conn: Connection, **values) -> Row:
-    return conn.execute(insert(consents).values(**values).returning(consents)).one()
-
-
-def revoke_consents(conn: Connection, voice_id: str) -> list[Row]:
-    return list(
-        conn.execute(
+    def revoke_consents(self, voice_id: str, at: datetime) -> list[Consent]:
+        rows = self.conn.execute(
             update(consents)
             .where(consents.c.voice_id == voice_id, consents.c.revoked_at.is_(None))
-            .values(revoked_at=func.now())
+            .values(revoked_at=at)
             .returning(consents)
         )
-    )
+        return sorted((_consent(row) for row in rows), key=lambda c: c.created_at, reverse=True)
+
+
+class SqlOutbox:
+    def __init__(self, conn: Connection, outbox: Outbox) -> None:
+        self.conn = conn
+        self._outbox = outbox
+
+    def add(self, topic: TopicSpec, key: str, payload: Message, tenant_id: str = "") -> None:
+        self._outbox.add(self.conn, topic, key, payload, tenant_id=tenant_id)
+
+    def add_tombstone(self, topic: TopicSpec, key: str) -> None:
+        self._outbox.add_tombstone(self.conn, topic, key)
+
+
+class SqlTransaction:
+    """The repository and the outbox on one connection (so one commit covers both)."""
+
+    def __init__(self, conn: Connection, outbox: Outbox) -> None:
+        self.voices = SqlVoiceRepository(conn)
+        self.outbox = SqlOutbox(conn, outbox)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, outbox: Outbox) -> None:
+        self.engine = engine
+        self._outbox = outbox
+
+    @contextmanager
+    def begin(self) -> Iterator[SqlTransaction]:
+        with self.engine.begin() as conn:
+            yield SqlTransaction(conn, self._outbox)
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTransaction]:
+        with self.engine.connect() as conn:
+            yield SqlTransaction(conn, self._outbox)
+
+    def join(self, conn: Connection) -> SqlTransaction:
+        """The transaction an event consumer already opened (its inbox mark commits with the effect)."""
+        return SqlTransaction(conn, self._outbox)
