@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from kit.errors import InvalidArgument
 from kit.paging import Page, PageRequest
-from timbre.v1 import common_pb2, synthesis_pb2
+from timbre.v1 import common_pb2
 
 TIER_CODES = {"free": common_pb2.TIER_FREE, "pro": common_pb2.TIER_PRO, "enterprise": common_pb2.TIER_ENTERPRISE}
 TIER_NAMES = {v: k for k, v in TIER_CODES.items()}
@@ -21,19 +21,6 @@ FORMAT_CODES = {
     "ogg": common_pb2.AUDIO_FORMAT_OGG,
 }
 FORMAT_NAMES = {v: k for k, v in FORMAT_CODES.items()}
-JOB_STATE_CODES = {
-    "queued": synthesis_pb2.JOB_STATE_QUEUED,
-    "running": synthesis_pb2.JOB_STATE_RUNNING,
-    "succeeded": synthesis_pb2.JOB_STATE_SUCCEEDED,
-    "failed": synthesis_pb2.JOB_STATE_FAILED,
-    "cancelled": synthesis_pb2.JOB_STATE_CANCELLED,
-}
-JOB_STATE_NAMES = {v: k for k, v in JOB_STATE_CODES.items()}
-WEBHOOK_EVENT_CODES = {
-    "job.succeeded": synthesis_pb2.WEBHOOK_EVENT_JOB_SUCCEEDED,
-    "job.failed": synthesis_pb2.WEBHOOK_EVENT_JOB_FAILED,
-}
-WEBHOOK_EVENT_NAMES = {v: k for k, v in WEBHOOK_EVENT_CODES.items()}
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20

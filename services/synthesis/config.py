@@ -13,8 +13,9 @@ class SynthesisSettings(ServiceSettings):
     # Streamed audio leaves in marked segments of whole mark slots (64 ms), at least this long: shorter
     # segments give an earlier first byte but a louder mark (fewer cells to cancel the speech against).
     stream_segment_seconds: float = 1.472
-    # Voice artifacts kept in memory per worker.
-    voice_cache_size: int = 16
+    # Loaded voices kept in memory per worker (TIMBRE_VOICE_CACHE_SIZE): loading one costs more than a
+    # short sentence's synthesis.
+    voice_cache_size: int = 32
     # A job whose worker died is picked up again when its event is redelivered; after this many
     # starts it fails for good.
     job_max_attempts: int = 3

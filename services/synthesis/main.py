@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from kit.clients.tenancy import TenancyClient, jwks_fetcher
+from kit.clock import SystemClock
 from kit.db.engine import UnitOfWork, make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.lag import LagMonitor
@@ -24,9 +25,11 @@ from services.synthesis.events.handlers import job_handlers, voice_handlers
 from services.synthesis.grpc_api.servicer import SynthesisServicer
 from services.synthesis.service_layer.artifacts import Artifacts
 from services.synthesis.service_layer.jobs import Jobs
+from services.synthesis.service_layer.ports import Quotas
 from services.synthesis.service_layer.speech import Speaker
 from services.synthesis.service_layer.voice_builds import VoiceBuilds
-from services.synthesis.service_layer.webhooks import Deliverer, Webhooks
+from services.synthesis.service_layer.webhooks import Deliverer, HttpSender, Webhooks
+from services.synthesis.storage.repository import SqlUnitOfWork
 from services.synthesis.storage.tables import SCHEMA
 from timbre.v1 import synthesis_pb2, synthesis_pb2_grpc
 
@@ -37,37 +40,38 @@ JOBS_GROUP = "synthesis-jobs"
 class SynthesisApp:
     """Everything the process wires together; tests reach the parts through it."""
 
-    def __init__(self, settings: SynthesisSettings, quotas=None) -> None:
+    def __init__(self, settings: SynthesisSettings, quotas: Quotas | None = None) -> None:
         torch.set_num_threads(settings.torch_threads)
         self.settings = settings
         self.engine = make_voice_engine(settings.engine, ModelStore())
         self.db = make_engine(settings.database_url, settings.db_pool_size)
-        uow = UnitOfWork(self.db)
-        outbox = Outbox(SCHEMA, settings.service_name)
+        self.uow = SqlUnitOfWork(UnitOfWork(self.db), Outbox(SCHEMA, settings.service_name))
+        clock = SystemClock()
         store = open_store(settings)
-        self.artifacts = Artifacts(store, settings.voice_cache_size)
-        self.quotas = quotas or TenancyClient(settings, settings.service_name)
+        self.artifacts = Artifacts(store, self.engine, settings.voice_cache_size)
+        self.quotas: Quotas = quotas or TenancyClient(settings, settings.service_name)
         marker = Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db)
         self.speaker = Speaker(
-            uow,
-            outbox,
+            self.uow,
             self.artifacts,
             self.engine,
             marker,
             self.quotas,
             settings.stream_segment_seconds,
             settings.quota_ttl_seconds,
+            clock,
         )
-        self.webhooks = Webhooks(uow)
-        self.jobs = Jobs(uow, outbox, store, self.speaker, self.webhooks, settings.job_max_attempts)
-        self.builds = VoiceBuilds(outbox, store, self.artifacts, self.engine)
+        self.webhooks = Webhooks(self.uow, clock)
+        self.jobs = Jobs(self.uow, store, self.speaker, self.webhooks, settings.job_max_attempts, clock)
+        self.builds = VoiceBuilds(store, self.artifacts, self.engine, clock)
         self.deliverer = Deliverer(
-            uow,
-            settings.webhook_timeout_seconds,
+            self.uow,
+            HttpSender(settings.webhook_timeout_seconds),
             settings.webhook_max_attempts,
             settings.webhook_backoff_seconds,
             settings.webhook_disable_after,
             settings.webhook_poll_seconds,
+            clock,
         )
 
     def workers(self) -> list:
@@ -76,7 +80,7 @@ class SynthesisApp:
             EventConsumer(
                 VOICES_GROUP,
                 [VOICE_LIFECYCLE],
-                voice_handlers(self.builds),
+                voice_handlers(self.builds, self.uow),
                 self.db,
                 SCHEMA,
                 s.kafka_bootstrap,
@@ -87,7 +91,7 @@ class SynthesisApp:
             EventConsumer(
                 JOBS_GROUP,
                 [GENERATION_LIFECYCLE],
-                job_handlers(self.jobs),
+                job_handlers(self.jobs, self.uow),
                 self.db,
                 SCHEMA,
                 s.kafka_bootstrap,

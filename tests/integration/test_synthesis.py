@@ -111,11 +111,10 @@ def syn(infra, tenancy, billing, issue, operator_token, tenancy_stub):
             tenancy_pb2.CreateTenantRequest(name=f"syn-{tier}", tier=TIER_CODES[tier]), metadata=bearer(operator_token)
         )
         key = reply.api_key_secret
-        return {
-            "id": reply.tenant.tenant_id,
-            "headers": {"Authorization": f"Bearer {key}"},
-            "token": issue(tenancy_pb2.IssueTokenRequest(api_key=key)),
-        }
+        return Tenant(
+            {"id": reply.tenant.tenant_id, "headers": {"Authorization": f"Bearer {key}"}},
+            lambda: issue(tenancy_pb2.IssueTokenRequest(api_key=key)),
+        )
 
     s.pro, s.free, s.other = tenant("pro"), tenant("free"), tenant("pro")
     s.pro_voice = enroll(s, s.pro, "joe")
@@ -128,6 +127,17 @@ def syn(infra, tenancy, billing, issue, operator_token, tenancy_stub):
     for process in (synthesis_process, watermark_process, embedding_process):
         process.stop()
     s.db.dispose()
+
+
+class Tenant(dict):
+    """A test tenant; its "token" is issued afresh on each use (the module outlives a token's life)."""
+
+    def __init__(self, values: dict, issue_token) -> None:
+        super().__init__(values)
+        self.issue_token = issue_token
+
+    def __getitem__(self, key: str):
+        return self.issue_token() if key == "token" else super().__getitem__(key)
 
 
 def enroll(s: Stack, tenant: dict, speaker: str, passages=(0, 1, 2)) -> str:

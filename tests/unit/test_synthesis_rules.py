@@ -12,8 +12,8 @@ from kit.audio.codec import decode
 from kit.audio.stream_encoder import StreamEncoder
 from kit.errors import FailedPrecondition, InvalidArgument
 from services.synthesis.domain import webhooks
-from services.synthesis.domain.generations import format_code, format_name
 from services.synthesis.domain.voices import VoiceState
+from services.synthesis.grpc_api.convert import format_code, format_name
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
@@ -22,7 +22,6 @@ def state(**changes) -> VoiceState:
     values = {
         "voice_id": "v",
         "tenant_id": "t",
-        "status": "ready",
         "artifact_key": "k",
         "engine": "embedded",
         "consent_id": "c",
@@ -34,9 +33,9 @@ def state(**changes) -> VoiceState:
 @pytest.mark.parametrize(
     "changes, reason",
     [
-        ({"status": "building"}, "VOICE_NOT_READY"),
-        ({"status": "failed", "failure_detail": "MODEL_MISSING"}, "VOICE_NOT_READY"),
-        ({"status": "disabled"}, "CONSENT_REQUIRED"),
+        ({"artifact_key": ""}, "VOICE_NOT_READY"),  # being built, or its build failed
+        ({"artifact_key": "", "revoked": True}, "CONSENT_REQUIRED"),
+        ({"revoked": True}, "CONSENT_REQUIRED"),
         ({"consent_id": None}, "CONSENT_REQUIRED"),
         ({"consent_expires_at": NOW - timedelta(seconds=1)}, "CONSENT_REQUIRED"),
     ],
@@ -91,25 +90,44 @@ def test_streamed_pieces_concatenate_to_one_decodable_file(fmt):
     assert np.argmax(spectrum) * clip.sample_rate / len(clip.samples) == pytest.approx(220, abs=2)  # the tone
 
 
-def test_segments_marked_on_one_slot_grid_detect_over_the_whole_stream():
-    """What Speaker.marked_segments relies on: pieces cut at slot boundaries and marked from their
-    place in the block read as one mark, also in a 3 s piece across a cut; pieces that each start
-    the block afresh do not."""
+def test_speaker_marks_a_stream_in_segments_that_detect_as_one_mark():
+    """Speaker.marked_segments (the real cutting, fed by an engine whose chunks do not fall on the
+    grid) gives pieces that read as one mark over the whole stream and in a 3 s piece across a cut;
+    pieces that each start the block afresh do not."""
+    import uuid
+
     from cli import samples
     from kit.audio.codec import resample
-    from kit.watermark import SLOT_SECONDS, Watermarker
+    from kit.watermark import Watermarker
+    from services.synthesis.engine.interface import SpeechOptions
+    from services.synthesis.service_layer.artifacts import Artifacts
+    from services.synthesis.service_layer.speech import Speaker
+    from tests.fakes.clock import FakeClock
+    from tests.fakes.engine import FakeEngine
+    from tests.fakes.storage import FakeObjectStore
+    from tests.fakes.synthesis import FakeQuotas, FakeUnitOfWork
 
     rate = 22050
     speech = resample(samples.espeak(" ".join(samples.PASSAGES[:2])), 16000, rate)
-    marker = Watermarker(bytes(range(32)))
-    slot = SLOT_SECONDS * rate
-    starts = list(range(0, int(len(speech) / slot), 23))  # 1.47 s pieces: not whole blocks
-    cuts = [round(k * slot) for k in starts[1:]] + [len(speech)]
-    pieces = list(zip(starts, [0] + cuts[:-1], cuts, strict=False))
-    on_grid = np.concatenate([marker.embed(speech[a:b], rate, 77, first_slot=k) for k, a, b in pieces])
+
+    class Recorded(FakeEngine):
+        def _stream(self, text, voice, options):
+            for start in range(0, len(speech), 7919):  # chunks off the slot grid
+                yield speech[start : start + 7919]
+
+    engine, marker, store = Recorded(), Watermarker(bytes(range(32))), FakeObjectStore()
+    store.put("models/t/v/speaker.pth", b"artifact")
+    clock = FakeClock()
+    speaker = Speaker(FakeUnitOfWork(clock), Artifacts(store, engine), engine, marker, FakeQuotas(), 1.472, 60, clock)
+    voice = VoiceState(str(uuid.uuid4()), "t", "models/t/v/speaker.pth", "fake")
+    pieces = list(speaker.marked_segments(voice, "text", SpeechOptions("en", sample_rate=rate), 77))
+    assert len(pieces) > 3
+    on_grid = np.concatenate(pieces)
     found = marker.detect(on_grid, rate)
     assert found.watermarked and found.generation_id == 77
-    across = marker.detect(on_grid[cuts[1] - rate : cuts[1] + 2 * rate], rate)
+    cut = len(pieces[0])
+    across = marker.detect(on_grid[cut - rate : cut + 2 * rate], rate)
     assert across.watermarked and across.generation_id == 77
-    afresh = np.concatenate([marker.embed(speech[a:b], rate, 77) for _, a, b in pieces])
+    bounds = np.cumsum([0] + [len(p) for p in pieces])
+    afresh = np.concatenate([marker.embed(speech[a:b], rate, 77) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
     assert marker.detect(afresh, rate, search_speed=False).confidence < found.confidence

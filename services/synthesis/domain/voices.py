@@ -1,4 +1,8 @@
-"""When a voice may speak: built, not deleted, and under an active consent."""
+"""When a voice may speak: built, not deleted, not revoked, and under an active consent.
+
+The voice's status (building, ready, failed) belongs to the embedding service, which hears of every
+build's outcome; synthesis keeps only what it needs to speak with a voice and to refuse it.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +16,33 @@ from kit.errors import FailedPrecondition
 class VoiceState:
     voice_id: str
     tenant_id: str
-    status: str  # building | ready | failed | disabled | deleted
-    artifact_key: str
-    engine: str
-    consent_id: str | None
-    consent_expires_at: datetime | None
-    failure_reason: str = ""
-    failure_detail: str = ""
+    artifact_key: str = ""  # empty until a build succeeded (and again after a failed rebuild)
+    engine: str = ""
+    built_at: datetime | None = None  # tells a rebuilt artifact (same key) from the one cached before
+    consent_id: str | None = None
+    consent_expires_at: datetime | None = None
+    revoked: bool = False  # consent revoked: the model is gone for good
+    deleted: bool = False
+
+    @property
+    def built(self) -> bool:
+        return bool(self.artifact_key)
+
+    @property
+    def artifact_version(self) -> str:
+        """Names one build of the artifact: a rebuild keeps the key but not the version."""
+        return f"{self.artifact_key}@{self.built_at.isoformat() if self.built_at else ''}"
 
     def check_can_speak(self, now: datetime) -> None:
         """Raises the reason this voice cannot speak now; a deleted voice is the caller's NotFound."""
-        if self.status == "building":
-            raise FailedPrecondition(
-                "the voice is still being built; try again when its status is ready", reason="VOICE_NOT_READY"
-            )
-        if self.status == "failed":
-            raise FailedPrecondition(
-                f"the voice could not be built: {self.failure_detail or self.failure_reason}", reason="VOICE_NOT_READY"
-            )
-        if self.status == "disabled":
+        if self.revoked:
             raise FailedPrecondition(
                 "consent for this voice was revoked and its model deleted; enroll it again", reason="CONSENT_REQUIRED"
+            )
+        if not self.built:
+            raise FailedPrecondition(
+                "the voice is not built: it is still being built or its build failed (its status says which)",
+                reason="VOICE_NOT_READY",
             )
         if self.consent_id is None:
             raise FailedPrecondition(

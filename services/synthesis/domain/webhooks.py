@@ -4,12 +4,42 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlparse
 
 from kit.errors import InvalidArgument
 
 EVENTS = ("job.succeeded", "job.failed")
 SIGNATURE_HEADER = "Timbre-Signature"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    webhook_id: str
+    tenant_id: str
+    url: str
+    events: list[str]
+    # The HMAC key itself (it must sign every delivery); shown to the tenant once, never logged.
+    secret: str
+    disabled: bool = False
+    disabled_reason: str = ""
+    consecutive_failures: int = 0
+    created_at: datetime | None = None  # set by the repository when the endpoint is added
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    webhook_id: str
+    event: str
+    body: bytes
+    attempts: int = 0
+    next_attempt_at: datetime | None = None  # None: due at once
+    delivered_at: datetime | None = None
+    abandoned_at: datetime | None = None
+    last_error: str = ""
 
 
 def check_url(url: str) -> str:

@@ -184,12 +184,13 @@ class CoquiEngine(VoiceEngine):
         return artifact
 
     # -- speaking ---------------------------------------------------------------------------
-    def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
+    def load_voice(self, artifact: bytes) -> dict:
+        return load_artifact(artifact, ARTIFACT_KIND, f"for {self.name}", model=self.model_name)
+
+    def _stream(self, text: str, voice: dict | None, options: SpeechOptions) -> Iterator[np.ndarray]:
         if voice is None and self.model_name == "xtts_v2":
             raise InvalidArgument("XTTS-v2 speaks only in a cloned voice: give a voice artifact", field="voice")
-        state = (
-            None if voice is None else load_artifact(voice, ARTIFACT_KIND, f"for {self.name}", model=self.model_name)
-        )
+        state = voice
         rate = self.output_rate(options)
         with contextlib.ExitStack() as stack:
             speaker_wav = None

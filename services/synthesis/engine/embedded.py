@@ -266,8 +266,8 @@ class EmbeddedEngine(VoiceEngine):
             yield self.vocoder(mel[low:high])[(start - low) * HOP : (end - low) * HOP]
             start = end
 
-    def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
-        loaded = self.load_voice(voice) if voice is not None else None
+    def _stream(self, text: str, voice: EmbeddedVoice | None, options: SpeechOptions) -> Iterator[np.ndarray]:
+        loaded = voice
         convert = loaded.conversions[base_name(options.language)] if loaded else None
         harmonics = loaded.fine_structure if loaded else None
         pitch_ratio = 2.0 ** (options.pitch / 12.0)

@@ -7,6 +7,7 @@ import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,22 +102,29 @@ class VoiceEngine(ABC):
     ) -> bytes:
         """Reference speech (float32 mono at REFERENCE_RATE) → the voice artifact (speaker.pth bytes)."""
 
+    def load_voice(self, artifact: bytes) -> Any:
+        """The artifact made ready to speak (parsed, tensors loaded): what `_stream` takes as its voice.
+        Slow (torch.load), so callers that speak often keep the result (engine.voice_cache)."""
+        return artifact
+
     @abstractmethod
-    def _stream(self, text: str, voice: bytes | None, options: SpeechOptions) -> Iterator[np.ndarray]:
-        """Checked options → float32 chunks at options.sample_rate (or native_rate)."""
+    def _stream(self, text: str, voice: Any, options: SpeechOptions) -> Iterator[np.ndarray]:
+        """Checked options and a loaded voice (or None) → float32 chunks at options.sample_rate (or native_rate)."""
 
     def synthesize(
         self,
         text: str,
-        voice: bytes | None = None,
+        voice: object = None,
         options: SpeechOptions | None = None,
         max_chars: int = MAX_TEXT_CHARS,
     ) -> Iterator[np.ndarray]:
         """Text → PCM chunks (float32 mono), one per sentence, the first as soon as it is spoken.
 
-        Errors in the text or options are raised here, before any work, not at the first chunk."""
+        `voice`: artifact bytes, a voice `load_voice` returned, or None for the engine's own voice.
+        Errors in the text, options or artifact are raised here, before any work, not at the first chunk."""
         options = (options or SpeechOptions()).checked(max_chars, text, self.languages)
-        return self._stream(text, voice, options)
+        loaded = self.load_voice(voice) if isinstance(voice, bytes) else voice
+        return self._stream(text, loaded, options)
 
     def output_rate(self, options: SpeechOptions) -> int:
         return options.sample_rate or self.native_rate

@@ -1,76 +1,30 @@
-"""SynthesisService RPCs: authorise, call the service layer, convert."""
+"""SynthesisService RPCs: authorise, translate the request, call the service layer, translate back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import grpc
+
 from kit.grpc.auth import current_principal
-from kit.grpc.convert import (
-    JOB_STATE_CODES,
+from kit.grpc.convert import page_request, page_response
+from services.synthesis.grpc_api.convert import (
     JOB_STATE_NAMES,
-    WEBHOOK_EVENT_CODES,
     WEBHOOK_EVENT_NAMES,
-    decode_cursor,
-    encode_cursor,
-    page_size,
-    ts,
+    caller_of,
+    format_code,
+    job_message,
+    speech_request,
+    webhook_message,
 )
-from services.synthesis.domain.generations import format_code, format_name
 from services.synthesis.service_layer.jobs import Jobs
-from services.synthesis.service_layer.speech import Caller, Speaker, SpeechRequest
+from services.synthesis.service_layer.speech import Speaker
 from services.synthesis.service_layer.webhooks import Webhooks
-from timbre.v1 import common_pb2, synthesis_pb2, synthesis_pb2_grpc
+from timbre.v1 import synthesis_pb2, synthesis_pb2_grpc
 
 
-def speech_request(voice_id: str, text: str, options: synthesis_pb2.SpeechOptions) -> SpeechRequest:
-    return SpeechRequest(
-        voice_id=voice_id,
-        text=text,
-        language=options.language or "th",
-        speed=options.speed or 1.0,
-        pitch=options.pitch,
-        sample_rate=options.sample_rate,
-        format=format_name(options.format),
-    )
-
-
-def job_message(row) -> synthesis_pb2.Job:
-    return synthesis_pb2.Job(
-        job_id=row.job_id,
-        tenant_id=row.tenant_id,
-        voice_id=row.voice_id,
-        state=JOB_STATE_CODES[row.state],
-        progress=row.progress,
-        characters=row.characters,
-        options=synthesis_pb2.SpeechOptions(
-            language=row.language,
-            speed=row.speed,
-            pitch=row.pitch,
-            format=format_code(row.format),
-            sample_rate=row.sample_rate,
-        ),
-        generation_id=str(row.generation_id or ""),
-        audio_seconds=row.audio_seconds,
-        error_reason=row.error_reason,
-        error_detail=row.error_detail,
-        create_time=ts(row.created_at),
-        update_time=ts(row.updated_at),
-    )
-
-
-def webhook_message(row) -> synthesis_pb2.Webhook:
-    return synthesis_pb2.Webhook(
-        webhook_id=row.webhook_id,
-        url=row.url,
-        events=[WEBHOOK_EVENT_CODES[e] for e in row.events],
-        disabled=row.disabled,
-        disabled_reason=row.disabled_reason,
-        consecutive_failures=row.consecutive_failures,
-        create_time=ts(row.created_at),
-    )
-
-
-def _page(rows: list, limit: int, created, ident) -> common_pb2.PageResponse:
-    token = encode_cursor(created(rows[-1]), ident(rows[-1])) if len(rows) == limit else ""
-    return common_pb2.PageResponse(next_page_token=token)
+def _tenant() -> str:
+    return caller_of(current_principal()).tenant_id
 
 
 class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
@@ -81,7 +35,7 @@ class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
 
     def Synthesize(self, request, context):
         result = self.speaker.synthesize(
-            Caller.of(current_principal()), speech_request(request.voice_id, request.text, request.options)
+            caller_of(current_principal()), speech_request(request.voice_id, request.text, request.options)
         )
         return synthesis_pb2.SynthesizeResponse(
             generation_id=str(result.generation_id),
@@ -93,7 +47,7 @@ class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
 
     def SynthesizeStream(self, request, context):
         generation_id, pieces = self.speaker.stream(
-            Caller.of(current_principal()), speech_request(request.voice_id, request.text, request.options)
+            caller_of(current_principal()), speech_request(request.voice_id, request.text, request.options)
         )
         sequence = 0
         try:
@@ -105,57 +59,60 @@ class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
             # The stream is complete (and its usage recorded) only now: say so in a closing message.
             yield synthesis_pb2.SynthesizeStreamResponse(generation_id=str(generation_id), sequence=sequence, last=True)
         finally:
-            pieces.close()
+            pieces.close()  # a client gone mid-stream: the speaker releases the reservation
 
     def SubmitJob(self, request, context):
-        row = self.jobs.submit(
-            Caller.of(current_principal()),
+        job = self.jobs.submit(
+            caller_of(current_principal()),
             speech_request(request.voice_id, request.text, request.options),
             request.idempotency_key,
         )
-        return synthesis_pb2.SubmitJobResponse(job=job_message(row))
+        return synthesis_pb2.SubmitJobResponse(job=job_message(job))
 
     def GetJob(self, request, context):
-        return synthesis_pb2.GetJobResponse(
-            job=job_message(self.jobs.get(Caller.of(current_principal()).tenant_id, request.job_id))
-        )
+        return synthesis_pb2.GetJobResponse(job=job_message(self.jobs.get(_tenant(), request.job_id)))
 
     def CancelJob(self, request, context):
-        row = self.jobs.cancel(Caller.of(current_principal()).tenant_id, request.job_id)
-        return synthesis_pb2.CancelJobResponse(job=job_message(row))
+        return synthesis_pb2.CancelJobResponse(job=job_message(self.jobs.cancel(_tenant(), request.job_id)))
 
     def ListJobs(self, request, context):
-        limit = page_size(request.page)
         state = JOB_STATE_NAMES.get(request.state) if request.state else None
-        rows = self.jobs.list(
-            Caller.of(current_principal()).tenant_id, state, decode_cursor(request.page.page_token), limit
-        )
-        return synthesis_pb2.ListJobsResponse(
-            jobs=[job_message(r) for r in rows], page=_page(rows, limit, lambda r: r.created_at, lambda r: r.job_id)
-        )
+        page = self.jobs.list(_tenant(), state, page_request(request.page))
+        return synthesis_pb2.ListJobsResponse(jobs=[job_message(j) for j in page.items], page=page_response(page))
 
     def GetJobAudio(self, request, context):
-        row, audio = self.jobs.audio(Caller.of(current_principal()).tenant_id, request.job_id)
-        return synthesis_pb2.GetJobAudioResponse(audio=audio, format=format_code(row.format))
+        job, audio = self.jobs.audio(_tenant(), request.job_id)
+        return synthesis_pb2.GetJobAudioResponse(audio=audio, format=format_code(job.format))
+
+    def ReadJobAudio(
+        self, request: synthesis_pb2.ReadJobAudioRequest, context: grpc.ServicerContext
+    ) -> Iterator[synthesis_pb2.ReadJobAudioResponse]:
+        # Checked before the first message: errors reach the client as the call's status.
+        audio = self.jobs.read_audio(_tenant(), request.job_id, request.offset, request.length)
+        code = format_code(audio.format)
+        sent = False
+        for chunk in audio.chunks:
+            yield synthesis_pb2.ReadJobAudioResponse(
+                total_size=audio.total_size, format=code, content_type=audio.content_type, chunk=chunk
+            )
+            sent = True
+        if not sent:  # an empty range still says what the file is
+            yield synthesis_pb2.ReadJobAudioResponse(
+                total_size=audio.total_size, format=code, content_type=audio.content_type
+            )
 
     def CreateWebhook(self, request, context):
-        row, secret = self.webhooks.create(
-            Caller.of(current_principal()).tenant_id,
-            request.url,
-            [WEBHOOK_EVENT_NAMES[e] for e in request.events if e in WEBHOOK_EVENT_NAMES],
+        hook, secret = self.webhooks.create(
+            _tenant(), request.url, [WEBHOOK_EVENT_NAMES[e] for e in request.events if e in WEBHOOK_EVENT_NAMES]
         )
-        return synthesis_pb2.CreateWebhookResponse(webhook=webhook_message(row), secret=secret)
+        return synthesis_pb2.CreateWebhookResponse(webhook=webhook_message(hook), secret=secret)
 
     def ListWebhooks(self, request, context):
-        limit = page_size(request.page)
-        rows = self.webhooks.list(
-            Caller.of(current_principal()).tenant_id, decode_cursor(request.page.page_token), limit
-        )
+        page = self.webhooks.list(_tenant(), page_request(request.page))
         return synthesis_pb2.ListWebhooksResponse(
-            webhooks=[webhook_message(r) for r in rows],
-            page=_page(rows, limit, lambda r: r.created_at, lambda r: r.webhook_id),
+            webhooks=[webhook_message(w) for w in page.items], page=page_response(page)
         )
 
     def DeleteWebhook(self, request, context):
-        self.webhooks.delete(Caller.of(current_principal()).tenant_id, request.webhook_id)
+        self.webhooks.delete(_tenant(), request.webhook_id)
         return synthesis_pb2.DeleteWebhookResponse()

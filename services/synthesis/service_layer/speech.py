@@ -8,32 +8,27 @@ writes the generation row with its GenerationCompleted and UsageRecorded events 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Connection
 
 from kit.audio.codec import encode
 from kit.audio.stream_encoder import StreamEncoder
-from kit.db.engine import UnitOfWork
+from kit.clock import Clock, SystemClock
 from kit.errors import NotFound
-from kit.events.outbox import Outbox
 from kit.events.topics import GENERATION_LIFECYCLE, USAGE
-from kit.grpc.auth import Principal
-from kit.grpc.convert import TIER_NAMES
 from kit.ids import is_uuid
 from kit.logging import get_logger
-from kit.watermark import SLOT_SECONDS, Watermarker
+from kit.watermark import SLOT_SECONDS
 from services.synthesis import metrics
-from services.synthesis.domain.generations import MAX_SHORT_TEXT, format_code
+from services.synthesis.domain.generations import MAX_SHORT_TEXT, Generation
 from services.synthesis.domain.voices import VoiceState
-from services.synthesis.engine.interface import SpeechOptions, VoiceEngine
+from services.synthesis.engine.interface import SpeechOptions
 from services.synthesis.service_layer.artifacts import Artifacts
-from services.synthesis.storage import repository as repo
+from services.synthesis.service_layer.contract import format_code, tier_name
+from services.synthesis.service_layer.ports import Marker, Quotas, Repository, UnitOfWork, VoiceEngine
 from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.speech")
@@ -58,15 +53,11 @@ class SpeechRequest:
 class Caller:
     tenant_id: str
     user_id: str
-    tier: int
-
-    @classmethod
-    def of(cls, principal: Principal) -> Caller:
-        return cls(principal.tenant_scope(), principal.key_id or principal.subject, principal.tier)
+    tier: int  # the contract's Tier code (it goes into UsageRecorded as it is)
 
     @property
     def tier_name(self) -> str:
-        return TIER_NAMES.get(self.tier, "unknown")
+        return tier_name(self.tier)
 
 
 @dataclass(frozen=True)
@@ -97,32 +88,32 @@ class Speaker:
     def __init__(
         self,
         uow: UnitOfWork,
-        outbox: Outbox,
         artifacts: Artifacts,
         engine: VoiceEngine,
-        marker: Watermarker,
-        quotas,
+        marker: Marker,
+        quotas: Quotas,
         segment_seconds: float,
         quota_ttl_seconds: int,
+        clock: Clock | None = None,
     ) -> None:
         self.uow = uow
-        self.outbox = outbox
         self.artifacts = artifacts
         self.engine = engine
         self.marker = marker
-        self.quotas = quotas  # kit.clients.tenancy.TenancyClient or a stand-in with reserve/commit/release
+        self.quotas = quotas
         self.segment_seconds = segment_seconds
         self.quota_ttl = quota_ttl_seconds
+        self.clock = clock or SystemClock()
 
     # --- checks --------------------------------------------------------------------------------
 
     def voice_for(self, tenant_id: str, voice_id: str) -> VoiceState:
         """The caller's own voice, able to speak now; another tenant's voice is simply not found."""
-        with self.uow.read() as conn:
-            state = repo.voice(conn, voice_id) if is_uuid(voice_id) else None
-        if state is None or state.tenant_id != tenant_id or state.status == "deleted":
+        with self.uow.read() as repo:
+            state = repo.voice(voice_id) if is_uuid(voice_id) else None
+        if state is None or state.tenant_id != tenant_id or state.deleted:
             raise NotFound("voice not found")
-        state.check_can_speak(datetime.now(UTC))
+        state.check_can_speak(self.clock.now())
         return state
 
     def admit(
@@ -165,7 +156,7 @@ class Speaker:
         (independently marked pieces would each start their own grid, and detection over the whole
         would fail).
         """
-        voice = self.artifacts.get(state.artifact_key)
+        voice = self.artifacts.voice(state)
         rate = self.rate_of(options)
         slot = SLOT_SECONDS * rate
         # Whole slots per segment; -1 absorbs the rounding of slot boundaries to samples.
@@ -186,30 +177,30 @@ class Speaker:
             yield self.marker.embed(pending, rate, generation_id, first_slot=emitted_slots)
 
     def new_generation_id(self) -> int:
-        with self.uow.begin() as conn:
-            return repo.next_generation_id(conn)
+        with self.uow.begin() as repo:
+            return repo.next_generation_id()
 
-    def record(self, conn: Connection, caller: Caller, state: VoiceState, spoken: Spoken) -> None:
+    def record(self, repo: Repository, caller: Caller, state: VoiceState, spoken: Spoken) -> None:
         """The generation's row and its two events, in the caller's transaction."""
         model = state.engine or self.engine.name
         ref = spoken.job_id or str(spoken.generation_id)
         repo.add_generation(
-            conn,
-            generation_id=spoken.generation_id,
-            tenant_id=caller.tenant_id,
-            voice_id=state.voice_id,
-            user_id=caller.user_id,
-            job_id=spoken.job_id or None,
-            kind=spoken.kind,
-            model=model,
-            language=spoken.language,
-            format=spoken.format,
-            characters=spoken.characters,
-            audio_seconds=spoken.audio_seconds,
-            compute_seconds=spoken.compute_seconds,
+            Generation(
+                generation_id=spoken.generation_id,
+                tenant_id=caller.tenant_id,
+                voice_id=state.voice_id,
+                user_id=caller.user_id,
+                job_id=spoken.job_id or None,
+                kind=spoken.kind,
+                model=model,
+                language=spoken.language,
+                format=spoken.format,
+                characters=spoken.characters,
+                audio_seconds=spoken.audio_seconds,
+                compute_seconds=spoken.compute_seconds,
+            )
         )
-        self.outbox.add(
-            conn,
+        repo.stage(
             GENERATION_LIFECYCLE,
             ref,
             events_pb2.GenerationCompleted(
@@ -227,8 +218,7 @@ class Speaker:
             ),
             tenant_id=caller.tenant_id,
         )
-        self.outbox.add(
-            conn,
+        repo.stage(
             USAGE,
             caller.tenant_id,
             events_pb2.UsageRecorded(
@@ -238,7 +228,7 @@ class Speaker:
                 audio_seconds=spoken.audio_seconds,
                 compute_seconds=spoken.compute_seconds,
                 model=model,
-                tier=caller.tier,
+                tier=caller.tier,  # type: ignore[arg-type]  # the stub types enum fields as a NewType of int
                 language=spoken.language,
             ),
             tenant_id=caller.tenant_id,
@@ -254,10 +244,10 @@ class Speaker:
     # --- unary and streamed --------------------------------------------------------------------
 
     @contextmanager
-    def _settled(self, caller: Caller, request: SpeechRequest, reservation: str) -> Iterator[float]:
+    def _settled(self, caller: Caller, request: SpeechRequest, reservation: str) -> Generator[float, None, None]:
         """Around one generation: any failure (or a streaming client going away) releases the
         reservation, success commits it; either way the request is counted. Yields the start time."""
-        started = time.monotonic()
+        started = self.clock.monotonic()
         try:
             yield started
         except BaseException:
@@ -265,7 +255,7 @@ class Speaker:
             self.count(caller, request.language, len(request.text), "error")
             raise
         self.quotas.commit(reservation)
-        self.count(caller, request.language, len(request.text), "ok", time.monotonic() - started)
+        self.count(caller, request.language, len(request.text), "ok", self.clock.monotonic() - started)
 
     def synthesize(self, caller: Caller, request: SpeechRequest) -> SpeechResult:
         state, options, reservation = self.admit(caller, request)
@@ -276,9 +266,9 @@ class Speaker:
             samples = np.concatenate(segments) if segments else np.zeros(0, np.float32)
             audio = encode(samples, rate, request.format)
             seconds = len(samples) / rate
-            with self.uow.begin() as conn:
+            with self.uow.begin() as repo:
                 self.record(
-                    conn,
+                    repo,
                     caller,
                     state,
                     Spoken(
@@ -288,12 +278,12 @@ class Speaker:
                         request.format,
                         len(request.text),
                         seconds,
-                        time.monotonic() - started,
+                        self.clock.monotonic() - started,
                     ),
                 )
         return SpeechResult(generation_id, audio, request.format, rate, seconds)
 
-    def stream(self, caller: Caller, request: SpeechRequest) -> tuple[int, Iterator[bytes]]:
+    def stream(self, caller: Caller, request: SpeechRequest) -> tuple[int, Generator[bytes, None, None]]:
         """Checks and reserves now (errors before the first chunk); the iterator yields encoded
         pieces whose concatenation is one file. Usage is recorded only when the stream completes."""
         state, options, reservation = self.admit(caller, request)
@@ -312,7 +302,7 @@ class Speaker:
         options: SpeechOptions,
         reservation: str,
         generation_id: int,
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         rate = self.rate_of(options)
         encoder = StreamEncoder(request.format, rate)
         samples = 0
@@ -323,13 +313,13 @@ class Speaker:
                 piece = encoder.encode(segment)
                 if piece:
                     if first:
-                        metrics.FIRST_CHUNK.labels(self.engine.name).observe(time.monotonic() - started)
+                        metrics.FIRST_CHUNK.labels(self.engine.name).observe(self.clock.monotonic() - started)
                         first = False
                     yield piece
             tail = encoder.finish()
-            with self.uow.begin() as conn:
+            with self.uow.begin() as repo:
                 self.record(
-                    conn,
+                    repo,
                     caller,
                     state,
                     Spoken(
@@ -339,7 +329,7 @@ class Speaker:
                         request.format,
                         len(request.text),
                         samples / rate,
-                        time.monotonic() - started,
+                        self.clock.monotonic() - started,
                     ),
                 )
         if tail:

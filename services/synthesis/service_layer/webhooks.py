@@ -10,28 +10,32 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 import uuid
+from dataclasses import replace
 from datetime import timedelta
+from typing import Protocol
 
 import httpx
-from sqlalchemy import Connection, Row
 
-from kit.db.engine import UnitOfWork
+from kit.clock import Clock, SystemClock
 from kit.errors import InvalidArgument, NotFound
 from kit.ids import is_uuid
 from kit.logging import get_logger
+from kit.paging import Page, PageRequest
 from services.synthesis.domain import webhooks as rules
-from services.synthesis.storage import repository as repo
+from services.synthesis.domain.jobs import Job
+from services.synthesis.domain.webhooks import Delivery, Webhook
+from services.synthesis.service_layer.ports import Repository, UnitOfWork
 
 log = get_logger("synthesis.webhooks")
 
 
 class Webhooks:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock | None = None) -> None:
         self.uow = uow
+        self.clock = clock or SystemClock()
 
-    def create(self, tenant_id: str, url: str, events: list[str]) -> tuple[Row, str]:
+    def create(self, tenant_id: str, url: str, events: list[str]) -> tuple[Webhook, str]:
         events = sorted(set(events or rules.EVENTS))
         unknown = set(events) - set(rules.EVENTS)
         if unknown:
@@ -39,29 +43,30 @@ class Webhooks:
                 f"unknown webhook events {sorted(unknown)}; one of {list(rules.EVENTS)}", field="events"
             )
         secret = "whsec_" + secrets.token_urlsafe(32)
-        with self.uow.begin() as conn:
-            row = repo.add_webhook(
-                conn,
-                webhook_id=str(uuid.uuid4()),
-                tenant_id=tenant_id,
-                url=rules.check_url(url),
-                events=events,
-                secret=secret,
+        with self.uow.begin() as repo:
+            hook = repo.add_webhook(
+                Webhook(
+                    webhook_id=str(uuid.uuid4()),
+                    tenant_id=tenant_id,
+                    url=rules.check_url(url),
+                    events=events,
+                    secret=secret,
+                )
             )
-        return row, secret
+        return hook, secret
 
-    def list(self, tenant_id: str, after, limit: int) -> list[Row]:
-        with self.uow.read() as conn:
-            return repo.list_webhooks(conn, tenant_id, after, limit)
+    def list(self, tenant_id: str, page: PageRequest) -> Page[Webhook]:
+        with self.uow.read() as repo:
+            return repo.list_webhooks(tenant_id, page)
 
     def delete(self, tenant_id: str, webhook_id: str) -> None:
-        with self.uow.begin() as conn:
-            row = repo.webhook(conn, webhook_id, tenant_id, for_update=True) if is_uuid(webhook_id) else None
-            if row is None:
+        with self.uow.begin() as repo:
+            hook = repo.webhook(webhook_id, tenant_id, for_update=True) if is_uuid(webhook_id) else None
+            if hook is None:
                 raise NotFound("webhook not found")
-            repo.set_webhook(conn, webhook_id, deleted_at=repo.now())
+            repo.save_webhook(replace(hook, deleted_at=self.clock.now()))
 
-    def stage(self, conn: Connection, job: Row, event: str) -> int:
+    def stage(self, repo: Repository, job: Job, event: str) -> int:
         """One delivery per endpoint of the job's tenant that wants `event`, in the caller's transaction."""
         body = json.dumps(
             {
@@ -73,14 +78,42 @@ class Webhooks:
                 "audio_seconds": job.audio_seconds,
                 "error_reason": job.error_reason or None,
                 "error_detail": job.error_detail or None,
-                "occurred_at": repo.now().isoformat(),
+                "occurred_at": self.clock.now().isoformat(),
             },
             separators=(",", ":"),
         ).encode()
-        hooks = repo.active_webhooks(conn, job.tenant_id, event)
+        hooks = repo.active_webhooks(job.tenant_id, event)
         for hook in hooks:
-            repo.add_delivery(conn, delivery_id=str(uuid.uuid4()), webhook_id=hook.webhook_id, event=event, body=body)
+            repo.add_delivery(Delivery(str(uuid.uuid4()), hook.webhook_id, event, body))
         return len(hooks)
+
+
+class Sender(Protocol):
+    """Posts one signed delivery; returns None when the endpoint took it, else what went wrong."""
+
+    timeout_seconds: float
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class HttpSender:
+    def __init__(self, timeout_seconds: float = 5.0) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.client = httpx.Client(timeout=timeout_seconds, follow_redirects=False)
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
+        try:
+            reply = self.client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return f"{exc.__class__.__name__}: {exc}"[:500]
+        if 200 <= reply.status_code < 300:
+            return None
+        return f"HTTP {reply.status_code}"
+
+    def close(self) -> None:
+        self.client.close()
 
 
 class Deliverer:
@@ -91,18 +124,20 @@ class Deliverer:
     def __init__(
         self,
         uow: UnitOfWork,
-        timeout_seconds: float = 5.0,
+        sender: Sender,
         max_attempts: int = 6,
         backoff_seconds: float = 2.0,
         disable_after: int = 5,
         poll_seconds: float = 0.5,
+        clock: Clock | None = None,
     ) -> None:
         self.uow = uow
+        self.sender = sender
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.disable_after = disable_after
         self.poll_seconds = poll_seconds
-        self.client = httpx.Client(timeout=timeout_seconds, follow_redirects=False)
+        self.clock = clock or SystemClock()
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -113,66 +148,63 @@ class Deliverer:
                 sent = 0
             if not sent:
                 stop.wait(self.poll_seconds)
-        self.client.close()
+        self.sender.close()
 
     def deliver_due(self, limit: int = 10) -> int:
         """Claims due deliveries in a short transaction (a lease: their next attempt moves past the HTTP
         timeout, so no other replica takes them meanwhile), posts them with no transaction open, then
         records each outcome. A crash between the post and the record repeats the post after the lease:
         delivery is at least once, and receivers deduplicate on the Timbre-Delivery header."""
-        lease = timedelta(seconds=self.client.timeout.read * 2 + 5)
-        claimed = []
-        with self.uow.begin() as conn:
-            for delivery in repo.due_deliveries(conn, limit):
-                hook = repo.webhook(conn, delivery.webhook_id)
+        lease = timedelta(seconds=self.sender.timeout_seconds * 2 + 5)
+        claimed: list[tuple[Delivery, Webhook]] = []
+        with self.uow.begin() as repo:
+            now = self.clock.now()
+            for delivery in repo.due_deliveries(now, limit):
+                hook = repo.webhook(delivery.webhook_id)
                 if hook is None or hook.disabled:
-                    repo.set_delivery(
-                        conn, delivery.delivery_id, abandoned_at=repo.now(), last_error="endpoint deleted or disabled"
-                    )
+                    repo.save_delivery(replace(delivery, abandoned_at=now, last_error="endpoint deleted or disabled"))
                     continue
-                repo.set_delivery(conn, delivery.delivery_id, next_attempt_at=repo.now() + lease)
+                repo.save_delivery(replace(delivery, next_attempt_at=now + lease))
                 claimed.append((delivery, hook))
         for delivery, hook in claimed:
-            error = self._post(hook, delivery)
-            with self.uow.begin() as conn:
-                self._record(conn, delivery, error)
+            error = self.sender.send(hook.url, delivery.body, self._headers(hook, delivery))
+            with self.uow.begin() as repo:
+                self.record(repo, delivery, error)
         return len(claimed)
 
-    def _record(self, conn: Connection, delivery: Row, error: str | None) -> None:
-        hook = repo.webhook(conn, delivery.webhook_id, for_update=True)
+    def record(self, repo: Repository, delivery: Delivery, error: str | None) -> None:
+        """One attempt's outcome: delivered, or retried later, or abandoned (and the endpoint's run of
+        failures counted, disabling it after `disable_after`)."""
+        hook = repo.webhook(delivery.webhook_id, for_update=True)
         attempts = delivery.attempts + 1
+        now = self.clock.now()
         if error is None:
-            repo.set_delivery(conn, delivery.delivery_id, attempts=attempts, delivered_at=repo.now(), last_error="")
+            repo.save_delivery(replace(delivery, attempts=attempts, delivered_at=now, last_error=""))
             if hook is not None:
-                repo.set_webhook(conn, hook.webhook_id, consecutive_failures=0)
+                repo.save_webhook(replace(hook, consecutive_failures=0))
             return
         log.warning("webhook_delivery_failed", webhook_id=delivery.webhook_id, attempt=attempts, error=error)
         disabled = False
         if hook is not None and not hook.disabled:
             failures = hook.consecutive_failures + 1
-            changes = {"consecutive_failures": failures}
+            hook = replace(hook, consecutive_failures=failures)
             if failures >= self.disable_after:
                 disabled = True
-                changes.update(disabled=True, disabled_reason=f"{failures} deliveries failed in a row; last: {error}")
-            repo.set_webhook(conn, hook.webhook_id, **changes)
+                hook = replace(
+                    hook, disabled=True, disabled_reason=f"{failures} deliveries failed in a row; last: {error}"
+                )
+            repo.save_webhook(hook)
         if attempts >= self.max_attempts or disabled or hook is None:
-            repo.set_delivery(conn, delivery.delivery_id, attempts=attempts, abandoned_at=repo.now(), last_error=error)
+            repo.save_delivery(replace(delivery, attempts=attempts, abandoned_at=now, last_error=error))
         else:
-            retry_at = repo.now() + timedelta(seconds=rules.backoff(attempts, self.backoff_seconds))
-            repo.set_delivery(conn, delivery.delivery_id, attempts=attempts, next_attempt_at=retry_at, last_error=error)
+            retry_at = now + timedelta(seconds=rules.backoff(attempts, self.backoff_seconds))
+            repo.save_delivery(replace(delivery, attempts=attempts, next_attempt_at=retry_at, last_error=error))
 
-    def _post(self, hook: Row, delivery: Row) -> str | None:
-        headers = {
+    def _headers(self, hook: Webhook, delivery: Delivery) -> dict[str, str]:
+        return {
             "content-type": "application/json",
             "user-agent": "Timbre-Webhooks/1",
-            rules.SIGNATURE_HEADER: rules.signature(hook.secret, int(time.time()), delivery.body),
+            rules.SIGNATURE_HEADER: rules.signature(hook.secret, int(self.clock.now().timestamp()), delivery.body),
             "Timbre-Delivery": delivery.delivery_id,
             "Timbre-Event": delivery.event,
         }
-        try:
-            reply = self.client.post(hook.url, content=delivery.body, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"{exc.__class__.__name__}: {exc}"[:500]
-        if 200 <= reply.status_code < 300:
-            return None
-        return f"HTTP {reply.status_code}"

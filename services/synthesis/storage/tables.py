@@ -37,21 +37,21 @@ generation_ids = Sequence(
     metadata=metadata,
 )
 
-# The voices this service can speak: a read model of the voice lifecycle topic plus the build result.
+# What this service needs to speak with a voice (its status belongs to the embedding service): the
+# build's artifact, the consent, and whether the voice was revoked or deleted. A read model of the
+# voice lifecycle topic plus the build result.
 voices = Table(
     "voices",
     metadata,
     Column("voice_id", String(36), primary_key=True),
     Column("tenant_id", String(36), nullable=False, index=True),
-    # building → ready | failed; disabled (consent revoked); deleted
-    Column("status", String(12), nullable=False),
     Column("engine", String(60), nullable=False, server_default=""),
-    Column("artifact_key", String(300), nullable=False, server_default=""),
-    Column("failure_reason", String(60), nullable=False, server_default=""),
-    Column("failure_detail", Text, nullable=False, server_default=""),
+    Column("artifact_key", String(300), nullable=False, server_default=""),  # empty: not built
+    Column("built_at", DateTime(timezone=True)),
     Column("consent_id", String(36)),
     Column("consent_expires_at", DateTime(timezone=True)),
-    Column("build_seconds", Float, nullable=False, server_default="0"),
+    Column("revoked", Boolean, nullable=False, server_default="false"),
+    Column("deleted", Boolean, nullable=False, server_default="false"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
