@@ -1,6 +1,9 @@
-"""Tenancy as seen by other services: a service token (renewed before expiry) and quota calls."""
+"""Calling tenancy as a service: a channel with this service's token, and tenancy's public JWKS."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
 
 import grpc
 
@@ -10,7 +13,11 @@ from kit.grpc.client import CachedToken, open_channel
 from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 
-class TenancyClient:
+class TenancyConnection:
+    """A channel to tenancy that carries this service's own token (issued for the deployment's service
+    secret, renewed before it expires). Each service wraps the calls it needs in an adapter of its own
+    port (e.g. services/synthesis/adapters/quotas.py); what those calls mean is the service's business."""
+
     def __init__(self, settings: KitSettings, service_name: str) -> None:
         if settings.service_secret is None:
             raise FailedPrecondition("TIMBRE_SERVICE_SECRET is not set: this service cannot call tenancy")
@@ -29,28 +36,18 @@ class TenancyClient:
         )
         return reply.access_token, reply.expire_time.seconds
 
-    def jwks(self) -> str:
-        return tenancy_pb2_grpc.TenancyServiceStub(self._plain).GetJwks(tenancy_pb2.GetJwksRequest()).jwks_json
-
-    def reserve(self, tenant_id: str, **amounts) -> str:
-        return self.stub.ReserveQuota(tenancy_pb2.ReserveQuotaRequest(tenant_id=tenant_id, **amounts)).reservation_id
-
-    def commit(self, reservation_id: str, characters: int = -1) -> None:
-        self.stub.CommitQuota(tenancy_pb2.CommitQuotaRequest(reservation_id=reservation_id, characters=characters))
-
-    def release(self, reservation_id: str) -> None:
-        try:
-            self.stub.ReleaseQuota(tenancy_pb2.ReleaseQuotaRequest(reservation_id=reservation_id))
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.NOT_FOUND:
-                raise
-
-    def release_voice_profile(self, tenant_id: str, voice_id: str) -> None:
-        self.stub.ReleaseVoiceProfile(tenancy_pb2.ReleaseVoiceProfileRequest(tenant_id=tenant_id, voice_id=voice_id))
-
     def close(self) -> None:
         self._channel.close()
         self._plain.close()
+
+
+def ignore_not_found(call: Callable[[], object]) -> None:
+    """Runs a tenancy call whose target may already be gone (a retried release): NOT_FOUND is success."""
+    try:
+        call()
+    except grpc.RpcError as error:
+        if cast(grpc.Call, error).code() != grpc.StatusCode.NOT_FOUND:
+            raise
 
 
 def jwks_fetcher(address: str):

@@ -1,4 +1,5 @@
-"""Where each kind of object lives in the bucket; every service names keys through these."""
+"""Where the objects more than one service names live in the bucket (samples: embedding writes, synthesis
+builds from them; artifacts: synthesis writes, embedding removes them with the voice)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,3 @@ def artifact_prefix(tenant_id: str, voice_id: str) -> str:
 
 def artifact_key(tenant_id: str, voice_id: str) -> str:
     return f"{artifact_prefix(tenant_id, voice_id)}speaker.pth"
-
-
-def job_text_key(tenant_id: str, job_id: str) -> str:
-    return f"jobs/{tenant_id}/{job_id}/text.txt"
-
-
-def job_audio_key(tenant_id: str, job_id: str, fmt: str) -> str:
-    return f"jobs/{tenant_id}/{job_id}/audio.{fmt}"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from kit.audio.codec import preload_resampler
 from kit.audio.vad import SileroVad
-from kit.clients.tenancy import TenancyClient, jwks_fetcher
+from kit.clients.tenancy import TenancyConnection, jwks_fetcher
 from kit.db.engine import make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.outbox import Outbox
@@ -17,6 +18,7 @@ from kit.logging import configure_logging
 from kit.models import ModelStore
 from kit.storage import open_store
 from kit.watermark import Watermarker
+from services.embedding.adapters.quotas import TenancyQuotas
 from services.embedding.config import EmbeddingSettings
 from services.embedding.domain.audio_checks import AudioPolicy
 from services.embedding.encoders import load_encoder
@@ -38,6 +40,7 @@ class EmbeddingApp:
 
     def __init__(self, settings: EmbeddingSettings, quotas: Quotas | None = None) -> None:
         torch.set_num_threads(settings.torch_threads)
+        preload_resampler()  # the first request resamples: it must not pay scipy.signal's import
         store = ModelStore()
         self.settings = settings
         self.engine = make_engine(settings.database_url, settings.db_pool_size)
@@ -46,7 +49,7 @@ class EmbeddingApp:
         self.analyzer = Analyzer(encoder, SileroVad(store.require("silero_vad") / "silero_vad.onnx"), AudioPolicy())
         self.index = SpeakerIndex(encoder.dim, settings.index_ivf_threshold, settings.index_nprobe)
         self.index_sync = IndexSync(self.index, settings.kafka_bootstrap, settings.topic_prefix, encoder.name)
-        self.quotas: Quotas = quotas or TenancyClient(settings, settings.service_name)
+        self.quotas: Quotas = quotas or TenancyQuotas(TenancyConnection(settings, settings.service_name))
         duplicate_threshold, verify_threshold = settings.thresholds()
         self.voices = Voices(
             self.uow,

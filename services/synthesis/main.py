@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from kit.clients.tenancy import TenancyClient, jwks_fetcher
+from kit.audio.codec import preload_resampler
+from kit.clients.tenancy import TenancyConnection, jwks_fetcher
 from kit.clock import SystemClock
 from kit.db.engine import UnitOfWork, make_engine
 from kit.events.consumer import EventConsumer
@@ -19,6 +20,7 @@ from kit.models import ModelStore
 from kit.storage import open_store
 from kit.watermark import Watermarker
 from services.synthesis import metrics
+from services.synthesis.adapters.quotas import TenancyQuotas
 from services.synthesis.config import SynthesisSettings
 from services.synthesis.engine.factory import make_engine as make_voice_engine
 from services.synthesis.events.handlers import job_handlers, voice_handlers
@@ -42,6 +44,7 @@ class SynthesisApp:
 
     def __init__(self, settings: SynthesisSettings, quotas: Quotas | None = None) -> None:
         torch.set_num_threads(settings.torch_threads)
+        preload_resampler()  # the first request resamples: it must not pay scipy.signal's import
         self.settings = settings
         self.engine = make_voice_engine(settings.engine, ModelStore())
         self.db = make_engine(settings.database_url, settings.db_pool_size)
@@ -49,7 +52,7 @@ class SynthesisApp:
         clock = SystemClock()
         store = open_store(settings)
         self.artifacts = Artifacts(store, self.engine, settings.voice_cache_size)
-        self.quotas: Quotas = quotas or TenancyClient(settings, settings.service_name)
+        self.quotas: Quotas = quotas or TenancyQuotas(TenancyConnection(settings, settings.service_name))
         marker = Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db)
         self.speaker = Speaker(
             self.uow,

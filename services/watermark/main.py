@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kit.audio.codec import preload_resampler
 from kit.clients.tenancy import jwks_fetcher
 from kit.clock import SystemClock
 from kit.db.engine import make_engine
@@ -59,6 +60,7 @@ def build(settings: WatermarkSettings) -> ServiceProcess:
 def main() -> None:
     settings = WatermarkSettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    preload_resampler()  # detection resamples uploads: the first one must not pay scipy.signal's import
     build(settings).serve_forever()
 
 

@@ -34,11 +34,14 @@ __all__ = [
 
 
 class Quotas(Protocol):
-    """Tenancy's reserve → commit / release (adapter: kit.clients.tenancy.TenancyClient)."""
+    """Tenancy's voice-profile reservations: reserve at enrollment, commit when embedded, release on
+    rejection; the profile is given back when the voice is deleted (adapter: adapters/quotas.py)."""
 
-    def reserve(self, tenant_id: str, **amounts) -> str: ...
+    def reserve(
+        self, tenant_id: str, *, voice_profiles: int, voice_id: str, idempotency_key: str, ttl_seconds: int
+    ) -> str: ...
 
-    def commit(self, reservation_id: str, characters: int = -1) -> None: ...
+    def commit(self, reservation_id: str) -> None: ...
 
     def release(self, reservation_id: str) -> None:
         """Releasing an unknown or finished reservation is not an error (releases are retried)."""

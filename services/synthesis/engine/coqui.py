@@ -106,11 +106,11 @@ def _local_hub(folder: Path):
 
     try:
         for cls, original in originals.items():
-            cls.from_pretrained = redirect(original)
+            cls.from_pretrained = redirect(original)  # type: ignore[method-assign]  # patched for the load only
         yield
     finally:
         for cls, original in originals.items():
-            cls.from_pretrained = original
+            cls.from_pretrained = original  # type: ignore[method-assign]
 
 
 @functools.lru_cache(maxsize=4)
@@ -209,6 +209,7 @@ class CoquiEngine(VoiceEngine):
     @torch.inference_mode()
     def _speak(self, chunk: str, state: dict | None, speaker_wav: str | None, options: SpeechOptions) -> np.ndarray:
         if self.model_name == "xtts_v2":
+            assert state is not None, "XTTS speaks from the conditioning latents its artifact holds"
             out = self.model.inference(
                 chunk,
                 options.language,

@@ -165,7 +165,7 @@ class EmbeddedEngine(VoiceEngine):
             limit = self.fit_options.max_pitch_ratio
             pitch_ratio = float(np.clip(target_f0 / base_f0, 1 / limit, limit)) if target_f0 and base_f0 else 1.0
             wave_pitch, _ = self.fit_options.split_pitch(pitch_ratio)
-            if parallel:
+            if parallel and transcript:
                 base_audio = self._base_audio(language, transcript, wave_pitch)
                 base_mel = log_mel(base_audio)
                 content = (
@@ -283,7 +283,7 @@ class EmbeddedEngine(VoiceEngine):
             else:
                 mel = log_mel(samples)
                 mel = convert(mel, pitch_ratio) if convert else conversion.envelope_warp(mel, 1.0 / pitch_ratio)
-                if harmonics is not None:  # the pitch each frame will have: the audio's, moved by the conversion
+                if harmonics is not None and convert is not None:  # each frame's pitch: the audio's, moved
                     mel = harmonics(mel, f0_per_frame(samples, len(mel)) * convert.mel_pitch)
                 pieces = self._vocode_windows(mel, sizes)
             for piece in pieces:

@@ -24,8 +24,8 @@ from kit.ids import is_uuid
 from kit.logging import get_logger
 from kit.paging import Page, PageRequest
 from kit.storage import ObjectStore
-from kit.storage.keys import job_audio_key, job_text_key
 from services.synthesis.domain.generations import MAX_JOB_TEXT
+from services.synthesis.domain.job_objects import job_audio_key, job_text_key
 from services.synthesis.domain.jobs import Job
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.service_layer.contract import format_code

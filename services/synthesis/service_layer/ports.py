@@ -1,5 +1,5 @@
 """What the use cases call outside themselves, as typed ports. The adapters: `storage.repository`
-(PostgreSQL), `kit.clients.tenancy.TenancyClient` (quotas), `engine.interface.VoiceEngine`,
+(PostgreSQL), `adapters.quotas.TenancyQuotas` (tenancy), `engine.interface.VoiceEngine`,
 `kit.watermark.Watermarker`, `kit.storage` and `kit.clock`; the tests' fakes live in tests/fakes/."""
 
 from __future__ import annotations
