@@ -64,11 +64,13 @@ def test_speed_and_pitch_change_the_output(engine, voice):
     assert len(fast) < 0.75 * len(normal)
     from services.synthesis.engine.features import median_f0
 
-    # three sentences: enough voiced frames that one noisy Piper take cannot move the median
+    # Three sentences, so one noisy Piper take (its duration/noise sampling is random) moves the median
+    # little. −5 semitones is a ratio of 0.75; the tracker's octave slips have been seen to give 0.86
+    # once, so the bound is 0.9 (still −1.8 semitones: a pitch that did not move fails it).
     text = "Hello there, my friend. How are you doing today? I hope all is well."
     low = np.concatenate(_speak(engine, text, None, pitch=-5.0, sample_rate=22050))
     plain = np.concatenate(_speak(engine, text, None, sample_rate=22050))
-    assert median_f0(low) < 0.85 * median_f0(plain)
+    assert median_f0(low) < 0.9 * median_f0(plain)
 
 
 def test_thai_speaks_through_the_same_voice(engine, voice):

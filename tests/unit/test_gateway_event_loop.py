@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
 
 import httpx
 import pytest
@@ -34,8 +33,8 @@ UPLOADS = {
 }
 
 
-async def _health_during_slow_upload(route: str) -> tuple[int, float, bool, int]:
-    gate = Gate(timeout=1.0)
+async def _health_during_slow_upload(route: str) -> tuple[int, bool, int]:
+    gate = Gate(timeout=5.0)  # a blocked loop answers /health only once this lapses
     backends = fake_backends(
         tenancy=FakeTenancy(api_keys={KEY: ("t-1", "k-1")}),
         embedding=FakeEmbedding(gate=gate),
@@ -50,21 +49,20 @@ async def _health_during_slow_upload(route: str) -> tuple[int, float, bool, int]
         )
         while not gate.entered.is_set() and not upload.done():
             await asyncio.sleep(0.005)
-        started = time.perf_counter()
         health = await client.get("/health")
-        elapsed = time.perf_counter() - started
         upload_still_in_flight = not gate.finished.is_set()
         gate.release.set()
         uploaded = await upload
-    return health.status_code, elapsed, upload_still_in_flight, uploaded.status_code
+    return health.status_code, upload_still_in_flight, uploaded.status_code
 
 
 @pytest.mark.parametrize("route", sorted(UPLOADS))
 def test_unrelated_request_is_answered_while_an_upload_call_is_slow(route):
-    status, elapsed, upload_still_in_flight, upload_status = asyncio.run(_health_during_slow_upload(route))
+    # The gate holds the upstream call until /health has answered (or 5 s pass): a blocked event loop
+    # answers /health only after the gate gave up. No wall-clock bound: this machine's load varies.
+    status, upload_still_in_flight, upload_status = asyncio.run(_health_during_slow_upload(route))
     assert status == 200
     assert upload_still_in_flight, "/health was answered only after the slow upstream call had ended"
-    assert elapsed < 0.3
     assert upload_status in (200, 201, 202)
 
 
