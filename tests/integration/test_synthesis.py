@@ -622,7 +622,7 @@ def test_revoked_consent_stops_the_voice_and_removes_its_model(syn):
     assert s.rest.delete(f"/v1/voices/{s.pro_voice}/consent", headers=s.pro["headers"]).status_code == 200
     body = wait_until(
         lambda: (r := speak(s, s.pro, s.pro_voice)).status_code == 409 and problem(r),
-        30,
+        60,  # through the outbox relay, Kafka and the worker process's consumer; the whole suite's load
         "revocation reaches synthesis",
     )
     assert body["reason"] == "CONSENT_REQUIRED"
