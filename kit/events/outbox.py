@@ -40,3 +40,17 @@ class Outbox:
                 event_id=str(uuid.uuid4()), topic=topic.name, key=key, payload=None, headers=b"[]"
             )
         )
+
+
+class BoundOutbox:
+    """The service's outbox bound to the transaction that stages events in it (a use case's port)."""
+
+    def __init__(self, conn: Connection, outbox: Outbox) -> None:
+        self.conn = conn
+        self._outbox = outbox
+
+    def add(self, topic: TopicSpec, key: str, payload: Message, tenant_id: str = "") -> str:
+        return self._outbox.add(self.conn, topic, key, payload, tenant_id=tenant_id)
+
+    def add_tombstone(self, topic: TopicSpec, key: str) -> None:
+        self._outbox.add_tombstone(self.conn, topic, key)

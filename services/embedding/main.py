@@ -79,7 +79,7 @@ class EmbeddingApp:
                 EventConsumer(
                     "embedding-voices",
                     [VOICE_LIFECYCLE],
-                    handlers(self.voices, self.uow.join),
+                    handlers(self.voices, self.uow.joined),
                     self.engine,
                     SCHEMA,
                     settings.kafka_bootstrap,

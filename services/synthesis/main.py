@@ -7,7 +7,7 @@ import torch
 from kit.audio.codec import preload_resampler
 from kit.clients.tenancy import TenancyConnection, jwks_fetcher
 from kit.clock import SystemClock
-from kit.db.engine import UnitOfWork, make_engine
+from kit.db.engine import make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.lag import LagMonitor
 from kit.events.outbox import Outbox
@@ -48,7 +48,7 @@ class SynthesisApp:
         self.settings = settings
         self.engine = make_voice_engine(settings.engine, ModelStore())
         self.db = make_engine(settings.database_url, settings.db_pool_size)
-        self.uow = SqlUnitOfWork(UnitOfWork(self.db), Outbox(SCHEMA, settings.service_name))
+        self.uow = SqlUnitOfWork(self.db, Outbox(SCHEMA, settings.service_name))
         clock = SystemClock()
         store = open_store(settings)
         self.artifacts = Artifacts(store, self.engine, settings.voice_cache_size)

@@ -119,8 +119,9 @@ class FakeOutbox:
     def __init__(self, state: EmbeddingState) -> None:
         self.state = state
 
-    def add(self, topic: TopicSpec, key: str, payload: Message, tenant_id: str = "") -> None:
+    def add(self, topic: TopicSpec, key: str, payload: Message, tenant_id: str = "") -> str:
         self.state.events.append(StagedEvent(topic.name, key, payload, tenant_id))
+        return f"event-{len(self.state.events)}"
 
     def add_tombstone(self, topic: TopicSpec, key: str) -> None:
         self.state.events.append(StagedEvent(topic.name, key, None))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from kit.db.unit_of_work import SqlUnitOfWork as UnitOfWork
 from services.billing.domain.usage import Account, PeriodUsage, Usage, UsageTotals
 from services.billing.storage.tables import accounts, usage_totals
 
@@ -62,11 +60,6 @@ class SqlLedger:
         return int(count)
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(UnitOfWork[SqlLedger]):
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @contextmanager
-    def read(self) -> Iterator[SqlLedger]:
-        with self.engine.connect() as conn:
-            yield SqlLedger(conn)
+        super().__init__(engine, SqlLedger)

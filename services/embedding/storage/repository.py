@@ -3,17 +3,14 @@ challenges, consents) and the unit of work that hands it out with the outbox, on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from google.protobuf.message import Message
 from sqlalchemy import Connection, Engine, Row, func, insert, select, tuple_, update
 
-from kit.events.outbox import Outbox
-from kit.events.topics import TopicSpec
+from kit.db.unit_of_work import SqlUnitOfWork as UnitOfWork
+from kit.events.outbox import BoundOutbox, Outbox
 from kit.ids import is_uuid
 from kit.paging import PageRequest
 from services.embedding.domain.voice import Challenge, Consent, Sample, Voice
@@ -153,41 +150,14 @@ class SqlVoiceRepository:
         return sorted((_consent(row) for row in rows), key=lambda c: c.created_at, reverse=True)
 
 
-class SqlOutbox:
-    def __init__(self, conn: Connection, outbox: Outbox) -> None:
-        self.conn = conn
-        self._outbox = outbox
-
-    def add(self, topic: TopicSpec, key: str, payload: Message, tenant_id: str = "") -> None:
-        self._outbox.add(self.conn, topic, key, payload, tenant_id=tenant_id)
-
-    def add_tombstone(self, topic: TopicSpec, key: str) -> None:
-        self._outbox.add_tombstone(self.conn, topic, key)
-
-
 class SqlTransaction:
     """The repository and the outbox on one connection (so one commit covers both)."""
 
     def __init__(self, conn: Connection, outbox: Outbox) -> None:
         self.voices = SqlVoiceRepository(conn)
-        self.outbox = SqlOutbox(conn, outbox)
+        self.outbox = BoundOutbox(conn, outbox)
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(UnitOfWork[SqlTransaction]):
     def __init__(self, engine: Engine, outbox: Outbox) -> None:
-        self.engine = engine
-        self._outbox = outbox
-
-    @contextmanager
-    def begin(self) -> Iterator[SqlTransaction]:
-        with self.engine.begin() as conn:
-            yield SqlTransaction(conn, self._outbox)
-
-    @contextmanager
-    def read(self) -> Iterator[SqlTransaction]:
-        with self.engine.connect() as conn:
-            yield SqlTransaction(conn, self._outbox)
-
-    def join(self, conn: Connection) -> SqlTransaction:
-        """The transaction an event consumer already opened (its inbox mark commits with the effect)."""
-        return SqlTransaction(conn, self._outbox)
+        super().__init__(engine, lambda conn: SqlTransaction(conn, outbox))

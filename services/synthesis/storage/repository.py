@@ -3,17 +3,15 @@ UnitOfWork. Rows become domain dataclasses here; nothing above this module sees 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy import Connection, Row, Table, select, tuple_, update
+from sqlalchemy import Connection, Engine, Row, Table, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
-from kit.db.engine import UnitOfWork
+from kit.db.unit_of_work import SqlUnitOfWork as UnitOfWork
 from kit.events.outbox import Outbox
 from kit.events.topics import TopicSpec
 from kit.paging import Cursor, Page, PageRequest, page_of
@@ -199,23 +197,6 @@ def _webhook_cursor(hook: Webhook) -> Cursor:
     return Cursor(hook.created_at, hook.webhook_id)
 
 
-class SqlUnitOfWork:
-    """kit.db's unit of work, handing out SqlRepository; `joined` serves a transaction someone else
-    opened (the event consumer's, so a handler's writes commit with its inbox mark)."""
-
-    def __init__(self, uow: UnitOfWork, outbox: Outbox) -> None:
-        self.uow = uow
-        self.outbox = outbox
-
-    @contextmanager
-    def begin(self) -> Iterator[SqlRepository]:
-        with self.uow.begin() as conn:
-            yield SqlRepository(conn, self.outbox)
-
-    @contextmanager
-    def read(self) -> Iterator[SqlRepository]:
-        with self.uow.read() as conn:
-            yield SqlRepository(conn, self.outbox)
-
-    def joined(self, conn: Connection) -> SqlRepository:
-        return SqlRepository(conn, self.outbox)
+class SqlUnitOfWork(UnitOfWork[SqlRepository]):
+    def __init__(self, engine: Engine, outbox: Outbox) -> None:
+        super().__init__(engine, lambda conn: SqlRepository(conn, outbox))

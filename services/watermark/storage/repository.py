@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert
 
+from kit.db.unit_of_work import SqlUnitOfWork as UnitOfWork
 from services.watermark.domain.provenance import Record
 from services.watermark.storage.tables import generation_ids, provenance
 
@@ -45,16 +43,6 @@ class SqlProvenanceRegistry:
         )
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(UnitOfWork[SqlProvenanceRegistry]):
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @contextmanager
-    def begin(self) -> Iterator[SqlProvenanceRegistry]:
-        with self.engine.begin() as conn:
-            yield SqlProvenanceRegistry(conn)
-
-    @contextmanager
-    def read(self) -> Iterator[SqlProvenanceRegistry]:
-        with self.engine.connect() as conn:
-            yield SqlProvenanceRegistry(conn)
+        super().__init__(engine, SqlProvenanceRegistry)
