@@ -427,6 +427,13 @@ def test_free_tier_job_second_refused_result_and_signed_webhook(syn):
         audio = s.rest.get(f"/v1/jobs/{job_id}/audio", headers=s.free["headers"])
         assert audio.headers["content-type"] == "audio/mpeg"
         assert decode(audio.content, target_rate=None).seconds == pytest.approx(done["audio_seconds"], abs=0.2)
+        # Streamed from ReadJobAudio through the real synthesis edge: its size up front, and byte ranges.
+        assert int(audio.headers["content-length"]) == len(audio.content)
+        assert audio.headers["accept-ranges"] == "bytes"
+        tail = s.rest.get(f"/v1/jobs/{job_id}/audio", headers={**s.free["headers"], "Range": "bytes=-100"})
+        assert tail.status_code == 206 and tail.content == audio.content[-100:]
+        size = len(audio.content)
+        assert tail.headers["content-range"] == f"bytes {size - 100}-{size - 1}/{size}"
         assert s.rest.get(f"/v1/jobs/{job_id}/audio", headers=s.pro["headers"]).status_code == 404
 
         headers, payload = wait_until(lambda: receiver.received and receiver.received[0], 30, "webhook delivery")
