@@ -60,6 +60,13 @@ def test_admin_help_needs_neither_the_engine_nor_grpc():
     assert "[enterprise|free|pro]" in output
 
 
+def test_engine_help_does_not_load_the_engine():
+    for args in (["engine", "--help"], ["engine", "speak", "--help"]):
+        output, probe = run_cli(*args)
+        assert probe == {"exit": 0, "loaded": []}, args
+        assert "Usage:" in output
+
+
 def test_watermark_detect_runs_without_torch(tmp_path):
     source, marked = tmp_path / "a.wav", tmp_path / "marked.wav"
     source.write_bytes(encode(speechlike(6.0, seed=4), 16000, "wav"))

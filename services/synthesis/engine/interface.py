@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from kit.errors import InvalidArgument
 
@@ -60,6 +59,8 @@ class SpeechOptions:
 
 def save_artifact(state: dict) -> bytes:
     """A voice artifact (speaker.pth): tensors and plain values only."""
+    import torch  # here, not at import: the CLI reads this module's constants without loading torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getvalue()
@@ -67,17 +68,23 @@ def save_artifact(state: dict) -> bytes:
 
 def tensor_state(values: dict) -> dict:
     """numpy arrays → tensors, other values as they are: what an artifact may hold (weights_only)."""
+    import torch
+
     return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in values.items()}
 
 
 def array_values(state: dict) -> dict:
     """The inverse of tensor_state."""
+    import torch
+
     return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
 def load_artifact(artifact: bytes, kind: str, built_for: str, **expected: str) -> dict:
     """The artifact's state, loaded with weights_only=True (no pickled code from storage), checked
     to be of `kind` (and any `expected` fields); otherwise InvalidArgument naming `built_for`."""
+    import torch
+
     try:
         state = torch.load(io.BytesIO(artifact), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable or unsafe artifact is the same error
