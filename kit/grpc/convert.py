@@ -1,4 +1,4 @@
-"""Small conversions every gRPC edge needs: timestamps, shared enums, page cursors."""
+"""Small conversions every gRPC edge needs: timestamps, shared enums (kit.contract_codes), pages."""
 
 from __future__ import annotations
 
@@ -6,18 +6,11 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from kit.contract_codes import FORMAT_CODES, FORMAT_NAMES, TIER_CODES, TIER_NAMES
 from kit.paging import Page, PageRequest
 from timbre.v1 import common_pb2
 
-TIER_CODES = {"free": common_pb2.TIER_FREE, "pro": common_pb2.TIER_PRO, "enterprise": common_pb2.TIER_ENTERPRISE}
-TIER_NAMES = {v: k for k, v in TIER_CODES.items()}
-FORMAT_CODES = {
-    "mp3": common_pb2.AUDIO_FORMAT_MP3,
-    "wav": common_pb2.AUDIO_FORMAT_WAV,
-    "flac": common_pb2.AUDIO_FORMAT_FLAC,
-    "ogg": common_pb2.AUDIO_FORMAT_OGG,
-}
-FORMAT_NAMES = {v: k for k, v in FORMAT_CODES.items()}
+__all__ = ["FORMAT_CODES", "FORMAT_NAMES", "TIER_CODES", "TIER_NAMES", "page_request", "page_response", "ts"]
 
 
 def ts(moment: datetime | None) -> Timestamp | None:

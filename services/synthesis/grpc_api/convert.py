@@ -40,7 +40,7 @@ def format_name(code: int) -> str:
 
 
 def format_code(name: str) -> common_pb2.AudioFormat:
-    return FORMAT_CODES[check_format(name)]
+    return FORMAT_CODES[check_format(name)]  # typed as the enum, for messages (contract.format_code: int)
 
 
 def speech_request(voice_id: str, text: str, options: synthesis_pb2.SpeechOptions) -> SpeechRequest:
