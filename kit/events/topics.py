@@ -27,6 +27,8 @@ TENANT_EVENTS = TopicSpec("timbre.tenant.v1", 3, {"retention.ms": str(30 * DAY_M
 VOICE_LIFECYCLE = TopicSpec("timbre.voice.lifecycle.v1", 6, {"retention.ms": str(30 * DAY_MS)})
 GENERATION_LIFECYCLE = TopicSpec("timbre.generation.lifecycle.v1", 6, {"retention.ms": str(14 * DAY_MS)})
 USAGE = TopicSpec("timbre.usage.v1", 6, {"retention.ms": str(90 * DAY_MS)})
+# Billing's verdicts on tenants (key = tenant id): tenancy suspends and restores from them.
+BILLING_EVENTS = TopicSpec("timbre.billing.v1", 3, {"retention.ms": str(30 * DAY_MS)})
 # Compacted: the latest embedding per voice (tombstone on delete) so every replica rebuilds the index.
 SPEAKER_INDEX = TopicSpec(
     "timbre.speaker-index.v1",
@@ -35,7 +37,7 @@ SPEAKER_INDEX = TopicSpec(
     dead_letter=False,
 )
 
-ALL_TOPICS = [TENANT_EVENTS, VOICE_LIFECYCLE, GENERATION_LIFECYCLE, USAGE, SPEAKER_INDEX]
+ALL_TOPICS = [TENANT_EVENTS, VOICE_LIFECYCLE, GENERATION_LIFECYCLE, USAGE, BILLING_EVENTS, SPEAKER_INDEX]
 
 
 def checkpoint_topic(service: str) -> TopicSpec:
