@@ -15,6 +15,7 @@ from timbre.v1 import billing_pb2_grpc, embedding_pb2_grpc, synthesis_pb2_grpc, 
 class Backends:
     tenancy: tenancy_pb2_grpc.TenancyServiceStub
     billing: billing_pb2_grpc.BillingServiceStub
+    analytics: billing_pb2_grpc.UsageAnalyticsServiceStub
     embedding: embedding_pb2_grpc.EmbeddingServiceStub
     watermark: watermark_pb2_grpc.WatermarkServiceStub
     synthesis: synthesis_pb2_grpc.SynthesisServiceStub
@@ -35,6 +36,7 @@ def connect(settings: GatewaySettings) -> Backends:
     return Backends(
         tenancy=tenancy_pb2_grpc.TenancyServiceStub(tenancy),
         billing=billing_pb2_grpc.BillingServiceStub(billing),
+        analytics=billing_pb2_grpc.UsageAnalyticsServiceStub(billing),
         embedding=embedding_pb2_grpc.EmbeddingServiceStub(embedding),
         watermark=watermark_pb2_grpc.WatermarkServiceStub(watermark),
         synthesis=synthesis_pb2_grpc.SynthesisServiceStub(synthesis),

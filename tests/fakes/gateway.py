@@ -194,11 +194,14 @@ def fake_backends(
     embedding: FakeEmbedding | None = None,
     watermark: FakeWatermark | None = None,
     synthesis: FakeSynthesis | None = None,
+    billing: object | None = None,
+    analytics: object | None = None,
 ) -> Backends:
     # The casts: Backends is typed with the generated stubs; the fakes only share their method shapes.
     return Backends(
         tenancy=cast(Any, tenancy or FakeTenancy()),
-        billing=cast(Any, object()),
+        billing=cast(Any, billing or object()),
+        analytics=cast(Any, analytics or object()),
         embedding=cast(Any, embedding or FakeEmbedding()),
         watermark=cast(Any, watermark or FakeWatermark()),
         synthesis=cast(Any, synthesis or FakeSynthesis()),
