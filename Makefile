@@ -7,7 +7,7 @@ BUF := .venv/bin/buf
 PROTOS := $(wildcard proto/timbre/v1/*.proto)
 CODE := kit gateway services cli devstack
 
-.PHONY: help system venv proto models lint lint-python lint-proto format breaking up down status demo test test-unit test-integration bench clean
+.PHONY: help system venv proto models stripe-mock lint lint-python lint-proto format breaking up down status demo test test-unit test-integration bench clean
 
 help:
 	@echo "make demo     set up this machine, start the stack and run the main job (enroll, consent, build, speak th+en, detect the mark)"
@@ -40,6 +40,10 @@ proto: timbre/v1/__init__.py
 models: system proto
 	$(TIMBRE) models fetch
 
+# The local Stripe API server (docs/stripe-local.md), built with Go into ~/.cache/timbre/go-bin; instant when present.
+stripe-mock: system
+	@scripts/install_stripe_mock.sh
+
 lint: lint-python lint-proto
 
 lint-python: proto
@@ -63,7 +67,7 @@ breaking: venv
 	  $(BUF) breaking --against '.git#ref=HEAD~1'; echo "buf breaking: no breaking change against HEAD~1"; \
 	else echo "buf breaking: skipped (no earlier protos)"; fi
 
-up: models
+up: models stripe-mock
 	$(TIMBRE) stack up
 
 down: venv
@@ -72,16 +76,16 @@ down: venv
 status: venv
 	$(TIMBRE) stack status
 
-demo: models
+demo: models stripe-mock
 	$(TIMBRE) demo
 
-test: models lint
+test: models stripe-mock lint
 	$(PY) -m pytest tests
 
 test-unit: proto
 	$(PY) -m pytest tests/unit
 
-test-integration: models
+test-integration: models stripe-mock
 	$(PY) -m pytest tests/integration tests/e2e
 
 bench: proto

@@ -215,3 +215,31 @@ def s3_up(paths: Paths, port: int) -> str:
 
 def s3_down(paths: Paths) -> bool:
     return terminate(paths, "s3")
+
+
+# --- Stripe (stripe-mock) -----------------------------------------------------------------------
+
+# A fixed test key, no secret: stripe-mock accepts any sk_test_<anything without "_"> (or rk_test_) key.
+STRIPE_MOCK_API_KEY = "sk_test_timbrelocal"
+
+
+def stripe_mock_binary() -> Path:
+    """Where scripts/install_stripe_mock.sh puts the pinned stripe-mock (docs/stripe-local.md)."""
+    return _cache() / "go-bin" / "stripe-mock"
+
+
+def stripe_mock_up(paths: Paths, port: int, https_port: int) -> str:
+    """Stripe's official mock API server on 127.0.0.1 (installed with Go when missing); its base URL."""
+    base = f"http://127.0.0.1:{port}"
+    # A port that answers is taken as the server: concurrent test runs may race to start it.
+    if port_open(port):
+        return base
+    subprocess.run([str(REPO / "scripts/install_stripe_mock.sh")], check=True)
+    argv = [str(stripe_mock_binary()), "-http-addr", f"127.0.0.1:{port}", "-https-addr", f"127.0.0.1:{https_port}"]
+    spawn(paths, "stripe-mock", argv)
+    wait_for(lambda: port_open(port), 30, "stripe-mock")
+    return base
+
+
+def stripe_mock_down(paths: Paths) -> bool:
+    return terminate(paths, "stripe-mock")

@@ -21,6 +21,9 @@ PG_PORT = 55432
 KAFKA_PORT = 59092
 KAFKA_CONTROLLER_PORT = 59093
 S3_PORT = 59000
+# stripe-mock's own default ports, below Linux's ephemeral range (32768-60999).
+STRIPE_MOCK_PORT = 12111
+STRIPE_MOCK_HTTPS_PORT = 12112
 GATEWAY_PORT = 8080
 
 
@@ -55,7 +58,8 @@ def state_paths() -> Paths:
 
 
 def ensure_secrets(paths: Paths) -> Path:
-    """Random deployment secrets for the local stack, written once (mode 600)."""
+    """Random deployment secrets for the local stack, written once (mode 600); a secret added since an
+    existing file was written is appended to it."""
     path = paths.root / "secrets.env"
     if not path.exists():
         paths.ensure()
@@ -65,7 +69,23 @@ def ensure_secrets(paths: Paths) -> Path:
             f"TIMBRE_WATERMARK_KEY={secrets.token_hex(32)}\n"
         )
         path.chmod(0o600)
+    present = {line.split("=", 1)[0] for line in path.read_text().splitlines() if "=" in line}
+    if "TIMBRE_STRIPE_WEBHOOK_SECRET" not in present:
+        # Signs the Stripe webhooks the gateway verifies (stripe-mock sends none; tests and the demo do).
+        separator = "" if path.read_text().endswith("\n") or not path.read_text() else "\n"
+        with path.open("a") as handle:
+            handle.write(f"{separator}TIMBRE_STRIPE_WEBHOOK_SECRET=whsec_{secrets.token_hex(24)}\n")
     return path
+
+
+def stripe_env(settings: KitSettings) -> dict[str, str]:
+    """What the services need to reach the local stripe-mock; nothing when Stripe is not local."""
+    if not settings.stripe_local:
+        return {}
+    return {
+        "TIMBRE_STRIPE_API_BASE": f"http://127.0.0.1:{STRIPE_MOCK_PORT}",
+        "TIMBRE_STRIPE_API_KEY": infra.STRIPE_MOCK_API_KEY,
+    }
 
 
 def migrate_all(database_url: str) -> None:
@@ -82,7 +102,7 @@ def ensure_all_topics(bootstrap: str, prefix: str = "") -> list[str]:
 
 
 def infra_up(with_s3: bool = False, quiet: bool = False) -> dict[str, str]:
-    """PostgreSQL + Kafka (+ S3), migrations and topics. Used by `stack up` and by the test run."""
+    """PostgreSQL + Kafka (+ S3, + stripe-mock), migrations and topics. Used by `stack up` and by the test run."""
     paths = state_paths()
     paths.ensure()
     ensure_secrets(paths)
@@ -98,6 +118,9 @@ def infra_up(with_s3: bool = False, quiet: bool = False) -> dict[str, str]:
     if with_s3 or settings.storage_backend == "s3":
         endpoints["s3"] = infra.s3_up(paths, S3_PORT)
         say("s3", endpoints["s3"])
+    if settings.stripe_local:
+        endpoints["stripe"] = infra.stripe_mock_up(paths, STRIPE_MOCK_PORT, STRIPE_MOCK_HTTPS_PORT)
+        say("stripe-mock", endpoints["stripe"])
     migrate_all(settings.database_url)
     created = ensure_all_topics(settings.kafka_bootstrap, settings.topic_prefix)
     say("migrations+topics", f"{len(created)} topics created; infra ready in {time.monotonic() - started:.1f}s")
@@ -109,12 +132,20 @@ def up(with_s3: bool = False) -> None:
     infra_up(with_s3)
     paths = state_paths()
     env = {"TIMBRE_ENV_FILE": str(paths.root / "secrets.env"), "PYTHONUNBUFFERED": "1"}
+    # Only billing talks to Stripe.
+    service_env = {"billing": {**env, **stripe_env(KitSettings())}}
     for service in SERVICES:
         if read_pid(paths, service.name) and port_open(service.port):
             _say(service.name, f"already running on {service.port}")
             continue
         terminate(paths, service.name)
-        spawn(paths, service.name, [sys.executable, "-m", service.module], env=env, cwd=REPO)
+        spawn(
+            paths,
+            service.name,
+            [sys.executable, "-m", service.module],
+            env=service_env.get(service.name, env),
+            cwd=REPO,
+        )
         wait_for(lambda s=service: _ready(s), 120, service.name)
         _say(service.name, f"ready on 127.0.0.1:{service.port}")
     _say("stack", f"up in {time.monotonic() - started:.1f}s; gateway http://127.0.0.1:{GATEWAY_PORT}")
@@ -143,6 +174,8 @@ def down() -> None:
     for service in reversed(SERVICES):
         if terminate(paths, service.name):
             _say(service.name, "stopped")
+    if infra.stripe_mock_down(paths):
+        _say("stripe-mock", "stopped")
     if infra.s3_down(paths):
         _say("s3", "stopped")
     if infra.kafka_down(paths):
@@ -159,7 +192,7 @@ def status() -> list[tuple[str, str, str, str]]:
     rows.append(
         ("postgres", pg_pid, f"127.0.0.1:{PG_PORT}" if port_open(PG_PORT) else "down", str(paths.log_file("postgres")))
     )
-    for name, port in (("kafka", KAFKA_PORT), ("s3", S3_PORT)):
+    for name, port in (("kafka", KAFKA_PORT), ("s3", S3_PORT), ("stripe-mock", STRIPE_MOCK_PORT)):
         pid = read_pid(paths, name)
         rows.append(
             (

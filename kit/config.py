@@ -62,6 +62,10 @@ class KitSettings(BaseSettings):
     s3_secure: bool = False
     s3_region: str = "us-east-1"
 
+    # Stripe served locally by stripe-mock (docs/stripe-local.md): `make up` starts it and points billing
+    # at it. False: billing uses TIMBRE_STRIPE_API_KEY/_API_BASE as given (a real test account, or none).
+    stripe_local: bool = True
+
     # Grants: an operator secret yields operator tokens, a service secret yields service tokens.
     operator_secret: SecretStr | None = None
     service_secret: SecretStr | None = None

@@ -187,3 +187,23 @@ def watermark(infra, tenancy):
     process = build(settings).start()
     yield f"127.0.0.1:{process.port}", settings
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_mock() -> str:
+    """The local stripe-mock (started through devstack if needed): its base URL (docs/stripe-local.md)."""
+    from devstack.infra import stripe_mock_up
+    from devstack.stack import STRIPE_MOCK_HTTPS_PORT, STRIPE_MOCK_PORT, state_paths
+
+    return stripe_mock_up(state_paths(), STRIPE_MOCK_PORT, STRIPE_MOCK_HTTPS_PORT)
+
+
+@pytest.fixture
+def stripe_proxy(stripe_mock):
+    """A recording, fault-injecting proxy in front of stripe-mock (tests/integration/stripe_proxy.py);
+    `stripe_proxy.url` is the api base, `stripe_proxy.client()` an SDK client pointed at it."""
+    from tests.integration.stripe_proxy import StripeProxy
+
+    proxy = StripeProxy(stripe_mock).start()
+    yield proxy
+    proxy.stop()
