@@ -35,6 +35,10 @@ HTTP_STATUS = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 
+# Reasons whose HTTP status is more precise than their gRPC code's: a suspended tenant (tenancy answers
+# FAILED_PRECONDITION) must pay, which is 402, not a 409 conflict.
+REASON_STATUS = {"TENANT_SUSPENDED": 402}
+
 
 def problem(
     status: int,
@@ -71,10 +75,10 @@ def _retry_after(metadata: dict[str, str]) -> str | None:
 
 def from_rpc_error(request: Request, error: grpc.RpcError) -> JSONResponse:
     code = error.code()
-    status = HTTP_STATUS.get(code, 500)
     info = error_info(error)
     metadata = dict(info.metadata) if info else {}
     reason = info.reason if info else code.name
+    status = REASON_STATUS.get(reason) or HTTP_STATUS.get(code, 500)
     headers = {}
     if status == 429:
         retry = _retry_after(metadata)
@@ -89,7 +93,7 @@ def from_rpc_error(request: Request, error: grpc.RpcError) -> JSONResponse:
             detail = "internal error"
     return problem(
         status,
-        code.name.replace("_", " ").capitalize(),
+        _title(status) if reason in REASON_STATUS else code.name.replace("_", " ").capitalize(),
         detail,
         reason,
         request.url.path,

@@ -29,6 +29,14 @@ JOB_STATE_CODES: dict[str, synthesis_pb2.JobState] = {
 }
 JOB_STATE_NAMES: dict[int, str] = {code: name for name, code in JOB_STATE_CODES.items()}
 
+BillingStateName = Literal["active", "past_due", "suspended"]
+# Derived from the enum like the job states (BILLING_STATE_PAST_DUE → "past_due").
+BILLING_STATE_NAMES: dict[int, str] = {
+    number: name.removeprefix("BILLING_STATE_").lower()
+    for name, number in common_pb2.BillingState.items()
+    if number != common_pb2.BILLING_STATE_UNSPECIFIED
+}
+
 WebhookEventName = Literal["job.succeeded", "job.failed"]
 # Spelled out: the dotted names are a convention, not derivable from the enum; a unit test checks
 # that every event of the enum has one.
@@ -76,11 +84,21 @@ class TenantOut(BaseModel):
     name: str
     tier: Tier
     created_at: datetime | None
+    billing_state: BillingStateName = Field(
+        default="active", description="suspended: the tenant's API keys answer 402 until the open invoice is paid"
+    )
+    billing_reason: str = Field(default="", description="why the tenant is past due or suspended")
 
     @classmethod
     def of(cls, tenant: tenancy_pb2.Tenant) -> TenantOut:
         return cls(
-            id=tenant.tenant_id, name=tenant.name, tier=TIER_NAMES[tenant.tier], created_at=when(tenant.create_time)
+            id=tenant.tenant_id,
+            name=tenant.name,
+            tier=TIER_NAMES[tenant.tier],
+            created_at=when(tenant.create_time),
+            # UNSPECIFIED (a tenancy older than billing states): nothing was ever held against the tenant.
+            billing_state=cast(BillingStateName, BILLING_STATE_NAMES.get(tenant.billing_state, "active")),
+            billing_reason=tenant.billing_reason,
         )
 
 
@@ -119,6 +137,10 @@ class MeOut(BaseModel):
 class CreateTenantIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     tier: Tier = "free"
+
+
+class ChangeTierIn(Strict):
+    tier: Tier
 
 
 class CreateTenantOut(BaseModel):

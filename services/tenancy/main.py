@@ -8,13 +8,16 @@ from pydantic import SecretStr
 
 from kit.clock import SystemClock
 from kit.db.engine import make_engine
+from kit.events.consumer import EventConsumer
 from kit.events.outbox import Outbox
 from kit.events.relay import OutboxRelay
+from kit.events.topics import BILLING_EVENTS
 from kit.grpc.auth import JwksVerifier
 from kit.grpc.convert import TIER_CODES
 from kit.grpc.server import BackgroundWorker, ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from services.tenancy.config import TenancySettings
+from services.tenancy.events.handlers import CONSUMER_NAME, handlers
 from services.tenancy.grpc_api.servicer import PUBLIC_METHODS, TenancyServicer
 from services.tenancy.service_layer.accounts import Accounts
 from services.tenancy.service_layer.quotas import Quotas
@@ -28,6 +31,20 @@ from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def billing_consumer(settings: TenancySettings, uow: SqlUnitOfWork) -> EventConsumer:
+    """Billing's verdicts (suspend, restore) applied to tenants, once each (inbox in tenancy's schema)."""
+    return EventConsumer(
+        CONSUMER_NAME,
+        [BILLING_EVENTS],
+        handlers(uow.joined),
+        uow.engine,
+        SCHEMA,
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        settings.consumer_max_attempts,
+    )
 
 
 def build(settings: TenancySettings) -> ServiceProcess:
@@ -58,6 +75,7 @@ def build(settings: TenancySettings) -> ServiceProcess:
                 settings.relay_poll_seconds,
             ),
             QuotaSweeper(quotas, settings.quota_sweep_seconds),
+            billing_consumer(settings, uow),
         ]
     definition = ServiceDefinition(
         name=settings.service_name,

@@ -17,6 +17,7 @@ from kit.clock import Clock
 from kit.events.topics import TopicSpec
 from kit.paging import PageRequest
 from services.tenancy.domain.accounts import ApiKey, Tenant
+from services.tenancy.domain.billing import BillingStanding
 from services.tenancy.domain.quota import UsageSnapshot
 from services.tenancy.domain.reservations import Reservation
 from services.tenancy.domain.tokens import TokenClaims
@@ -44,6 +45,14 @@ class FakeAccounts:
 
     def get_tenant(self, tenant_id: str, for_update: bool = False) -> Tenant | None:
         return self.state.tenants.get(tenant_id)
+
+    def change_tier(self, tenant_id: str, tier: str) -> Tenant:
+        tenant = self.state.tenants[tenant_id] = replace(self.state.tenants[tenant_id], tier=tier)
+        return tenant
+
+    def set_billing(self, tenant_id: str, standing: BillingStanding) -> Tenant:
+        tenant = self.state.tenants[tenant_id] = replace(self.state.tenants[tenant_id], billing=standing)
+        return tenant
 
     def add_api_key(self, key_id: str, tenant_id: str, prefix: str, key_hash: str, name: str) -> ApiKey:
         key = ApiKey(key_id, tenant_id, prefix, key_hash, name, self.clock.now())

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import pytest
 
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded, Unauthenticated
+from kit.events.envelope import pack, unpack
 from kit.events.topics import TENANT_EVENTS
 from kit.grpc import auth
 from kit.paging import PageRequest
+from services.tenancy.billing_codes import BILLING_STATE_CODES, BILLING_STATE_NAMES
 from services.tenancy.domain import tokens as roles
+from services.tenancy.domain.billing import STATES, BillingStanding, BillingVerdict
 from services.tenancy.domain.quota import QuotaRequest
+from services.tenancy.events.handlers import verdict_of
+from services.tenancy.service_layer import billing
 from services.tenancy.service_layer.accounts import Accounts
 from services.tenancy.service_layer.quotas import Quotas
 from services.tenancy.service_layer.tokens import Tokens
 from tests.fakes.clock import FakeClock
 from tests.fakes.tenancy import FakeTenancyUnitOfWork, FakeTokenSigner
-from timbre.v1 import common_pb2
+from timbre.v1 import common_pb2, events_pb2
 
 TIER_CODES = {"free": common_pb2.TIER_FREE, "pro": common_pb2.TIER_PRO, "enterprise": common_pb2.TIER_ENTERPRISE}
 
@@ -226,3 +233,131 @@ def test_unknown_tenants_and_reservations_are_not_found(quotas):
             call("00000000-0000-0000-0000-000000000000")
         with pytest.raises(NotFound):
             call("nope")
+
+
+# --- tier changes -----------------------------------------------------------------------------
+
+
+def test_a_tier_change_moves_the_limits_and_announces_it_once(accounts, quotas, uow):
+    tenant, _ = accounts.create_tenant("Acme", "free")  # 10,000 characters a month
+    with pytest.raises(QuotaExceeded):
+        quotas.reserve(tenant.id, QuotaRequest(characters=20_000))
+
+    changed = accounts.change_tier(tenant.id, "pro")
+    assert changed.tier == "pro" and accounts.get_tenant(tenant.id).tier == "pro"
+    assert quotas.reserve(tenant.id, QuotaRequest(characters=20_000)).characters == 20_000  # pro: 500,000
+    (topic, key, event) = uow.state.events[-1]
+    assert (topic, key, event.tenant_id, event.tier, event.previous_tier) == (
+        TENANT_EVENTS.name,
+        tenant.id,
+        tenant.id,
+        common_pb2.TIER_PRO,
+        common_pb2.TIER_FREE,
+    )
+
+    assert accounts.change_tier(tenant.id, "pro") == changed  # the same tier again: nothing to announce
+    assert uow.event_types() == ["TenantCreated", "TenantTierChanged"]
+
+
+def test_a_tier_change_needs_a_known_tenant_and_tier(accounts, uow):
+    tenant, _ = accounts.create_tenant("Acme", "free")
+    for tenant_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        with pytest.raises(NotFound):
+            accounts.change_tier(tenant_id, "pro")
+    with pytest.raises(InvalidArgument):
+        accounts.change_tier(tenant.id, "gold")
+    assert accounts.get_tenant(tenant.id).tier == "free" and uow.event_types() == ["TenantCreated"]
+
+
+# --- billing standing ---------------------------------------------------------------------------
+
+
+def _verdict(clock, tenant_id: str, state: str, reason: str = "", seconds: float = 0.0) -> BillingVerdict:
+    return BillingVerdict(tenant_id, state, reason, clock.now() + timedelta(seconds=seconds), f"evt_{state}")
+
+
+def _apply(uow, verdict: BillingVerdict) -> bool:
+    with uow.begin() as tx:
+        return billing.apply_verdict(tx, verdict)
+
+
+def test_a_suspended_tenants_keys_get_no_token_until_billing_restores_it(accounts, tokens, uow, clock):
+    tenant, issued = accounts.create_tenant("Acme", "pro")
+    other, other_key = accounts.create_tenant("Other", "pro")
+
+    assert _apply(uow, _verdict(clock, tenant.id, "past_due", "invoice in_1 payment failed"))
+    assert tokens.for_api_key(issued.secret).tenant_id == tenant.id  # past due: still working
+
+    clock.advance(60)
+    assert _apply(uow, _verdict(clock, tenant.id, "suspended", "invoice in_1 unpaid after 7 days"))
+    with pytest.raises(FailedPrecondition) as caught:
+        tokens.for_api_key(issued.secret)
+    assert caught.value.reason == "TENANT_SUSPENDED"
+    assert caught.value.message == (
+        "the tenant is suspended: invoice in_1 unpaid after 7 days; pay the open invoice to restore access"
+    )
+    assert tokens.for_api_key(other_key.secret).tenant_id == other.id  # other tenants are untouched
+    assert tokens.for_operator("operator-secret").token  # operators have no tenant to suspend
+    standing = accounts.get_tenant(tenant.id).billing
+    assert (standing.state, standing.stripe_event_id) == ("suspended", "evt_suspended")
+
+    clock.advance(60)
+    assert _apply(uow, _verdict(clock, tenant.id, "active", "invoice in_1 paid"))
+    assert tokens.for_api_key(issued.secret).tenant_id == tenant.id  # the very next request works
+    restored = accounts.get_tenant(tenant.id).billing
+    assert (restored.state, restored.reason) == ("active", "")  # nothing left to explain
+
+
+def test_a_verdict_older_than_the_recorded_one_is_dropped(accounts, tokens, uow, clock):
+    tenant, issued = accounts.create_tenant("Acme", "pro")
+    suspended = _verdict(clock, tenant.id, "suspended", "unpaid")
+    restored = _verdict(clock, tenant.id, "active", seconds=30)
+    assert _apply(uow, restored)
+    assert not _apply(uow, suspended)  # replayed after the restore it came before
+    assert accounts.get_tenant(tenant.id).billing.state == "active"
+    assert tokens.for_api_key(issued.secret).tenant_id == tenant.id
+    # At the same instant the later arrival wins, so a redecided state is not lost to a tie.
+    assert _apply(uow, _verdict(clock, tenant.id, "past_due", seconds=30))
+    assert accounts.get_tenant(tenant.id).billing.state == "past_due"
+
+
+def test_verdicts_for_unknown_tenants_or_states_change_nothing(accounts, uow, clock):
+    tenant, _ = accounts.create_tenant("Acme", "pro")
+    assert not _apply(uow, _verdict(clock, "00000000-0000-0000-0000-000000000000", "suspended"))
+    with pytest.raises(InvalidArgument):
+        _apply(uow, _verdict(clock, tenant.id, "frozen"))
+    assert accounts.get_tenant(tenant.id).billing == BillingStanding()
+
+
+def test_a_suspended_tenant_reserves_no_new_work(accounts, quotas, uow, clock):
+    tenant, _ = accounts.create_tenant("Acme", "pro")
+    before = quotas.reserve(tenant.id, QuotaRequest(characters=100), idempotency_key="job-1")
+    _apply(uow, _verdict(clock, tenant.id, "suspended", "subscription cancelled"))
+    with pytest.raises(FailedPrecondition) as caught:
+        quotas.reserve(tenant.id, QuotaRequest(characters=100))
+    assert caught.value.reason == "TENANT_SUSPENDED"
+    # A retried reservation made before the suspension is the one already held, not new work.
+    assert quotas.reserve(tenant.id, QuotaRequest(characters=100), idempotency_key="job-1") == before
+    quotas.commit(before.id)  # work already under way finishes
+
+
+def test_the_billing_event_handler_reads_the_verdict_and_its_decision_time(clock):
+    envelope = pack(
+        events_pb2.TenantBillingStateChanged(
+            tenant_id="t-1", state=common_pb2.BILLING_STATE_SUSPENDED, reason="unpaid", stripe_event_id="evt_1"
+        ),
+        tenant_id="t-1",
+    )
+    event = unpack(envelope.SerializeToString())
+    verdict = verdict_of(event)
+    assert (verdict.tenant_id, verdict.state, verdict.reason, verdict.stripe_event_id) == (
+        "t-1",
+        "suspended",
+        "unpaid",
+        "evt_1",
+    )
+    assert verdict.decided_at == envelope.occurred_at.ToDatetime(tzinfo=UTC)
+    unspecified = unpack(pack(events_pb2.TenantBillingStateChanged(tenant_id="t-1")).SerializeToString())
+    with pytest.raises(InvalidArgument):
+        verdict_of(unspecified)
+    assert set(BILLING_STATE_CODES) == set(STATES) and common_pb2.BILLING_STATE_UNSPECIFIED not in BILLING_STATE_NAMES

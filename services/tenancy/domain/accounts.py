@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from services.tenancy.domain.billing import BillingStanding
 
 
 @dataclass(frozen=True)
@@ -12,6 +14,7 @@ class Tenant:
     name: str
     tier: str
     created_at: datetime
+    billing: BillingStanding = field(default_factory=BillingStanding)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kit.errors import InvalidArgument
 from kit.grpc.auth import current_principal
 from kit.grpc.convert import FORMAT_CODES, FORMAT_NAMES, TIER_CODES, TIER_NAMES, page_request, page_response, ts
+from services.tenancy.billing_codes import BILLING_STATE_CODES
 from services.tenancy.domain.accounts import ApiKey, Tenant
 from services.tenancy.domain.api_keys import display
 from services.tenancy.domain.quota import QuotaRequest
@@ -24,7 +25,12 @@ PUBLIC_METHODS = ("IssueToken", "GetJwks")
 
 def tenant_message(tenant: Tenant) -> tenancy_pb2.Tenant:
     return tenancy_pb2.Tenant(
-        tenant_id=tenant.id, name=tenant.name, tier=TIER_CODES[tenant.tier], create_time=ts(tenant.created_at)
+        tenant_id=tenant.id,
+        name=tenant.name,
+        tier=TIER_CODES[tenant.tier],
+        create_time=ts(tenant.created_at),
+        billing_state=BILLING_STATE_CODES[tenant.billing.state],
+        billing_reason=tenant.billing.reason,
     )
 
 
@@ -78,6 +84,13 @@ class TenancyServicer(tenancy_pb2_grpc.TenancyServiceServicer):
         tenant_id = current_principal().tenant_scope(request.tenant_id)
         tenant = self.accounts.get_tenant(tenant_id)
         return tenancy_pb2.GetTenantResponse(tenant=tenant_message(tenant), limits=limits_message(tenant.tier))
+
+    def ChangeTier(self, request, context):
+        current_principal().require_operator()
+        tier = TIER_NAMES.get(request.tier)
+        if tier is None:
+            raise InvalidArgument("tier must be TIER_FREE, TIER_PRO or TIER_ENTERPRISE")
+        return tenancy_pb2.ChangeTierResponse(tenant=tenant_message(self.accounts.change_tier(request.tenant_id, tier)))
 
     def GetUsage(self, request, context):
         tenant_id = current_principal().tenant_scope(request.tenant_id)

@@ -50,6 +50,28 @@ class Accounts:
             raise NotFound("tenant not found")
         return tenant
 
+    def change_tier(self, tenant_id: str, tier: str) -> Tenant:
+        """Move a tenant to another tier (its limits follow at once); billing hears of it through
+        TenantTierChanged and updates the Stripe subscription. The same tier again changes nothing."""
+        if tier not in TIERS:
+            raise InvalidArgument(f"unknown tier {tier!r}; one of {', '.join(TIERS)}")
+        with self.uow.begin() as tx:
+            tenant = tx.accounts.get_tenant(tenant_id, for_update=True) if is_uuid(tenant_id) else None
+            if tenant is None:
+                raise NotFound("tenant not found")
+            if tenant.tier == tier:
+                return tenant
+            changed = tx.accounts.change_tier(tenant_id, tier)
+            tx.outbox.add(
+                TENANT_EVENTS,
+                tenant_id,
+                events_pb2.TenantTierChanged(
+                    tenant_id=tenant_id, tier=self._tier_codes[tier], previous_tier=self._tier_codes[tenant.tier]
+                ),
+                tenant_id=tenant_id,
+            )
+        return changed
+
     def create_api_key(self, tenant_id: str, name: str) -> IssuedKey:
         if len(name or "") > 200:
             raise InvalidArgument("name must be at most 200 characters")

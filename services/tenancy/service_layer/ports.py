@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from kit.events.topics import TopicSpec
 from kit.paging import PageRequest
 from services.tenancy.domain.accounts import ApiKey, Tenant
+from services.tenancy.domain.billing import BillingStanding
 from services.tenancy.domain.quota import UsageSnapshot
 from services.tenancy.domain.reservations import Reservation
 from services.tenancy.domain.tokens import TokenClaims
@@ -23,6 +24,10 @@ class AccountsRepository(Protocol):
     def get_tenant(self, tenant_id: str, for_update: bool = False) -> Tenant | None:
         """`for_update` locks the tenant row: concurrent reservations of one tenant serialise on it."""
         ...
+
+    def change_tier(self, tenant_id: str, tier: str) -> Tenant: ...
+
+    def set_billing(self, tenant_id: str, standing: BillingStanding) -> Tenant: ...
 
     def add_api_key(self, key_id: str, tenant_id: str, prefix: str, key_hash: str, name: str) -> ApiKey: ...
 

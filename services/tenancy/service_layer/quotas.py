@@ -11,6 +11,7 @@ from kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from kit.ids import is_uuid
 from services.tenancy.domain import quota
 from services.tenancy.domain.accounts import Tenant
+from services.tenancy.domain.billing import check_access
 from services.tenancy.domain.reservations import Reservation
 from services.tenancy.domain.tiers import limits_for
 from services.tenancy.service_layer.ports import Transaction, UnitOfWork
@@ -56,6 +57,8 @@ class Quotas:
                 existing = tx.reservations.find_by_idempotency(tenant_id, idempotency_key)
                 if existing is not None:
                     return existing
+            # A token issued just before a suspension lives on for minutes; no new work starts on it.
+            check_access(tenant.billing)
             quota.check(limits_for(tenant.tier), tx.reservations.snapshot(tenant_id, period, now), request, now)
             return tx.reservations.add(
                 Reservation(

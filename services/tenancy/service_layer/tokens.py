@@ -6,6 +6,7 @@ import hmac
 
 from kit.clock import Clock
 from kit.errors import Unauthenticated
+from services.tenancy.domain.billing import check_access
 from services.tenancy.domain.tokens import (
     ROLE_OPERATOR,
     ROLE_SERVICE,
@@ -46,6 +47,8 @@ class Tokens:
 
     def for_api_key(self, secret: str) -> IssuedToken:
         key, tenant = self.accounts.authenticate(secret)
+        # Asked on every gateway request, so a suspension bites, and a restore frees, on the next one.
+        check_access(tenant.billing)
         return self._issue(f"tenant:{tenant.id}", ROLE_TENANT, self.tenant_ttl, tenant.id, key.id, tenant.tier)
 
     def for_operator(self, secret: str) -> IssuedToken:

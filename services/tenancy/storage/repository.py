@@ -8,11 +8,18 @@ from sqlalchemy import Connection, func, insert, select, tuple_, update
 
 from kit.paging import PageRequest
 from services.tenancy.domain.accounts import ApiKey, Tenant
+from services.tenancy.domain.billing import BillingStanding
 from services.tenancy.storage.tables import api_keys, tenants
 
 
 def _tenant(row: Any) -> Tenant:
-    return Tenant(id=row.id, name=row.name, tier=row.tier, created_at=row.created_at)
+    return Tenant(
+        id=row.id,
+        name=row.name,
+        tier=row.tier,
+        created_at=row.created_at,
+        billing=BillingStanding(row.billing_state, row.billing_reason, row.billing_since, row.billing_event_id),
+    )
 
 
 def _api_key(row: Any) -> ApiKey:
@@ -43,6 +50,28 @@ class SqlAccounts:
             query = query.with_for_update()
         row = self.conn.execute(query).first()
         return _tenant(row) if row else None
+
+    def change_tier(self, tenant_id: str, tier: str) -> Tenant:
+        return _tenant(
+            self.conn.execute(
+                update(tenants).where(tenants.c.id == tenant_id).values(tier=tier).returning(tenants)
+            ).one()
+        )
+
+    def set_billing(self, tenant_id: str, standing: BillingStanding) -> Tenant:
+        return _tenant(
+            self.conn.execute(
+                update(tenants)
+                .where(tenants.c.id == tenant_id)
+                .values(
+                    billing_state=standing.state,
+                    billing_reason=standing.reason,
+                    billing_since=standing.since,
+                    billing_event_id=standing.stripe_event_id,
+                )
+                .returning(tenants)
+            ).one()
+        )
 
     def add_api_key(self, key_id: str, tenant_id: str, prefix: str, key_hash: str, name: str) -> ApiKey:
         return _api_key(

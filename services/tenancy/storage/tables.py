@@ -28,6 +28,12 @@ tenants = Table(
     Column("name", String(200), nullable=False),
     Column("tier", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Billing's latest verdict (migration 0002): active | past_due | suspended, why, and when billing
+    # decided it (the event's occurred_at: older verdicts arriving later are dropped).
+    Column("billing_state", String(12), nullable=False, server_default="active"),
+    Column("billing_reason", Text, nullable=False, server_default=""),
+    Column("billing_since", DateTime(timezone=True)),
+    Column("billing_event_id", String(255), nullable=False, server_default=""),
 )
 
 api_keys = Table(
