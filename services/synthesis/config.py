@@ -10,6 +10,9 @@ class SynthesisSettings(ServiceSettings):
     # "embedded" (CPU, offline) or "coqui:<model>" with the model's files in the store (docs/models.md).
     engine: str = "embedded"
     torch_threads: int = 1
+    # The kind of machine usage is priced at in billing's cost report ("cpu", "gpu-nvidia-a10g", ...).
+    # Empty: "cpu", or "gpu-<device name>" when the engine computes on CUDA (engine/worker_class.py).
+    worker_class: str = ""
     # Streamed audio leaves in marked segments of whole mark slots (64 ms), at least this long: shorter
     # segments give an earlier first byte but a louder mark (fewer cells to cancel the speech against).
     stream_segment_seconds: float = 1.472

@@ -23,6 +23,7 @@ from services.synthesis import metrics
 from services.synthesis.adapters.quotas import TenancyQuotas
 from services.synthesis.config import SynthesisSettings
 from services.synthesis.engine.factory import make_engine as make_voice_engine
+from services.synthesis.engine.worker_class import worker_class_of
 from services.synthesis.events.handlers import job_handlers, voice_handlers
 from services.synthesis.grpc_api.servicer import SynthesisServicer
 from services.synthesis.service_layer.artifacts import Artifacts
@@ -63,6 +64,7 @@ class SynthesisApp:
             settings.stream_segment_seconds,
             settings.quota_ttl_seconds,
             clock,
+            worker_class_of(settings.worker_class, self.engine.device),
         )
         self.webhooks = Webhooks(self.uow, clock)
         self.jobs = Jobs(self.uow, store, self.speaker, self.webhooks, settings.job_max_attempts, clock)

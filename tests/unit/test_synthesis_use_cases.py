@@ -15,6 +15,7 @@ import pytest
 import structlog
 
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded
+from kit.events.topics import GENERATION_LIFECYCLE
 from kit.grpc.auth import Principal, reset_principal, set_principal
 from kit.paging import PageRequest
 from kit.storage.keys import artifact_key
@@ -28,7 +29,7 @@ from services.synthesis.service_layer.webhooks import Deliverer, Webhooks
 from tests.fakes.clock import FakeClock
 from tests.fakes.engine import FakeEngine, FakeMarker
 from tests.fakes.storage import FakeObjectStore
-from tests.fakes.synthesis import FakeQuotas, FakeSender, FakeUnitOfWork
+from tests.fakes.synthesis import FakeQuotas, FakeRepository, FakeSender, FakeUnitOfWork
 from timbre.v1 import common_pb2, synthesis_pb2
 
 TENANT = "t-1"
@@ -174,13 +175,71 @@ def test_a_finished_generation_commits_its_reservation_and_records_it_once(world
     assert w.uow.event_types() == ["GenerationCompleted", "UsageRecorded"]
 
 
-def test_a_failing_engine_releases_the_reservation_and_records_nothing(world):
+def test_a_failing_engine_releases_the_reservation_and_announces_the_failure_only(world):
     w = world
     w.engine.fail_after = 1
     with pytest.raises(RuntimeError):
         w.speaker.synthesize(CALLER, w.request())
     assert w.quotas.released == ["r1"] and w.quotas.committed == []
-    assert w.uow.tables.generations == {} and w.uow.event_types() == []
+    assert w.uow.tables.generations == {} and w.uow.event_types() == ["GenerationFailed"]
+    ((topic, key, failed),) = w.uow.tables.events
+    assert topic == GENERATION_LIFECYCLE.name and key == failed.generation_ref and int(failed.generation_ref) >= 2**31
+    assert (failed.tenant_id, failed.voice_id, failed.language, failed.model) == (TENANT, w.voice_id, "en", "fake")
+    assert (failed.characters, failed.kind, failed.reason, failed.detail) == (
+        len(w.request().text),
+        "unary",
+        "INTERNAL",
+        "RuntimeError",  # the class, not the message (an engine's message may quote the text)
+    )
+    _, pieces = w.speaker.stream(CALLER, w.request("y" * 200))
+    with pytest.raises(RuntimeError):
+        b"".join(pieces)
+    streamed = w.uow.tables.events[-1][2]
+    assert (type(streamed).__name__, streamed.kind, streamed.characters) == ("GenerationFailed", "stream", 200)
+    assert w.quotas.released == ["r1", "r2"]
+
+
+def test_a_failure_that_cannot_be_announced_still_answers_with_the_original_error(world, monkeypatch):
+    w = world
+    w.engine.fail_after = 1
+    original_stage = FakeRepository.stage
+
+    def stage(self, topic, key, payload, tenant_id=""):
+        if type(payload).__name__ == "GenerationFailed":
+            raise ConnectionError("the database went away")
+        original_stage(self, topic, key, payload, tenant_id)
+
+    monkeypatch.setattr(FakeRepository, "stage", stage)
+    with pytest.raises(RuntimeError, match="engine died"):
+        w.speaker.synthesize(CALLER, w.request())
+    assert w.quotas.released == ["r1"] and w.uow.event_types() == []
+
+
+def usage_events(w: World) -> list:
+    return [p for _, _, p in w.uow.tables.events if type(p).__name__ == "UsageRecorded"]
+
+
+def test_usage_carries_the_voice_worker_class_kind_and_latencies(world):
+    w = world
+    w.speaker.worker_class = "gpu-nvidia-a10g"
+    embed = w.marker.embed
+
+    def slow_embed(*args, **kwargs):  # each marked segment takes 0.25 s of the (fake) clock
+        w.clock.advance(0.25)
+        return embed(*args, **kwargs)
+
+    w.marker.embed = slow_embed  # type: ignore[method-assign]
+    w.speaker.synthesize(CALLER, w.request("y" * 200))
+    _, pieces = w.speaker.stream(CALLER, w.request("y" * 200))
+    b"".join(pieces)
+    unary, stream = usage_events(w)
+    segments = len(w.marker.calls) // 2
+    assert segments > 1
+    for usage, kind in ((unary, "unary"), (stream, "stream")):
+        assert (usage.kind, usage.voice_id, usage.worker_class) == (kind, w.voice_id, "gpu-nvidia-a10g")
+        assert usage.total_seconds == pytest.approx(0.25 * segments) == usage.compute_seconds
+    assert unary.first_chunk_seconds == unary.total_seconds  # a unary answer's first byte leaves with its last
+    assert stream.first_chunk_seconds == pytest.approx(0.25) and stream.first_chunk_seconds < stream.total_seconds
 
 
 def test_a_client_gone_mid_stream_releases_the_reservation(world):
@@ -189,7 +248,7 @@ def test_a_client_gone_mid_stream_releases_the_reservation(world):
     assert next(pieces)
     pieces.close()  # what gRPC does when the client goes away
     assert w.quotas.released == ["r1"] and w.quotas.committed == []
-    assert w.uow.tables.generations == {}
+    assert w.uow.tables.generations == {} and w.uow.event_types() == []  # gone, not failed: no GenerationFailed
     _, whole = w.speaker.stream(CALLER, w.request("y" * 200))
     assert b"".join(whole) and w.quotas.committed == ["r2"]
     assert [g.kind for g in w.uow.tables.generations.values()] == ["stream"]
@@ -258,6 +317,14 @@ def test_a_job_is_claimed_run_recorded_and_its_reservation_committed(world):
     assert w.quotas.committed == [job.reservation_id] and w.quotas.released == []
     assert [g.job_id for g in w.uow.tables.generations.values()] == [job.job_id]
     assert w.uow.event_types()[1:] == ["GenerationStarted", "GenerationCompleted", "UsageRecorded"]
+    (usage,) = usage_events(w)
+    assert (usage.kind, usage.generation_ref, usage.voice_id, usage.worker_class) == (
+        "job",
+        job.job_id,
+        w.voice_id,
+        "cpu",
+    )
+    assert usage.first_chunk_seconds == usage.total_seconds >= usage.compute_seconds
     assert [d.webhook_id for d in w.uow.tables.deliveries.values()] == [hook.webhook_id]
     run_job(w, job.job_id)  # redelivered after it finished: nothing happens again
     assert len(w.uow.tables.generations) == 1 and w.quotas.committed == [job.reservation_id]
@@ -283,6 +350,19 @@ def test_an_engine_error_fails_the_job_and_releases_its_reservation(world):
     failed = w.jobs.get(TENANT, job.job_id)
     assert failed.state == "failed" and failed.error_reason == "CONSENT_REQUIRED"
     assert w.quotas.released == [job.reservation_id]
+    (event,) = [p for _, _, p in w.uow.tables.events if type(p).__name__ == "GenerationFailed"]
+    assert (event.job_id, event.generation_ref, event.kind, event.reason) == (
+        job.job_id,
+        job.job_id,
+        "job",
+        "CONSENT_REQUIRED",
+    )
+    assert (event.voice_id, event.language, event.model, event.characters) == (
+        w.voice_id,
+        "en",
+        "fake",
+        len(w.request().text),
+    )
 
 
 def test_cancelling_releases_the_slot_stops_the_run_and_cannot_happen_twice(world):
@@ -464,3 +544,11 @@ def test_deliveries_to_a_deleted_endpoint_are_abandoned_unsent(world):
 
 def test_job_outcome_defaults_are_a_success_without_audio():
     assert not JobOutcome().reason and not JobOutcome().skipped
+
+
+def test_the_worker_class_is_configured_or_follows_the_engines_device():
+    from services.synthesis.engine.worker_class import detect_worker_class, slug, worker_class_of
+
+    assert slug("NVIDIA A10G") == "nvidia-a10g" and slug(" Tesla T4 (PCIe) ") == "tesla-t4-pcie"
+    assert worker_class_of(" gpu-nvidia-l4 ", "cpu") == "gpu-nvidia-l4"
+    assert worker_class_of("", "cpu") == detect_worker_class("cpu") == "cpu"  # torch not even imported

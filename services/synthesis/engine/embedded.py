@@ -97,6 +97,7 @@ class EmbeddedEngine(VoiceEngine):
         self, store: ModelStore | None = None, device: str = "cpu", fit_options: conversion.FitOptions | None = None
     ) -> None:
         self.store = store or ModelStore()
+        self.device = device
         self.vocoder = load_vocoder(self.store.require("hifigan"), device)
         self.fit_options = fit_options or conversion.FitOptions()
         self._base_f0_cache: dict[str, float] = {}

@@ -102,6 +102,8 @@ class VoiceEngine(ABC):
     name: str
     native_rate: int
     languages: tuple[str, ...] = LANGUAGES
+    # Where the engine computes ("cpu", "cuda", "cuda:1"): the worker class that usage is priced at.
+    device: str = "cpu"
 
     @abstractmethod
     def build_voice(

@@ -276,6 +276,7 @@ class Jobs:
                 outcome.compute_seconds,
                 job_id,
                 outcome.audio_key,
+                total_seconds=self._since_submitted(job, outcome),
             )
             self.speaker.record(repo, caller, voice, spoken)
             self.speaker.count(caller, job.language, job.characters, "ok", outcome.compute_seconds)
@@ -292,12 +293,31 @@ class Jobs:
         self.webhooks.stage(repo, job, "job.succeeded")
         self.speaker.quotas.commit(job.reservation_id)
 
+    def _since_submitted(self, job: Job, outcome: JobOutcome) -> float:
+        """A job's latency as its caller sees it: from its admission (submission) to its audio being
+        stored, queueing and earlier attempts included; its first chunk is the same moment."""
+        if job.created_at is None:
+            return outcome.compute_seconds
+        return max(outcome.compute_seconds, (self.clock.now() - job.created_at).total_seconds())
+
     def _fail(self, repo: Repository, job: Job, reason: str, detail: str) -> None:
         job = repo.save_job(replace(job, state="failed", error_reason=reason, error_detail=detail))
+        voice = repo.voice(job.voice_id)
         repo.stage(
             GENERATION_LIFECYCLE,
             job.job_id,
-            events_pb2.GenerationFailed(job_id=job.job_id, tenant_id=job.tenant_id, reason=reason, detail=detail),
+            events_pb2.GenerationFailed(
+                job_id=job.job_id,
+                tenant_id=job.tenant_id,
+                reason=reason,
+                detail=detail,
+                voice_id=job.voice_id,
+                language=job.language,
+                model=self.speaker.model_of(voice) if voice is not None else self.speaker.engine.name,
+                characters=job.characters,
+                kind="job",
+                generation_ref=job.job_id,
+            ),
             tenant_id=job.tenant_id,
         )
         self.webhooks.stage(repo, job, "job.failed")

@@ -17,7 +17,7 @@ import numpy as np
 from kit.audio.codec import encode
 from kit.audio.stream_encoder import StreamEncoder
 from kit.clock import Clock, SystemClock
-from kit.errors import NotFound
+from kit.errors import NotFound, TimbreError
 from kit.events.topics import GENERATION_LIFECYCLE, USAGE
 from kit.ids import is_uuid
 from kit.logging import get_logger
@@ -73,6 +73,28 @@ class Spoken:
     compute_seconds: float
     job_id: str = ""
     audio_key: str = ""
+    # From admission to the first encoded audio and to the last byte; None: the compute seconds (a
+    # unary generation's first byte leaves with its last).
+    first_chunk_seconds: float | None = None
+    total_seconds: float | None = None
+
+    @property
+    def total(self) -> float:
+        return self.compute_seconds if self.total_seconds is None else self.total_seconds
+
+    @property
+    def first_chunk(self) -> float:
+        return self.total if self.first_chunk_seconds is None else self.first_chunk_seconds
+
+
+@dataclass
+class _Run:
+    """One unary or streamed generation under way: when it was admitted, its id once it has one, and
+    when its first encoded piece left."""
+
+    started: float
+    generation_id: int = 0
+    first_chunk_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,7 @@ class Speaker:
         segment_seconds: float,
         quota_ttl_seconds: int,
         clock: Clock | None = None,
+        worker_class: str = "cpu",
     ) -> None:
         self.uow = uow
         self.artifacts = artifacts
@@ -104,6 +127,7 @@ class Speaker:
         self.segment_seconds = segment_seconds
         self.quota_ttl = quota_ttl_seconds
         self.clock = clock or SystemClock()
+        self.worker_class = worker_class
 
     # --- checks --------------------------------------------------------------------------------
 
@@ -180,9 +204,12 @@ class Speaker:
         with self.uow.begin() as repo:
             return repo.next_generation_id()
 
+    def model_of(self, state: VoiceState) -> str:
+        return state.engine or self.engine.name
+
     def record(self, repo: Repository, caller: Caller, state: VoiceState, spoken: Spoken) -> None:
         """The generation's row and its two events, in the caller's transaction."""
-        model = state.engine or self.engine.name
+        model = self.model_of(state)
         ref = spoken.job_id or str(spoken.generation_id)
         repo.add_generation(
             Generation(
@@ -230,6 +257,11 @@ class Speaker:
                 model=model,
                 tier=caller.tier,  # type: ignore[arg-type]  # the stub types enum fields as a NewType of int
                 language=spoken.language,
+                voice_id=state.voice_id,
+                worker_class=self.worker_class,
+                first_chunk_seconds=spoken.first_chunk,
+                total_seconds=spoken.total,
+                kind=spoken.kind,
             ),
             tenant_id=caller.tenant_id,
         )
@@ -243,25 +275,73 @@ class Speaker:
 
     # --- unary and streamed --------------------------------------------------------------------
 
-    @contextmanager
-    def _settled(self, caller: Caller, request: SpeechRequest, reservation: str) -> Generator[float, None, None]:
-        """Around one generation: any failure (or a streaming client going away) releases the
-        reservation, success commits it; either way the request is counted. Yields the start time."""
-        started = self.clock.monotonic()
+    def failed(
+        self, caller: Caller, state: VoiceState, request: SpeechRequest, kind: str, generation_id: int, error: Exception
+    ) -> None:
+        """GenerationFailed for a unary or streamed generation that broke after admission (analytics counts
+        failures by voice, language and model). Best effort: a failure to announce it is logged and must
+        not replace the error the caller gets."""
+        reason, detail = (error.reason, error.message) if isinstance(error, TimbreError) else ("INTERNAL", "")
+        # Not str(error) for unexpected errors: an engine's message may quote the tenant's text.
+        detail = detail or type(error).__name__
+        ref = str(generation_id) if generation_id else ""
         try:
-            yield started
+            with self.uow.begin() as repo:
+                repo.stage(
+                    GENERATION_LIFECYCLE,
+                    ref or caller.tenant_id,
+                    events_pb2.GenerationFailed(
+                        tenant_id=caller.tenant_id,
+                        reason=reason,
+                        detail=detail,
+                        voice_id=state.voice_id,
+                        language=request.language,
+                        model=self.model_of(state),
+                        characters=len(request.text),
+                        kind=kind,
+                        generation_ref=ref,
+                    ),
+                    tenant_id=caller.tenant_id,
+                )
+        except Exception:
+            log.exception("generation_failed_event_lost", tenant_id=caller.tenant_id, generation_ref=ref, kind=kind)
+
+    @contextmanager
+    def _settled(
+        self,
+        caller: Caller,
+        request: SpeechRequest,
+        state: VoiceState,
+        reservation: str,
+        kind: str,
+        generation_id: int = 0,
+    ) -> Generator[_Run, None, None]:
+        """Around one generation: any failure (or a streaming client going away) releases the
+        reservation, success commits it; either way the request is counted. Yields the run (its start time).
+
+        A failure (an Exception) is also announced as GenerationFailed. A client that went away is not a
+        failure of the generation: gRPC closes the stream's generator (GeneratorExit) and a cancelled
+        caller's task raises CancelledError, both BaseExceptions that only release the reservation."""
+        run = _Run(self.clock.monotonic(), generation_id)
+        try:
+            yield run
+        except Exception as error:
+            self.quotas.release(reservation)
+            self.count(caller, request.language, len(request.text), "error")
+            self.failed(caller, state, request, kind, run.generation_id, error)
+            raise
         except BaseException:
             self.quotas.release(reservation)
             self.count(caller, request.language, len(request.text), "error")
             raise
         self.quotas.commit(reservation)
-        self.count(caller, request.language, len(request.text), "ok", self.clock.monotonic() - started)
+        self.count(caller, request.language, len(request.text), "ok", self.clock.monotonic() - run.started)
 
     def synthesize(self, caller: Caller, request: SpeechRequest) -> SpeechResult:
         state, options, reservation = self.admit(caller, request)
         rate = self.rate_of(options)
-        with self._settled(caller, request, reservation) as started:
-            generation_id = self.new_generation_id()
+        with self._settled(caller, request, state, reservation, "unary") as run:
+            generation_id = run.generation_id = self.new_generation_id()
             segments = list(self.marked_segments(state, request.text, options, generation_id))
             samples = np.concatenate(segments) if segments else np.zeros(0, np.float32)
             audio = encode(samples, rate, request.format)
@@ -278,7 +358,7 @@ class Speaker:
                         request.format,
                         len(request.text),
                         seconds,
-                        self.clock.monotonic() - started,
+                        self.clock.monotonic() - run.started,
                     ),
                 )
         return SpeechResult(generation_id, audio, request.format, rate, seconds)
@@ -306,17 +386,17 @@ class Speaker:
         rate = self.rate_of(options)
         encoder = StreamEncoder(request.format, rate)
         samples = 0
-        first = True
-        with self._settled(caller, request, reservation) as started:
+        with self._settled(caller, request, state, reservation, "stream", generation_id) as run:
             for segment in self.marked_segments(state, request.text, options, generation_id):
                 samples += len(segment)
                 piece = encoder.encode(segment)
                 if piece:
-                    if first:
-                        metrics.FIRST_CHUNK.labels(self.engine.name).observe(self.clock.monotonic() - started)
-                        first = False
+                    if run.first_chunk_at is None:
+                        run.first_chunk_at = self.clock.monotonic() - run.started
+                        metrics.FIRST_CHUNK.labels(self.engine.name).observe(run.first_chunk_at)
                     yield piece
             tail = encoder.finish()
+            elapsed = self.clock.monotonic() - run.started
             with self.uow.begin() as repo:
                 self.record(
                     repo,
@@ -329,7 +409,8 @@ class Speaker:
                         request.format,
                         len(request.text),
                         samples / rate,
-                        self.clock.monotonic() - started,
+                        elapsed,
+                        first_chunk_seconds=elapsed if run.first_chunk_at is None else run.first_chunk_at,
                     ),
                 )
         if tail:
