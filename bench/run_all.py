@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench.build_speed",
     "bench.vocoder_speed",
     "bench.synthesis_latency",
+    "bench.usage_consumers",
 ]
 
 

@@ -175,7 +175,35 @@ def demo(gateway: str) -> None:
             if not found.get("watermarked") or found.get("generation_id") != generation_id:
                 raise click.ClickException(f"the mark in {path} was not found")
             click.echo(f"    provenance: {json.dumps(_provenance(http, generation_id))}")
+
+        _step(9, "the tenant's usage today (GET /v1/usage, rolled up from the usage events) and billing view")
+        usage = _usage_today(http, len(clips))
+        click.echo(json.dumps(usage, indent=2))
+        click.echo(json.dumps(_billing(http), indent=2))
     click.secho("demo: done", fg="green")
+
+
+def _usage_today(http: httpx.Client, spoken: int, timeout: float = 60) -> dict:
+    """Analytics consumes the usage events a moment after the audio left: wait for this run's clips."""
+    today = datetime.now(UTC).date().isoformat()
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = http.get("/v1/usage", params={"from": today, "to": today, "group_by": "model"}).raise_for_status()
+        usage = reply.json()
+        if usage["totals"]["requests"] >= spoken or time.monotonic() > deadline:
+            return usage
+        time.sleep(0.5)
+
+
+def _billing(http: httpx.Client, timeout: float = 30) -> dict:
+    """The billing view once Stripe (stripe-mock locally) has the account and this run's usage."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = http.get("/v1/billing").raise_for_status().json()
+        settled = view["stripe_customer_id"] and view["reported_characters"] >= view["used_characters"]
+        if settled or time.monotonic() > deadline:
+            return view
+        time.sleep(0.5)
 
 
 SENTENCES = {

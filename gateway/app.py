@@ -14,7 +14,20 @@ from gateway import problems
 from gateway.clients import Backends, connect
 from gateway.config import GatewaySettings
 from gateway.ratelimit import RateLimiter
-from gateway.routes import api_keys, consent, health, me, speech, tenants, voices, watermark, webhooks
+from gateway.routes import (
+    api_keys,
+    billing,
+    consent,
+    cost,
+    health,
+    me,
+    speech,
+    tenants,
+    usage,
+    voices,
+    watermark,
+    webhooks,
+)
 from kit.grpc.interceptors import trace_ids
 from kit.logging import bind_context, get_logger
 from kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -74,7 +87,7 @@ def create_app(settings: GatewaySettings | None = None, backends: Backends | Non
         response.headers["X-Request-ID"] = request_id
         return response
 
-    for module in (tenants, api_keys, me, voices, consent, speech, webhooks, watermark, health):
+    for module in (billing, tenants, api_keys, me, voices, consent, speech, webhooks, watermark, usage, cost, health):
         app.include_router(module.router)
 
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,6 +63,11 @@ class ObjectStore(Protocol):
             return True
         except ObjectNotFound:
             return False
+
+    def list_sizes(self, prefix: str) -> Sequence[tuple[str, int]]:
+        """(key, size in bytes) of every object under `prefix`, by key: what storage-usage reports sum.
+        The adapters answer from one listing; this default stats each key."""
+        return [(key, self.stat(key).size) for key in self.list(prefix)]
 
     def delete_prefix(self, prefix: str) -> int:
         keys = self.list(prefix)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from kit.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, validate_key
@@ -68,6 +69,15 @@ class LocalObjectStore(ObjectStore):
                 if key.startswith(prefix):
                     keys.append(key)
         return sorted(keys)
+
+    def list_sizes(self, prefix: str) -> Sequence[tuple[str, int]]:
+        sizes = []
+        for key in self.list(prefix):
+            try:
+                sizes.append((key, (self.root / key).stat().st_size))
+            except FileNotFoundError:  # deleted since the listing
+                continue
+        return sizes
 
     def url(self, key: str, expires_seconds: int = 3600) -> str:
         return self._path(key).as_uri()

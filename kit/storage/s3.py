@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -87,6 +87,11 @@ class S3ObjectStore(ObjectStore):
 
     def list(self, prefix: str) -> list[str]:
         return sorted(o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
+
+    def list_sizes(self, prefix: str) -> Sequence[tuple[str, int]]:
+        # The listing carries each object's size: one paged LIST, no HEAD per object.
+        listing = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+        return sorted((o.object_name, o.size or 0) for o in listing if o.object_name)
 
     def url(self, key: str, expires_seconds: int = 3600) -> str:
         return self.client.presigned_get_object(

@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from kit.events.envelope import Event
-from services.billing.domain.usage import Account, PeriodUsage, Usage, UsageTotals
+from services.billing.domain.usage import Account, ComputeTotals, PeriodUsage, Usage, UsageTotals
 
 
 class FakeLedger:
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
         self.totals: dict[tuple[str, str], PeriodUsage] = {}
+        self.compute: dict[tuple[str, str, str], ComputeTotals] = {}  # (tenant, period, worker class)
 
     def upsert_account(self, account: Account) -> None:
         self.accounts[account.tenant_id] = account
@@ -35,6 +36,23 @@ class FakeLedger:
 
     def period_generations(self, period: str) -> int:
         return sum(u.totals.generations for (_, p), u in self.totals.items() if p == period)
+
+    def add_compute(self, usage: Usage) -> None:
+        key = (usage.tenant_id, usage.period, usage.worker_class)
+        before = self.compute.get(key, ComputeTotals(*key))
+        self.compute[key] = ComputeTotals(
+            *key,
+            before.compute_seconds + usage.compute_seconds,
+            before.requests + 1,
+            before.characters + usage.characters,
+            before.audio_seconds + usage.audio_seconds,
+        )
+
+    def compute_totals(self, period: str) -> list[ComputeTotals]:
+        return [c for key, c in sorted(self.compute.items()) if key[1] == period]
+
+    def known_accounts(self, created_before=None) -> list[Account]:
+        return [self.accounts[t] for t in sorted(self.accounts)]
 
 
 class FakeBillingUnitOfWork:

@@ -14,6 +14,7 @@ from services.billing.events.handlers import handlers
 from services.billing.service_layer.reports import Reports
 from tests.fakes.billing import FakeBillingUnitOfWork, FakeInbox, FakeLedger
 from tests.fakes.clock import FakeClock
+from tests.fakes.stripe import FakeStripeLedger
 from timbre.v1 import common_pb2, events_pb2
 
 TENANT = "3f1c2d4e-0000-4000-8000-000000000001"
@@ -39,7 +40,7 @@ def ledger() -> FakeLedger:
 
 @pytest.fixture
 def inbox(ledger) -> FakeInbox:
-    return FakeInbox(handlers(lambda conn: ledger))
+    return FakeInbox(handlers(lambda conn: ledger, lambda conn: FakeStripeLedger()))
 
 
 @pytest.fixture
@@ -99,14 +100,15 @@ def test_malformed_periods_are_invalid(reports, period):
         reports.cost(period)
 
 
-def test_cost_report_divides_the_monthly_cost_by_the_periods_generations(inbox, reports):
+def test_cost_report_spreads_the_fixed_monthly_cost_over_the_periods_generations(inbox, reports):
     for day in (1, 2, 3, 4):
-        inbox.deliver(_usage(10, datetime(2026, 11, day, tzinfo=UTC)))
-    inbox.deliver(_usage(10, datetime(2026, 10, 5, tzinfo=UTC)))  # another period: not counted
+        inbox.deliver(_usage(10, datetime(2026, 11, day, tzinfo=UTC), compute_seconds=1.5 * day))
+    inbox.deliver(_usage(10, datetime(2026, 10, 5, tzinfo=UTC), compute_seconds=9.0))  # another period
     report = reports.cost("2026-11")
-    total, _ = CostModel().per_request(1)
-    assert report.requests == 4 and report.total_usd == pytest.approx(total)
-    assert report.cost_per_request_usd == pytest.approx(total / 4)
-    assert sum(usd for _, usd in report.lines) == pytest.approx(report.total_usd)
+    fixed = sum(usd for _, usd in CostModel().lines(0.0))
+    compute = 1.5 * (1 + 2 + 3 + 4) / 3600 * CostModel().hourly("cpu")[0]  # no worker class: cpu
+    assert report.requests == 4 and report.fixed_usd == pytest.approx(fixed)
+    assert report.compute_usd == pytest.approx(compute) and report.total_usd == pytest.approx(fixed + compute)
+    assert report.cost_per_request_usd == pytest.approx((fixed + compute) / 4)
     idle = reports.cost("2026-09")
     assert (idle.requests, idle.cost_per_request_usd) == (0, 0.0)

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from kit.periods import period_of
 
+DEFAULT_WORKER_CLASS = "cpu"
+
 
 @dataclass(frozen=True)
 class Account:
@@ -24,6 +26,8 @@ class Usage:
     characters: int = 0
     audio_seconds: float = 0.0
     compute_seconds: float = 0.0
+    # The kind of machine that did the work; usage from before workers reported it ran on CPUs.
+    worker_class: str = DEFAULT_WORKER_CLASS
 
     @property
     def period(self) -> str:
@@ -52,3 +56,16 @@ class PeriodUsage:
     totals: UsageTotals
     reported: bool = False
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ComputeTotals:
+    """A tenant's measured work on one worker class in one period (what the cost report prices)."""
+
+    tenant_id: str
+    period: str
+    worker_class: str
+    compute_seconds: float = 0.0
+    requests: int = 0
+    characters: int = 0
+    audio_seconds: float = 0.0

@@ -11,10 +11,12 @@ from sqlalchemy import Connection
 from kit.events.consumer import Handler
 from kit.events.envelope import Event
 from kit.grpc.convert import TIER_NAMES
-from services.billing.domain.usage import Account, Usage
-from services.billing.service_layer import usage
+from services.billing.domain.usage import DEFAULT_WORKER_CLASS, Account, Usage
+from services.billing.service_layer import stripe_billing, usage
 from services.billing.service_layer.ports import Ledger
+from services.billing.service_layer.stripe_ports import StripeLedger
 from services.billing.storage.repository import SqlLedger
+from services.billing.storage.stripe_ledger import SqlStripeLedger
 from timbre.v1 import events_pb2
 
 
@@ -31,23 +33,43 @@ def usage_of(event: Event) -> Usage:
         characters=payload.characters,
         audio_seconds=payload.audio_seconds,
         compute_seconds=payload.compute_seconds,
+        worker_class=payload.worker_class or DEFAULT_WORKER_CLASS,
     )
 
 
-def handlers(ledger_of: Callable[[Connection], Ledger]) -> dict[str, Handler]:
-    """The handlers by event type, over the ledger that `ledger_of` opens on the consumer's connection."""
+def handlers(
+    ledger_of: Callable[[Connection], Ledger], stripe_ledger_of: Callable[[Connection], StripeLedger]
+) -> dict[str, Handler]:
+    """The handlers by event type, over the ledgers opened on the consumer's connection."""
 
     def on_tenant_created(conn: Connection, event: Event) -> None:
         assert isinstance(event.payload, events_pb2.TenantCreated)
         usage.open_account(ledger_of(conn), account_of(event.payload))
 
+    def on_tenant_tier_changed(conn: Connection, event: Event) -> None:
+        payload = event.payload
+        assert isinstance(payload, events_pb2.TenantTierChanged)
+        stripe_billing.change_tier(stripe_ledger_of(conn), payload.tenant_id, TIER_NAMES.get(payload.tier, "free"))
+
     def on_usage_recorded(conn: Connection, event: Event) -> None:
-        usage.record_usage(ledger_of(conn), usage_of(event))
+        recorded = usage_of(event)
+        usage.record_usage(ledger_of(conn), recorded)
+        # The same transaction queues the generation's characters for Stripe (one row per generation).
+        payload = event.payload
+        assert isinstance(payload, events_pb2.UsageRecorded)
+        stripe_billing.record_usage(
+            stripe_ledger_of(conn),
+            recorded.tenant_id,
+            payload.generation_ref or event.envelope.event_id,
+            recorded.characters,
+            recorded.occurred_at,
+        )
 
     return {
         events_pb2.TenantCreated.DESCRIPTOR.full_name: on_tenant_created,
+        events_pb2.TenantTierChanged.DESCRIPTOR.full_name: on_tenant_tier_changed,
         events_pb2.UsageRecorded.DESCRIPTOR.full_name: on_usage_recorded,
     }
 
 
-HANDLERS = handlers(SqlLedger)
+HANDLERS = handlers(SqlLedger, SqlStripeLedger)

@@ -15,3 +15,4 @@ def open_account(ledger: Ledger, account: Account) -> None:
 def record_usage(ledger: Ledger, usage: Usage) -> None:
     usage.validate()
     ledger.add_usage(usage)
+    ledger.add_compute(usage)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from kit.db.unit_of_work import SqlUnitOfWork as UnitOfWork
-from services.billing.domain.usage import Account, PeriodUsage, Usage, UsageTotals
+from services.billing.domain.usage import Account, ComputeTotals, PeriodUsage, Usage, UsageTotals
+from services.billing.storage import compute
 from services.billing.storage.tables import accounts, usage_totals
 
 
@@ -58,6 +61,15 @@ class SqlLedger:
             select(func.coalesce(func.sum(usage_totals.c.generations), 0)).where(usage_totals.c.period == period)
         ).scalar_one()
         return int(count)
+
+    def add_compute(self, usage: Usage) -> None:
+        compute.add_compute(self.conn, usage)
+
+    def compute_totals(self, period: str) -> list[ComputeTotals]:
+        return compute.period_compute(self.conn, period)
+
+    def known_accounts(self, created_before: datetime | None = None) -> list[Account]:
+        return compute.known_accounts(self.conn, created_before)
 
 
 class SqlUnitOfWork(UnitOfWork[SqlLedger]):

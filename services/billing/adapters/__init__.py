@@ -1,0 +1,1 @@
+"""Billing's adapters to the outside: Stripe through its official SDK."""
