@@ -72,7 +72,8 @@ def _usage(tenant: str, characters: int) -> events_pb2.UsageRecorded:
 class BillingProcess:
     """`python -m services.billing.main`, every worker running, Stripe behind the proxy."""
 
-    def __init__(self, tenancy: str, stripe_url: str) -> None:
+    def __init__(self, tenancy: str, stripe_url: str, log_path) -> None:
+        self.log_path = log_path
         self.env = {
             **os.environ,
             "TIMBRE_GRPC_PORT": "0",
@@ -83,14 +84,15 @@ class BillingProcess:
             "TIMBRE_STRIPE_BATCH_SIZE": "100",
             "TIMBRE_STRIPE_LEASE_SECONDS": "3",
             "TIMBRE_STRIPE_POLL_SECONDS": "0.2",
-            "TIMBRE_LOG_LEVEL": "WARNING",
+            "TIMBRE_LOG_LEVEL": "INFO",
         }
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.billing.main"], cwd=REPO, env=self.env, stdout=subprocess.DEVNULL
-        )
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.billing.main"], cwd=REPO, env=self.env, stdout=log, stderr=log
+            )
 
     def kill(self) -> None:
         assert self.process is not None
@@ -128,7 +130,7 @@ def proxy(stripe_mock):
 
 @pytest.mark.timeout(1800)
 def test_ten_thousand_usage_events_reach_stripe_exactly_once_through_kills_and_a_broker_restart(
-    infra, engine, tenancy, proxy
+    infra, engine, tenancy, proxy, tmp_path
 ):
     rng = random.Random(15)
     tenants = [str(uuid.uuid4()) for _ in range(TENANTS)]
@@ -145,7 +147,7 @@ def test_ten_thousand_usage_events_reach_stripe_exactly_once_through_kills_and_a
     first_half, second_half = records[: EVENTS // 2], records[EVENTS // 2 :]
     _produce(infra, USAGE, first_half)
 
-    billing = BillingProcess(tenancy, proxy.url)
+    billing = BillingProcess(tenancy, proxy.url, tmp_path / "billing.log")
     kills = restarts = 0
     try:
         billing.start()
@@ -200,6 +202,9 @@ def test_ten_thousand_usage_events_reach_stripe_exactly_once_through_kills_and_a
         dead = conn.execute(select(func.count()).where(stripe_dead_letters.c.tenant_id.in_(tenants))).scalar_one()
     assert {t: int(totals[t]) for t in tenants} == dict(expected)
     assert dead == 0
+    logged = (tmp_path / "billing.log").read_text()
+    assert "meter events" in logged  # the reporter logged its rounds…
+    assert "sk_test_exactlyonce" not in logged  # …and never the Stripe key
     analytics = _analytics_totals(engine, tenants, sum(expected.values()))
     if analytics is not None:
         assert analytics == dict(expected)

@@ -20,6 +20,7 @@ from kit.events.topics import USAGE, full_name
 from services.billing.domain.metering import meter_identifier
 from services.billing.storage.stripe_tables import meter_reports
 from services.billing.storage.tables import accounts
+from tests.integration.conftest import bearer
 from tests.integration.stripe_proxy import StripeProxy, sign_webhook, stripe_event
 from timbre.v1 import events_pb2
 
@@ -194,3 +195,30 @@ def test_webhooks_forged_refused_repeated_applied_once_unpaid_suspends_and_paid_
     assert view["billing_state"] == "active" and view["tier"] == "pro"
     assert sorted(i["status"] for i in view["invoices"]) == ["open", "paid"]  # the failed one, then the paid one
     assert json.dumps(view).count("invoice.stripe.com") >= 1
+
+
+def test_a_tier_change_moves_the_subscription_with_proration(
+    engine, proxy, stripe_billing, new_tenant, tenancy_stub, operator_token
+):
+    from kit.grpc.convert import TIER_CODES
+    from timbre.v1 import tenancy_pb2
+
+    tenant, _, _ = new_tenant("free")
+    _wait(lambda: _subscribed(engine, tenant) == "free", 60, "the free subscription")
+    tenancy_stub.ChangeTier(
+        tenancy_pb2.ChangeTierRequest(tenant_id=tenant, tier=TIER_CODES["pro"]), metadata=bearer(operator_token)
+    )
+    _wait(lambda: _subscribed(engine, tenant) == "pro", 60, "the subscription to move to pro")
+    with engine.connect() as conn:
+        subscription = conn.execute(
+            select(accounts.c.stripe_subscription_id).where(accounts.c.tenant_id == tenant)
+        ).scalar_one()
+    (update,) = proxy.requests(f"/v1/subscriptions/{subscription}", "POST")
+    assert update.params["proration_behavior"] == "create_prorations"
+    assert update.idempotency_key == f"timbre-tier-{tenant}-{subscription}-pro"
+    assert update.params["items[0][deleted]"] == "true"  # the free tier's items go, the pro prices come
+
+
+def _subscribed(engine, tenant: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(accounts.c.subscribed_tier).where(accounts.c.tenant_id == tenant)).scalar()
