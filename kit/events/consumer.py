@@ -4,6 +4,12 @@ For each record: decode the envelope, then in ONE PostgreSQL transaction insert 
 (consumer, event_id) and apply the handler's effect (which may stage outbox events). A redelivered
 event finds its mark and is skipped. Offsets are committed only after that transaction, so a crash
 redelivers and the inbox absorbs it. A record that keeps failing goes to the dead-letter topic.
+
+Records come in batches (`batch_size`): the quick handlers of a batch share one transaction, each
+event in a savepoint of its own, and one offset commit follows — a crash anywhere redelivers the
+batch and the inbox absorbs what was applied. The first event that fails ends the shared part: the
+events before it commit, and it and the rest go one by one (retries, dead letters) in their order.
+Handlers with a slow `prepare` always go one by one.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class EventConsumer:
         max_attempts: int = 5,
         backoff_seconds: float = 0.2,
         max_poll_interval_seconds: int = 300,
+        batch_size: int = 200,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -71,6 +78,7 @@ class EventConsumer:
         # A handler's `prepare` runs inside the poll loop: the group must wait for the slowest one
         # (a long-form job), or it would hand the partition to another member mid-work.
         self.max_poll_interval_seconds = max_poll_interval_seconds
+        self.batch_size = max(1, batch_size)
         self._dlq_producer: Producer | None = None
         self._dlq_names = {full_name(prefix, t.name): full_name(prefix, dead_letter_topic(t).name) for t in topics}
 
@@ -93,24 +101,84 @@ class EventConsumer:
         consumer.subscribe([full_name(self.prefix, t.name) for t in self.topics])
         try:
             while not stop.is_set():
-                message = consumer.poll(0.5)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
+                messages = consumer.consume(self.batch_size, 0.5)
+                records = []
+                for message in messages:
+                    error = message.error()
+                    if error is None:
+                        records.append(message)
+                    elif error.code() != KafkaError._PARTITION_EOF:
                         log.warning("consumer_error", error=str(error))
+                if not records:
                     continue
-                self.process(message)
+                self.process_batch(records)
                 try:
-                    consumer.commit(message=message, asynchronous=False)
+                    # The positions after everything consume() returned: the whole batch is applied.
+                    consumer.commit(asynchronous=False)
                 except KafkaException as exc:
-                    # E.g. the group rebalanced meanwhile: the record comes again and the inbox absorbs it.
+                    # E.g. the group rebalanced meanwhile: the records come again and the inbox absorbs them.
                     log.warning("commit_failed", error=str(exc))
         finally:
             consumer.close()
             if self._dlq_producer is not None:
                 self._dlq_producer.flush(10)
+
+    # --- a batch -------------------------------------------------------------------------------
+
+    def process_batch(self, messages: list[Message]) -> list[str]:
+        """Apply records in order; runs of quick handlers share one transaction. Returns the outcomes."""
+        outcomes: list[str] = []
+        pending: list[tuple[Message, Event, Handler]] = []
+        for message in messages:
+            try:
+                event = unpack(message.value() or b"")
+            except UndecodableEvent:
+                outcomes += self._flush(pending)
+                outcomes.append(self.process(message))  # dead-letters it
+                continue
+            handler = self.handlers.get(event.type)
+            if handler is not None and not hasattr(handler, "prepare"):
+                pending.append((message, event, handler))
+                continue
+            outcomes += self._flush(pending)
+            outcomes.append(self.process(message))
+        outcomes += self._flush(pending)
+        return outcomes
+
+    def _flush(self, pending: list[tuple[Message, Event, Handler]]) -> list[str]:
+        """Apply `pending` in one transaction; from the first failure on, one by one. Empties `pending`."""
+        if not pending:
+            return []
+        batch, pending[:] = list(pending), []
+        outcomes: list[str] = []
+        failed_at = len(batch)
+        with self.engine.begin() as conn:
+            for index, (_, event, handler) in enumerate(batch):
+                try:
+                    with conn.begin_nested():
+                        outcomes.append(self._apply_on(conn, event, handler))
+                except Exception as exc:  # noqa: BLE001 - the one-by-one path retries and dead-letters it
+                    log.info("batch_member_failed", event_type=event.type, event_id=event.event_id, error=str(exc))
+                    failed_at = index
+                    break
+        for (_, event, _), outcome in zip(batch, outcomes, strict=False):
+            EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
+        return outcomes + [self.process(message) for message, _, _ in batch[failed_at:]]
+
+    def _apply_on(self, conn, event: Event, handler: Handler) -> str:
+        marked = conn.execute(
+            insert(self.inbox)
+            .values(consumer=self.name, event_id=event.event_id)
+            .on_conflict_do_nothing()
+            .returning(self.inbox.c.event_id)
+        ).first()
+        if marked is None:
+            return "duplicate"
+        with bind_context(
+            trace_id=event.envelope.trace_id, event_id=event.event_id, tenant_id=event.envelope.tenant_id
+        ):
+            handler(conn, event)
+        return "applied"
 
     # --- one record ----------------------------------------------------------------------------
 
