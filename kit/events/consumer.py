@@ -165,14 +165,18 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
         return outcomes + [self.process(message) for message, _, _ in batch[failed_at:]]
 
-    def _apply_on(self, conn, event: Event, handler: Handler) -> str:
+    def _mark(self, conn, event: Event) -> bool:
+        """The inbox mark, in the effect's transaction; False when the event was applied before."""
         marked = conn.execute(
             insert(self.inbox)
             .values(consumer=self.name, event_id=event.event_id)
             .on_conflict_do_nothing()
             .returning(self.inbox.c.event_id)
         ).first()
-        if marked is None:
+        return marked is not None
+
+    def _apply_on(self, conn, event: Event, handler: Handler) -> str:
+        if not self._mark(conn, event):
             return "duplicate"
         with bind_context(
             trace_id=event.envelope.trace_id, event_id=event.event_id, tenant_id=event.envelope.tenant_id
@@ -225,13 +229,7 @@ class EventConsumer:
                 return "duplicate"
             prepared = prepare(event)
         with self.engine.begin() as conn:
-            marked = conn.execute(
-                insert(self.inbox)
-                .values(consumer=self.name, event_id=event.event_id)
-                .on_conflict_do_nothing()
-                .returning(self.inbox.c.event_id)
-            ).first()
-            if marked is None:
+            if not self._mark(conn, event):
                 return "duplicate"
             if prepare:
                 handler(conn, event, prepared)

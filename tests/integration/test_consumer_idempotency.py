@@ -128,3 +128,26 @@ def test_failing_and_poison_events_go_to_the_dead_letter_topic(engine, infra):
     assert "must not be negative" in errors[0]
     assert errors[1].startswith("undecodable")
     assert dict(dlq[0].headers())["dlq-attempts"] == b"3"
+
+
+def test_a_batch_commits_what_came_before_a_failure_and_goes_on_one_by_one_in_order(engine, infra):
+    tenant = f"tenant-{uuid.uuid4().hex[:8]}"
+    good = [_usage_event(tenant, n) for n in (10, 20)]
+    bad = pack(events_pb2.UsageRecorded(tenant_id=tenant, generation_ref="x", characters=-5), tenant_id=tenant)
+    after = [_usage_event(tenant, n) for n in (40, 80)]
+    batch = [*good, bad, after[0], good[0], after[1]]  # good[0] again: a redelivery inside the batch
+    _produce(infra, *((tenant, e.SerializeToString(), headers_for(e)) for e in batch))
+    records = [
+        r
+        for r in read_all(full_name(infra.topic_prefix, USAGE.name), infra.kafka_bootstrap)
+        if r.key() == tenant.encode()
+    ]
+
+    consumer = _consumer(engine, infra, f"billing-batch-{uuid.uuid4().hex[:6]}")
+    outcomes = consumer.process_batch(records)
+    assert outcomes == ["applied", "applied", "dead_lettered", "applied", "duplicate", "applied"]
+    totals = _totals(engine, tenant)
+    assert (totals.characters, totals.generations) == (150, 4)
+    # The whole batch again (a crash before the offset commit): nothing changes.
+    assert set(consumer.process_batch(records)) == {"duplicate", "dead_lettered"}
+    assert _totals(engine, tenant).characters == 150
