@@ -259,6 +259,7 @@ def stripe_reporter(engine: Engine, settings: KitSettings, burst: Burst) -> Drai
         billing_settings.stripe_meter_event_name,
         batch_size=billing_settings.stripe_batch_size,
         lease_seconds=billing_settings.stripe_lease_seconds,
+        senders=billing_settings.stripe_senders,
     )
     with engine.connect() as conn:
         queued = conn.execute(

@@ -34,6 +34,8 @@ class BillingSettings(ServiceSettings):
     stripe_poll_seconds: float = 0.5
     # A reporter's claim on a batch; after a crash the batch is taken up again once the lease ends.
     stripe_lease_seconds: float = 30.0
+    # Meter events sent at once by one reporter (each recorded as soon as Stripe answers).
+    stripe_senders: int = 4
     # How long a tenant whose payment failed keeps working before it is suspended.
     billing_grace_hours: float = 72.0
 

@@ -92,6 +92,7 @@ def stripe_billing(settings: BillingSettings, engine, api: SdkStripeApi) -> Stri
         timedelta(hours=settings.billing_grace_hours),
         settings.stripe_batch_size,
         settings.stripe_lease_seconds,
+        settings.stripe_senders,
     )
 
 

@@ -219,3 +219,12 @@ def test_the_billing_view_prices_usage_against_the_plan(uow, stripe, clock, ledg
     assert view.estimated_due_usd == pytest.approx(plan.monthly_usd + 250_000 * plan.overage_usd_per_1k / 1000)
     with pytest.raises(NotFound):
         accounts.view("3f1c2d4e-0000-4000-8000-0000000000ff")
+
+
+def test_several_senders_bill_each_generation_once(uow, stripe, clock, ledger):
+    billing = StripeBilling(uow, stripe, DEFAULT_PLANS, clock, batch_size=500, senders=4)
+    billing.sync_accounts()
+    total = _usage(ledger, A, 150, characters=7) + _usage(ledger, B, 150, characters=3)
+    assert billing.report_due().sent == 300
+    assert billing.report_due().handled == 0
+    assert sum(stripe.billed.values()) == total and max(stripe.arrivals.values()) == 1

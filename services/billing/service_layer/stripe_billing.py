@@ -10,6 +10,8 @@ lost because a row stays pending until Stripe has answered.
 
 from __future__ import annotations
 
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,6 +88,7 @@ class StripeBilling:
         grace: timedelta = timedelta(hours=72),
         batch_size: int = 200,
         lease_seconds: float = 120.0,
+        senders: int = 1,
     ) -> None:
         self.uow = uow
         self.api = api
@@ -95,6 +98,9 @@ class StripeBilling:
         self.grace = grace
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
+        # Meter events in flight at once: Stripe accepts hundreds per second, one sender only its round trip.
+        self.senders = max(1, senders)
+        self._pool: ThreadPoolExecutor | None = None
         self._prices: dict[str, PlanPrices] = {}
 
     # --- catalog ---------------------------------------------------------------------------------
@@ -174,32 +180,37 @@ class StripeBilling:
     # --- meter events ----------------------------------------------------------------------------
 
     def report_due(self) -> ReportRound:
-        """Send what is due; each answer is recorded in its own transaction as soon as it arrives."""
+        """Send what is due, `senders` at a time; each answer is recorded in its own transaction as soon
+        as it arrives (so a crash leaves at most `senders` sends unrecorded, which Stripe de-duplicates)."""
         now = self.clock.now()
         with self.uow.begin() as work:
             claimed = work.ledger.claim_due(now, self.batch_size, self.lease_seconds)
-        sent = retried = dead = waiting = 0
-        for event, customer_id in claimed:
-            if not customer_id:
-                # The tenant's customer is not made yet (or was refused): the event waits, unsent.
-                with self.uow.begin() as work:
-                    work.ledger.mark_retry(event.identifier, _WAITING, self.clock.now() + timedelta(seconds=2))
-                waiting += 1
-                continue
-            answer = self.api.send_meter_event(self.meter_event_name, event, customer_id)
+        if self.senders > 1 and len(claimed) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="stripe-sender")
+            outcomes = list(self._pool.map(lambda pair: self._report_one(*pair), claimed))
+        else:
+            outcomes = [self._report_one(event, customer_id) for event, customer_id in claimed]
+        counted = Counter(outcomes)
+        return ReportRound(counted["sent"], counted["retry"], counted["dead"], counted["waiting"])
+
+    def _report_one(self, event: MeterEvent, customer_id: str | None) -> str:
+        if not customer_id:
+            # The tenant's customer is not made yet (or was refused): the event waits, unsent.
             with self.uow.begin() as work:
-                if answer.verdict is Verdict.SENT:
-                    work.ledger.mark_sent(event.identifier, answer, self.clock.now())
-                    sent += 1
-                elif answer.verdict is Verdict.RETRY:
-                    later = next_attempt(self.clock.now(), event.attempts + 1, answer.retry_after_seconds)
-                    work.ledger.mark_retry(event.identifier, answer, later)
-                    retried += 1
-                else:
-                    work.ledger.mark_dead(event, answer)
-                    dead += 1
-            self._count(answer.verdict, event.value)
-        return ReportRound(sent, retried, dead, waiting)
+                work.ledger.mark_retry(event.identifier, _WAITING, self.clock.now() + timedelta(seconds=2))
+            return "waiting"
+        answer = self.api.send_meter_event(self.meter_event_name, event, customer_id)
+        with self.uow.begin() as work:
+            if answer.verdict is Verdict.SENT:
+                work.ledger.mark_sent(event.identifier, answer, self.clock.now())
+            elif answer.verdict is Verdict.RETRY:
+                later = next_attempt(self.clock.now(), event.attempts + 1, answer.retry_after_seconds)
+                work.ledger.mark_retry(event.identifier, answer, later)
+            else:
+                work.ledger.mark_dead(event, answer)
+        self._count(answer.verdict, event.value)
+        return answer.verdict.value
 
     @staticmethod
     def _count(verdict: Verdict, value: int) -> None:
