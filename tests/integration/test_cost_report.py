@@ -217,6 +217,7 @@ def test_the_cost_report_from_usage_events_matches_the_hand_computed_figures(eng
     assert overall.margin_usd == pytest.approx(revenue + 499.0 - fixed - compute_usd)
 
 
+@pytest.mark.timeout(900)  # six real generations on two loaded cores
 def test_a_measured_run_of_the_real_engine_priced_by_the_report(engine, infra, capsys, own_accounts):
     """Generations through the real speaking path (embedded engine, watermark, encoding) on this machine:
     their UsageRecorded events, with the compute seconds and worker class the Speaker measured, priced by
