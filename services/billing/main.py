@@ -13,7 +13,7 @@ from kit.events.topics import GENERATION_LIFECYCLE, TENANT_EVENTS, USAGE
 from kit.grpc.auth import JwksVerifier
 from kit.grpc.server import BackgroundWorker, ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
-from kit.storage import open_store
+from kit.storage import ObjectStore, open_store
 from services.billing.adapters.stripe_api import SdkStripeApi
 from services.billing.config import BillingSettings
 from services.billing.events import analytics_handlers
@@ -61,10 +61,10 @@ def analytics_consumer(settings: BillingSettings, engine) -> EventConsumer:
     )
 
 
-def cost_reports(settings: BillingSettings, engine) -> Reports:
+def cost_reports(settings: BillingSettings, engine, store: ObjectStore) -> Reports:
     """Usage and cost reports, priced as configured; the store's size is the storage line when measured."""
-    store = open_store(settings) if settings.cost_measure_storage else None
-    stored_bytes = (lambda: sum(size for _, size in store.list_sizes(""))) if store is not None else None
+    measured = settings.cost_measure_storage
+    stored_bytes = (lambda: sum(size for _, size in store.list_sizes(""))) if measured else None
     return Reports(SqlUnitOfWork(engine), settings.cost_model(), SystemClock(), settings.plans(), stored_bytes)
 
 
@@ -98,7 +98,8 @@ def stripe_billing(settings: BillingSettings, engine, api: SdkStripeApi) -> Stri
 
 def build(settings: BillingSettings) -> ServiceProcess:
     engine = make_engine(settings.database_url, settings.db_pool_size)
-    reports = cost_reports(settings, engine)
+    store = open_store(settings)  # one client for the cost report's storage line and storage per tenant
+    reports = cost_reports(settings, engine, store)
     api = stripe_api(settings)
     accounts = BillingAccounts(
         SqlUnitOfWork(engine),
@@ -136,7 +137,7 @@ def build(settings: BillingSettings) -> ServiceProcess:
             ),
             (
                 billing_pb2_grpc.add_UsageAnalyticsServiceServicer_to_server,
-                UsageAnalyticsServicer(Analytics(SqlAnalyticsUnitOfWork(engine), open_store(settings), SystemClock())),
+                UsageAnalyticsServicer(Analytics(SqlAnalyticsUnitOfWork(engine), store, SystemClock())),
                 billing_pb2.DESCRIPTOR.services_by_name["UsageAnalyticsService"].full_name,
             ),
         ],
