@@ -62,7 +62,7 @@ def embed(source: str, target: str, generation_id: int, strength: float | None) 
 @watermark.command()
 @click.option("--in", "source", required=True, type=click.Path(exists=True, dir_okay=False))
 def detect(source: str) -> None:
-    """Print {"watermarked", "confidence", "generation_id"} as one JSON object."""
+    """Print {"watermarked", "confidence", "generation_id", "tempo", "pitch_semitones"} as one JSON object."""
     clip = _read(source)
     found = _marker().detect(clip.samples, clip.sample_rate)
     click.echo(
@@ -71,6 +71,8 @@ def detect(source: str) -> None:
                 "watermarked": found.watermarked,
                 "confidence": round(found.confidence, 4),
                 "generation_id": found.generation_id,
+                "tempo": round(found.tempo, 3) if found.watermarked else None,
+                "pitch_semitones": round(found.pitch_semitones, 2) if found.watermarked else None,
             }
         )
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Request, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.auth import Caller, TenantCaller
 from gateway.routes.schemas import when
@@ -20,6 +20,8 @@ class DetectOut(BaseModel):
     watermarked: bool
     confidence: float
     generation_id: int | None
+    tempo: float | None = Field(None, description="how many times faster the clip plays than the marked original")
+    pitch_semitones: float | None = Field(None, description="how far its pitch was shifted, in semitones")
 
 
 class ProvenanceOut(BaseModel):
@@ -43,6 +45,8 @@ def detect(request: Request, file: Annotated[UploadFile, File()], caller: Caller
         watermarked=reply.watermarked,
         confidence=round(reply.confidence, 4),
         generation_id=reply.generation_id if reply.has_generation_id else None,
+        tempo=round(reply.tempo, 3) if reply.watermarked else None,
+        pitch_semitones=round(reply.pitch_semitones, 2) if reply.watermarked else None,
     )
 
 

@@ -91,3 +91,24 @@ def decode(soft: np.ndarray, info_bits: int) -> np.ndarray:
         decoded[:, step] = np.where(state >> (MEMORY - 1), 1.0, -1.0)
         state = _PREVIOUS[state, choices[step, rows, state].astype(np.int64)]
     return decoded[:, :info_bits]
+
+
+_OUTPUTS_SINGLE = np.ascontiguousarray(_OUTPUTS.astype(np.float32))
+
+
+def decode_scored(soft: np.ndarray, info_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """`decode` through the compiled forward pass (`trellis`), for many candidates, and each one's
+    score: Σ soft × the decoded codeword (the final path metric), which over Σ |soft| says how well
+    the soft values agree with any codeword at all (1.0: fully; unmarked audio ~0.8)."""
+    from kit.watermark import trellis  # numba: only the scale search waits for it
+
+    soft = np.asarray(soft, np.float32)
+    candidates, steps = soft.shape[0], soft.shape[1] // RATE_INVERSE
+    scores, choices = trellis.forward(np.ascontiguousarray(soft.T), _OUTPUTS_SINGLE, STATES)
+    state = np.zeros(candidates, np.int64)
+    rows = np.arange(candidates)
+    decoded = np.zeros((candidates, steps), np.float32)
+    for step in range(steps - 1, -1, -1):
+        decoded[:, step] = np.where(state >> (MEMORY - 1), 1.0, -1.0)
+        state = ((state << 1) & (STATES - 1)) | choices[step, state, rows]
+    return decoded[:, :info_bits], scores

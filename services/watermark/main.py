@@ -26,6 +26,7 @@ def build(settings: WatermarkSettings) -> ServiceProcess:
     engine = make_engine(settings.database_url, settings.db_pool_size)
     uow = SqlUnitOfWork(engine)
     marker = Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db)
+    marker.prepare()  # the tempo/pitch search's compiled decoder, before the first request
     marking = Marking(uow, marker, SystemClock())
     workers: list[BackgroundWorker] = []
     if settings.run_workers:

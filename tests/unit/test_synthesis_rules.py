@@ -130,4 +130,4 @@ def test_speaker_marks_a_stream_in_segments_that_detect_as_one_mark():
     assert across.watermarked and across.generation_id == 77
     bounds = np.cumsum([0] + [len(p) for p in pieces])
     afresh = np.concatenate([marker.embed(speech[a:b], rate, 77) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-    assert marker.detect(afresh, rate, search_speed=False).confidence < found.confidence
+    assert marker.detect(afresh, rate, search_scales=False).confidence < found.confidence

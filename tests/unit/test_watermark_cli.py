@@ -22,8 +22,15 @@ def test_embed_then_detect_prints_one_json_object(tmp_path):
     assert detected.exit_code == 0, detected.output
     body = json.loads(detected.output)
     assert body["watermarked"] is True and body["generation_id"] == 4242 and 0 < body["confidence"] <= 1
+    assert body["tempo"] == 1.0 and body["pitch_semitones"] == 0.0  # read as it is, no edit
     clean = json.loads(runner.invoke(cli, ["watermark", "detect", "--in", str(source)], env=env).output)
-    assert clean == {"watermarked": False, "confidence": 0.0, "generation_id": None}
+    assert clean == {
+        "watermarked": False,
+        "confidence": 0.0,
+        "generation_id": None,
+        "tempo": None,
+        "pitch_semitones": None,
+    }
 
 
 def test_clear_errors_without_key_or_with_bad_input(tmp_path):

@@ -52,8 +52,8 @@ def test_other_rates_round_trip(marker):
 
 def test_wrong_key_and_unmarked_audio_are_not_detected(marker, marked):
     _, audio = marked
-    assert not Watermarker(bytes(range(1, 33))).detect(audio, RATE, search_speed=False).watermarked
-    assert not marker.detect(speechlike(8.0, seed=5), RATE, search_speed=False).watermarked
+    assert not Watermarker(bytes(range(1, 33))).detect(audio, RATE, search_scales=False).watermarked
+    assert not marker.detect(speechlike(8.0, seed=5), RATE, search_scales=False).watermarked
     assert not marker.detect(np.zeros(RATE * 4, np.float32), RATE).watermarked
 
 
@@ -106,7 +106,7 @@ def test_a_dull_voice_keeps_its_mark_under_white_noise(marker):
     audio = marker.embed(dull, RATE, 0x5EED)
     for seed in range(6):
         noise = np.random.default_rng(seed).normal(0, np.sqrt(np.mean(audio**2) / 100), len(audio))
-        found = marker.detect((audio + noise).astype(np.float32), RATE, search_speed=False)
+        found = marker.detect((audio + noise).astype(np.float32), RATE, search_scales=False)
         assert (found.watermarked, found.generation_id) == (True, 0x5EED), seed
 
 

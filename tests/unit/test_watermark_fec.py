@@ -44,3 +44,20 @@ def test_batch_equals_one_by_one():
     soft = fec.encode(_words(6, seed=3)) + rng.normal(0, 1.0, (6, 140))
     together = fec.decode(soft, 64)
     assert all(np.array_equal(together[i], fec.decode(soft[i : i + 1], 64)[0]) for i in range(6))
+
+
+def test_the_compiled_decoder_agrees_with_the_array_one_and_scores_agreement():
+    rng = np.random.default_rng(7)
+    bits = rng.choice(np.array([-1.0, 1.0]), size=(50, 64))
+    codewords = fec.encode(bits)
+    noisy = codewords + rng.normal(0, 0.8, codewords.shape)
+    plain = fec.decode(noisy, 64)
+    compiled, scores = fec.decode_scored(noisy, 64)
+    assert np.array_equal(plain, compiled)
+    assert np.allclose(scores, (fec.encode(compiled) * noisy).sum(axis=1), rtol=1e-4)
+    # An intact codeword agrees fully; noise of the same size does not.
+    _, intact = fec.decode_scored(codewords, 64)
+    assert np.allclose(intact, np.abs(codewords).sum(axis=1))
+    pure_noise = rng.normal(0, 1, codewords.shape)
+    _, noise_scores = fec.decode_scored(pure_noise, 64)
+    assert (noise_scores / np.abs(pure_noise).sum(axis=1)).max() < 0.95

@@ -33,6 +33,8 @@ class WatermarkServicer(watermark_pb2_grpc.WatermarkServiceServicer):
             confidence=found.confidence,
             generation_id=found.generation_id or 0,
             has_generation_id=found.generation_id is not None,
+            tempo=found.tempo if found.watermarked else 0.0,
+            pitch_semitones=found.pitch_semitones if found.watermarked else 0.0,
         )
 
     def GetProvenance(self, request, context):
