@@ -9,7 +9,9 @@ import grpc
 import pytest
 from confluent_kafka import Producer
 
+from bench.audio_edits import tempo
 from cli import samples
+from kit.audio.codec import decode, encode
 from kit.events.envelope import headers_for, pack
 from kit.events.kafka import client_config
 from kit.events.topics import GENERATION_LIFECYCLE, full_name
@@ -133,6 +135,13 @@ def test_rest_detect_and_provenance(watermark, gateway_factory, stub, speech, ne
     )
     assert detected.status_code == 200
     assert detected.json()["watermarked"] and detected.json()["generation_id"] == marked.generation_id
+    assert (detected.json()["tempo"], detected.json()["pitch_semitones"]) == (1.0, 0.0)
+    # Played 1.25× faster at the same pitch (a player's speed-up): still found, and the edit named.
+    clip = decode(marked.audio, target_rate=None)
+    faster = encode(tempo(clip.samples, clip.sample_rate, 1.25), clip.sample_rate, "wav")
+    edited = client.post("/v1/watermark/detect", headers=auth(other), files={"file": ("fast.wav", faster, "audio/wav")})
+    assert edited.status_code == 200 and edited.json()["generation_id"] == marked.generation_id
+    assert abs(edited.json()["tempo"] - 1.25) < 0.03 and edited.json()["pitch_semitones"] == 0.0
     mine = client.get(f"/v1/generations/{marked.generation_id}/provenance", headers=auth(key)).json()
     theirs = client.get(f"/v1/generations/{marked.generation_id}/provenance", headers=auth(other)).json()
     assert mine["full_record"] and mine["tenant_id"]
