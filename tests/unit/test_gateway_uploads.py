@@ -24,7 +24,13 @@ def test_upload_reaches_the_service_whole():
         "/v1/watermark/detect", files={"file": ("a.wav", data)}, headers=AUTH
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"watermarked": False, "confidence": 0.01, "generation_id": None}
+    assert answer.json() == {
+        "watermarked": False,
+        "confidence": 0.01,
+        "generation_id": None,
+        "tempo": None,
+        "pitch_semitones": None,
+    }
     assert watermark.detected == [data]
 
 
