@@ -186,7 +186,7 @@ class Watermarker:
         decoded = fec.decode(np.concatenate(softs), INFO_BITS)
         ids = self._read_ids(decoded)
         found = [i for i, generation_id in enumerate(ids) if generation_id is not None]
-        if not found:  # the common case for unmarked audio, tried at every speed: no confidence to work out
+        if not found:  # the common case for unmarked audio: no confidence to work out
             return Detection(False, 0.0, None)
         # How intact the mark is: the share of ±α each coded bit holds in the decoded codeword's direction.
         confidence = self._confidence(decoded[found], np.concatenate(projections)[found])
@@ -200,7 +200,7 @@ class Watermarker:
         return agreement.sum(axis=-1) / np.maximum((projection != 0).sum(axis=-1), 1)
 
     def _scale_search(self, x: np.ndarray) -> Detection | None:
-        """The mark after a tempo change, a pitch shift or both (`scales` has the grid).
+        """The mark after a tempo change, a pitch shift or both (`scales.PLAN` lists the readings).
 
         Candidates per (tempo, pitch, offset): the PRESELECT block starts whose projections look most
         like a mark (every bit near ±α, none near 0: their mean magnitude is large next to their power)
