@@ -51,9 +51,14 @@ def band_power(spec: np.ndarray) -> np.ndarray:
     return power(spec[: slots * SLOT_HOPS, BINS].astype(np.complex128))
 
 
+def decibels(power: np.ndarray) -> np.ndarray:
+    """|X|² → dB, with a floor far below anything audible."""
+    return 10 * np.log10(np.maximum(power, 1e-18))
+
+
 def cell_levels(power: np.ndarray) -> np.ndarray:
     """Log magnitude (dB) per cell (…, slots, GROUPS) from |X|² of the band (…, hops, BINS)."""
-    return cell_mean(10 * np.log10(np.maximum(power, 1e-18)))
+    return cell_mean(decibels(power))
 
 
 def reliable(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,20 +71,8 @@ def reliable(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     centred = (centred - group_mean) * weight
     padded = np.pad(centred, [(0, 0)] * (levels.ndim - 1) + [(1, 1)], mode="edge")
     centred = (centred - (padded[..., :-2] + padded[..., 2:]) / 2) * weight
-    floor = _percentile(np.where(active, levels, FLOOR_DB), NOISE_PERCENTILE)
+    floor = np.percentile(np.where(active, levels, FLOOR_DB), NOISE_PERCENTILE, axis=-2, keepdims=True)
     return centred, np.clip((levels - floor) / RELIABLE_DB, 0.0, 1.0) * weight
-
-
-def _percentile(values: np.ndarray, q: float) -> np.ndarray:
-    """np.percentile(values, q, axis=-2, keepdims=True) (linear interpolation), from a partition
-    instead of a full sort: the detector's scale search takes it for thousands of candidates."""
-    count = values.shape[-2]
-    position = q / 100 * (count - 1)
-    low = int(np.floor(position))
-    high = min(low + 1, count - 1)
-    ranked = np.partition(values, (low, high), axis=-2)
-    below = ranked[..., low : low + 1, :]
-    return below + (position - low) * (ranked[..., high : high + 1, :] - below)
 
 
 def blocks(array: np.ndarray) -> np.ndarray:

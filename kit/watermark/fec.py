@@ -84,6 +84,12 @@ def decode(soft: np.ndarray, info_bits: int) -> np.ndarray:
         choice = total[:, :, 1] > total[:, :, 0]
         choices[step] = choice
         metric = np.where(choice, total[:, :, 1], total[:, :, 0])
+    return _trace_back(choices, info_bits)
+
+
+def _trace_back(choices: np.ndarray, info_bits: int) -> np.ndarray:
+    """Each step's choices (steps, candidates, STATES) → the survivor path's bits, from the zero state back."""
+    steps, candidates = choices.shape[:2]
     state = np.zeros(candidates, np.int64)
     rows = np.arange(candidates)
     decoded = np.zeros((candidates, steps), np.float32)
@@ -102,13 +108,6 @@ def decode_scored(soft: np.ndarray, info_bits: int) -> tuple[np.ndarray, np.ndar
     the soft values agree with any codeword at all (1.0: fully; unmarked audio ~0.8)."""
     from kit.watermark import trellis  # numba: only the scale search waits for it
 
-    soft = np.asarray(soft, np.float32)
-    candidates, steps = soft.shape[0], soft.shape[1] // RATE_INVERSE
-    scores, choices = trellis.forward(np.ascontiguousarray(soft.T), _OUTPUTS_SINGLE, STATES)
-    state = np.zeros(candidates, np.int64)
-    rows = np.arange(candidates)
-    decoded = np.zeros((candidates, steps), np.float32)
-    for step in range(steps - 1, -1, -1):
-        decoded[:, step] = np.where(state >> (MEMORY - 1), 1.0, -1.0)
-        state = ((state << 1) & (STATES - 1)) | choices[step, state, rows]
-    return decoded[:, :info_bits], scores
+    soft_by_bit = np.ascontiguousarray(np.asarray(soft, np.float32).T)
+    scores, choices = trellis.forward(soft_by_bit, _OUTPUTS_SINGLE, STATES)  # choices: (steps, STATES, candidates)
+    return _trace_back(choices.transpose(0, 2, 1), info_bits), scores

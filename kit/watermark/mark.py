@@ -220,8 +220,9 @@ class Watermarker:
                 looks = (np.abs(soft).mean(axis=1) ** 2 / np.maximum((soft**2).mean(axis=1), 1e-30)).reshape(-1, SLOTS)
                 rows = np.argpartition(-looks, PRESELECT, axis=1)[:, :PRESELECT]
                 chosen = (rows + SLOTS * np.arange(len(rows))[:, None]).reshape(-1)
-                decoded, score = fec.decode_scored(soft[chosen], INFO_BITS)
-                agreement = score / np.maximum(np.abs(soft[chosen]).sum(axis=1), 1e-30)
+                picked = soft[chosen]
+                decoded, score = fec.decode_scored(picked, INFO_BITS)
+                agreement = score / np.maximum(np.abs(picked).sum(axis=1), 1e-30)
                 for index in np.argsort(-agreement)[: min(budget, int((agreement >= PRESENCE).sum()))]:
                     budget -= 1
                     (generation_id,) = self._read_ids(decoded[index : index + 1])

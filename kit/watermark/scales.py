@@ -20,10 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 
-from kit.watermark.cells import BINS, GROUP, GROUPS, SLOT_HOPS, SLOT_SAMPLES, SLOTS
-from kit.watermark.spectrum import HOP, N_FFT, WINDOW
+from kit.watermark.cells import BINS, GROUP, GROUPS, SLOT_HOPS, SLOT_SAMPLES, SLOTS, decibels, power
+from kit.watermark.spectrum import HOP, N_FFT, stft
 
 DENSE_HOP = 64  # 4 ms: a hop read at any tempo is at most 2 ms from a computed frame
 TEMPO_STEP, TEMPO_LOW, TEMPO_HIGH = 1.02, 0.78, 1.56
@@ -84,8 +83,8 @@ def _plan() -> tuple[Row, ...]:
         else:
             pitches = PITCHES[:1]  # the original pitch only
         rows.append((float(tempo), pitches))
-    matrices = {len(p): _pitch_matrix(p) for _, p in rows}
-    return tuple(Row(tempo, pitches, matrices[len(pitches)]) for tempo, pitches in rows)
+    matrices = {tuple(p): _pitch_matrix(p) for _, p in rows}  # three distinct pitch sets, one matrix each
+    return tuple(Row(tempo, pitches, matrices[tuple(pitches)]) for tempo, pitches in rows)
 
 
 PLAN = _plan()
@@ -97,10 +96,7 @@ class DenseSpectrogram:
 
     def __init__(self, x: np.ndarray, start: int = 0) -> None:
         self.start = start
-        frames = 1 + (len(x) - N_FFT) // DENSE_HOP if len(x) >= N_FFT else 0
-        windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float32), N_FFT)[::DENSE_HOP][:frames]
-        spec = scipy.fft.rfft(windows * WINDOW, axis=1)[:, LOW_BIN:HIGH_BIN]
-        self.levels = (10 * np.log10(np.maximum(spec.real**2 + spec.imag**2, 1e-18))).astype(np.float32)
+        self.levels = decibels(power(stft(x.astype(np.float32), DENSE_HOP)[:, LOW_BIN:HIGH_BIN])).astype(np.float32)
         self.length = len(x)
 
     def slots(self, tempo: float) -> int:

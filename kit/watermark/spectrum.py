@@ -11,11 +11,11 @@ HOP = 512
 WINDOW = np.sqrt(np.hanning(N_FFT + 1)[:-1]).astype(np.float32)
 
 
-def stft(x: np.ndarray) -> np.ndarray:
-    frames = 1 + (len(x) - N_FFT) // HOP if len(x) >= N_FFT else 0
+def stft(x: np.ndarray, hop: int = HOP) -> np.ndarray:
+    frames = 1 + (len(x) - N_FFT) // hop if len(x) >= N_FFT else 0
     if frames <= 0:
         return np.zeros((0, N_FFT // 2 + 1), np.complex64)
-    windows = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP][:frames]
+    windows = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::hop][:frames]
     return scipy.fft.rfft(windows * WINDOW, axis=1)  # numpy's rfft is several times slower on float32
 
 
