@@ -75,6 +75,8 @@ class KitSettings(BaseSettings):
     # Mark strength α in dB (quality/robustness trade-off: docs/watermark.md); any strength detects.
     watermark_strength_db: float = 1.5
 
+    # gRPC targets. Several replicas: "ipv4:127.0.0.1:50053,127.0.0.1:50063" or "dns:///synthesis:50053"
+    # (a headless Service); calls are spread over every address (kit/grpc/client.py: round_robin).
     tenancy_addr: str = f"127.0.0.1:{SERVICE_PORTS['tenancy']}"
     embedding_addr: str = f"127.0.0.1:{SERVICE_PORTS['embedding']}"
     synthesis_addr: str = f"127.0.0.1:{SERVICE_PORTS['synthesis']}"
@@ -105,6 +107,10 @@ class ServiceSettings(KitSettings):
     shutdown_grace_seconds: float = 10.0
     # Background loops (outbox relay, consumers) can be turned off, e.g. for a read-only replica.
     run_workers: bool = True
+    # Which part of a service this process runs, where the service has both (synthesis, embedding):
+    # "edge" serves the gRPC API, "worker" runs the Kafka consumers (builds, jobs, analysis), "all" both
+    # (the local stack). Edges and workers then scale separately (deploy/helm: Deployments per role).
+    role: Literal["all", "edge", "worker"] = "all"
     relay_batch_size: int = 200
     relay_poll_seconds: float = 0.2
     consumer_max_attempts: int = 5

@@ -26,6 +26,9 @@ class TopicSpec:
 TENANT_EVENTS = TopicSpec("timbre.tenant.v1", 3, {"retention.ms": str(30 * DAY_MS)})
 VOICE_LIFECYCLE = TopicSpec("timbre.voice.lifecycle.v1", 6, {"retention.ms": str(30 * DAY_MS)})
 GENERATION_LIFECYCLE = TopicSpec("timbre.generation.lifecycle.v1", 6, {"retention.ms": str(14 * DAY_MS)})
+# Long-form jobs of the tiers served by a dedicated worker pool (TIMBRE_DEDICATED_TIERS, e.g. enterprise):
+# their own topic, so their own workers (TIMBRE_JOB_POOL=dedicated) scale on its lag alone.
+DEDICATED_JOBS = TopicSpec("timbre.generation.dedicated.v1", 6, {"retention.ms": str(14 * DAY_MS)})
 USAGE = TopicSpec("timbre.usage.v1", 6, {"retention.ms": str(90 * DAY_MS)})
 # Billing's verdicts on tenants (key = tenant id): tenancy suspends and restores from them.
 BILLING_EVENTS = TopicSpec("timbre.billing.v1", 3, {"retention.ms": str(30 * DAY_MS)})
@@ -37,7 +40,15 @@ SPEAKER_INDEX = TopicSpec(
     dead_letter=False,
 )
 
-ALL_TOPICS = [TENANT_EVENTS, VOICE_LIFECYCLE, GENERATION_LIFECYCLE, USAGE, BILLING_EVENTS, SPEAKER_INDEX]
+ALL_TOPICS = [
+    TENANT_EVENTS,
+    VOICE_LIFECYCLE,
+    GENERATION_LIFECYCLE,
+    DEDICATED_JOBS,
+    USAGE,
+    BILLING_EVENTS,
+    SPEAKER_INDEX,
+]
 
 
 def checkpoint_topic(service: str) -> TopicSpec:
@@ -80,3 +91,24 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], prefix: str = "", time
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
     return created
+
+
+def grow_partitions(bootstrap: str, specs: list[TopicSpec], partitions: int, prefix: str = "") -> dict[str, int]:
+    """Give each topic at least `partitions` partitions (Kafka can add partitions, never remove them);
+    returns {topic: new count} for those grown.
+
+    A consumer group runs at most one consumer per partition, so a queue's partition count caps the
+    workers that can share it (KEDA's Kafka scaler caps replicas there too): grow it before scaling past
+    it. New partitions change which partition a key maps to, so grow in a quiet moment; jobs keep no
+    order across keys, so nothing else depends on it."""
+    from confluent_kafka.admin import NewPartitions
+
+    admin = AdminClient(client_config(bootstrap))
+    names = [full_name(prefix, s.name) for s in specs]
+    current = {name: len(admin.list_topics(name, timeout=30).topics[name].partitions) for name in names}
+    wanted = [NewPartitions(name, partitions) for name, count in current.items() if count < partitions]
+    if not wanted:
+        return {}
+    for future in admin.create_partitions(wanted, operation_timeout=30).values():
+        future.result()
+    return {p.topic: partitions for p in wanted}

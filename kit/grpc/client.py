@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +64,12 @@ class _ContextInterceptor(
         return continuation(self._details(details), request_iterator)
 
 
+# Every call picks the next ready address the target resolves to: replicas behind one target
+# ("ipv4:a,b", or "dns:///" + a headless Kubernetes Service) share the load, and a dead one is skipped.
+# gRPC's default (pick_first) would pin a client's every call to one replica for the channel's life.
+SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+
+
 def open_channel(
     address: str, token: TokenProvider | None = None, default_timeout: float | None = 30.0
 ) -> grpc.Channel:
@@ -71,6 +78,7 @@ def open_channel(
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.service_config", SERVICE_CONFIG),
         ],
     )
     return grpc.intercept_channel(channel, _ContextInterceptor(token, default_timeout))

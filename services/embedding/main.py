@@ -72,20 +72,25 @@ class EmbeddingApp:
         )
 
     def process(self) -> ServiceProcess:
+        """An edge serves the API; a worker runs the analysis consumer; both keep the speaker index (the
+        edge answers from it, the worker's duplicate check searches it) and are ready once it caught up."""
         settings = self.settings
         workers: list[BackgroundWorker] = [self.index_sync]
         if settings.run_workers:
-            workers += [
-                EventConsumer(
-                    "embedding-voices",
-                    [VOICE_LIFECYCLE],
-                    handlers(self.voices, self.uow.joined),
-                    self.engine,
-                    SCHEMA,
-                    settings.kafka_bootstrap,
-                    settings.topic_prefix,
-                    settings.consumer_max_attempts,
-                ),
+            if settings.role != "edge":
+                workers.append(
+                    EventConsumer(
+                        "embedding-voices",
+                        [VOICE_LIFECYCLE],
+                        handlers(self.voices, self.uow.joined),
+                        self.engine,
+                        SCHEMA,
+                        settings.kafka_bootstrap,
+                        settings.topic_prefix,
+                        settings.consumer_max_attempts,
+                    )
+                )
+            workers.append(
                 OutboxRelay(
                     self.engine,
                     SCHEMA,
@@ -94,17 +99,16 @@ class EmbeddingApp:
                     settings.topic_prefix,
                     settings.relay_batch_size,
                     settings.relay_poll_seconds,
-                ),
-            ]
+                )
+            )
+        servicer = (
+            embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
+            EmbeddingServicer(self.voices, self.consents),
+            embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
+        )
         definition = ServiceDefinition(
             name=settings.service_name,
-            servicers=[
-                (
-                    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
-                    EmbeddingServicer(self.voices, self.consents),
-                    embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
-                )
-            ],
+            servicers=[] if settings.role == "worker" else [servicer],
             verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
             workers=workers,
             on_stop=[self.engine.dispose],

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from kit.config import ServiceSettings
+from kit.contract_codes import TIER_NAMES
 
 
 class SynthesisSettings(ServiceSettings):
@@ -22,6 +25,11 @@ class SynthesisSettings(ServiceSettings):
     # A job whose worker died is picked up again when its event is redelivered; after this many
     # starts it fails for good.
     job_max_attempts: int = 3
+    # Tiers whose jobs go to the dedicated pool's topic (comma-separated, e.g. "enterprise"); empty: none.
+    dedicated_tiers: str = ""
+    # Which jobs a worker runs: "shared" (every other tier's, and voice builds), "dedicated" (the
+    # dedicated tiers' only), "all" (both: one process serves everything, as the local stack does).
+    job_pool: Literal["all", "shared", "dedicated"] = "all"
     # The longest a job (100000 characters: ~1.7 h of speech, ~30 min on one CPU thread) or a voice
     # build may run; the consumer group waits this long before it gives the work to another worker.
     job_max_seconds: int = 7200
@@ -33,3 +41,10 @@ class SynthesisSettings(ServiceSettings):
     # An endpoint is disabled after this many failed deliveries in a row.
     webhook_disable_after: int = 5
     webhook_poll_seconds: float = 0.5
+
+    def dedicated_tier_names(self) -> frozenset[str]:
+        names = frozenset(t.strip() for t in self.dedicated_tiers.split(",") if t.strip())
+        unknown = names - set(TIER_NAMES.values())
+        if unknown:
+            raise ValueError(f"TIMBRE_DEDICATED_TIERS names unknown tiers: {', '.join(sorted(unknown))}")
+        return names

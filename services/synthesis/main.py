@@ -12,7 +12,7 @@ from kit.events.consumer import EventConsumer
 from kit.events.lag import LagMonitor
 from kit.events.outbox import Outbox
 from kit.events.relay import OutboxRelay
-from kit.events.topics import GENERATION_LIFECYCLE, VOICE_LIFECYCLE
+from kit.events.topics import DEDICATED_JOBS, GENERATION_LIFECYCLE, VOICE_LIFECYCLE, TopicSpec
 from kit.grpc.auth import JwksVerifier
 from kit.grpc.server import ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
@@ -38,6 +38,7 @@ from timbre.v1 import synthesis_pb2, synthesis_pb2_grpc
 
 VOICES_GROUP = "synthesis-voices"
 JOBS_GROUP = "synthesis-jobs"
+DEDICATED_JOBS_GROUP = "synthesis-jobs-dedicated"
 
 
 class SynthesisApp:
@@ -67,7 +68,15 @@ class SynthesisApp:
             worker_class_of(settings.worker_class, self.engine.device),
         )
         self.webhooks = Webhooks(self.uow, clock)
-        self.jobs = Jobs(self.uow, store, self.speaker, self.webhooks, settings.job_max_attempts, clock)
+        self.jobs = Jobs(
+            self.uow,
+            store,
+            self.speaker,
+            self.webhooks,
+            settings.job_max_attempts,
+            clock,
+            settings.dedicated_tier_names(),
+        )
         self.builds = VoiceBuilds(store, self.artifacts, self.engine, clock)
         self.deliverer = Deliverer(
             self.uow,
@@ -80,50 +89,53 @@ class SynthesisApp:
         )
 
     def workers(self) -> list:
+        """The background loops of this process's role: an edge only relays its outbox; a worker also
+        consumes its pool's queues (voice builds go to the shared pool), delivers webhooks and reports
+        its queues' lag."""
         s = self.settings
-        return [
-            EventConsumer(
-                VOICES_GROUP,
-                [VOICE_LIFECYCLE],
-                voice_handlers(self.builds, self.uow),
-                self.db,
-                SCHEMA,
-                s.kafka_bootstrap,
-                s.topic_prefix,
-                s.consumer_max_attempts,
-                max_poll_interval_seconds=s.build_max_seconds,
-            ),
-            EventConsumer(
-                JOBS_GROUP,
-                [GENERATION_LIFECYCLE],
-                job_handlers(self.jobs, self.uow),
-                self.db,
-                SCHEMA,
-                s.kafka_bootstrap,
-                s.topic_prefix,
-                s.consumer_max_attempts,
-                max_poll_interval_seconds=s.job_max_seconds,
-            ),
-            OutboxRelay(
-                self.db,
-                SCHEMA,
-                s.service_name,
-                s.kafka_bootstrap,
-                s.topic_prefix,
-                s.relay_batch_size,
-                s.relay_poll_seconds,
-            ),
-            self.deliverer,
-            LagMonitor(
-                metrics.QUEUE_DEPTH, "jobs", JOBS_GROUP, GENERATION_LIFECYCLE, s.kafka_bootstrap, s.topic_prefix
-            ),
-        ]
+        relay = OutboxRelay(
+            self.db, SCHEMA, s.service_name, s.kafka_bootstrap, s.topic_prefix, s.relay_batch_size, s.relay_poll_seconds
+        )
+        if s.role == "edge":
+            return [relay]
+        shared, dedicated = s.job_pool in ("all", "shared"), s.job_pool in ("all", "dedicated")
+        loops: list = []
+        if shared:
+            loops.append(self._consumer(VOICES_GROUP, VOICE_LIFECYCLE, voice_handlers(self.builds, self.uow)))
+            loops.append(self._consumer(JOBS_GROUP, GENERATION_LIFECYCLE, job_handlers(self.jobs, self.uow)))
+            loops.append(self._lag("jobs", JOBS_GROUP, GENERATION_LIFECYCLE))
+        if dedicated:
+            loops.append(self._consumer(DEDICATED_JOBS_GROUP, DEDICATED_JOBS, job_handlers(self.jobs, self.uow)))
+            loops.append(self._lag("jobs-dedicated", DEDICATED_JOBS_GROUP, DEDICATED_JOBS))
+        return [*loops, relay, self.deliverer]
+
+    def _consumer(self, group: str, topic: TopicSpec, handlers: dict) -> EventConsumer:
+        s = self.settings
+        slowest = s.build_max_seconds if topic is VOICE_LIFECYCLE else s.job_max_seconds
+        return EventConsumer(
+            group,
+            [topic],
+            handlers,
+            self.db,
+            SCHEMA,
+            s.kafka_bootstrap,
+            s.topic_prefix,
+            s.consumer_max_attempts,
+            max_poll_interval_seconds=slowest,
+        )
+
+    def _lag(self, queue: str, group: str, topic: TopicSpec) -> LagMonitor:
+        s = self.settings
+        return LagMonitor(metrics.QUEUE_DEPTH, queue, group, topic, s.kafka_bootstrap, s.topic_prefix)
 
     def process(self) -> ServiceProcess:
         settings = self.settings
         definition = ServiceDefinition(
             name=settings.service_name,
-            servicers=[
+            # A worker serves only health and reflection: callers reach the API through the edges.
+            servicers=[]
+            if settings.role == "worker"
+            else [
                 (
                     synthesis_pb2_grpc.add_SynthesisServiceServicer_to_server,
                     SynthesisServicer(self.speaker, self.jobs, self.webhooks),

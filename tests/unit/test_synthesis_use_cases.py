@@ -15,7 +15,7 @@ import pytest
 import structlog
 
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded
-from kit.events.topics import GENERATION_LIFECYCLE
+from kit.events.topics import DEDICATED_JOBS, GENERATION_LIFECYCLE
 from kit.grpc.auth import Principal, reset_principal, set_principal
 from kit.paging import PageRequest
 from kit.storage.keys import artifact_key
@@ -328,6 +328,18 @@ def test_a_job_is_claimed_run_recorded_and_its_reservation_committed(world):
     assert [d.webhook_id for d in w.uow.tables.deliveries.values()] == [hook.webhook_id]
     run_job(w, job.job_id)  # redelivered after it finished: nothing happens again
     assert len(w.uow.tables.generations) == 1 and w.quotas.committed == [job.reservation_id]
+
+
+def test_jobs_of_a_dedicated_tier_wait_on_the_dedicated_pools_topic_and_run_the_same(world):
+    w = world
+    w.jobs.dedicated_tiers = frozenset({"enterprise"})
+    enterprise = Caller(TENANT, "key-2", common_pb2.TIER_ENTERPRISE)
+    shared = w.jobs.submit(CALLER, w.request())
+    dedicated = w.jobs.submit(enterprise, w.request())
+    queued = {key: topic for topic, key, _ in w.uow.tables.events}
+    assert queued == {shared.job_id: GENERATION_LIFECYCLE.name, dedicated.job_id: DEDICATED_JOBS.name}
+    run_job(w, dedicated.job_id)  # a dedicated worker runs it as any worker would
+    assert w.jobs.get(TENANT, dedicated.job_id).state == "succeeded"
 
 
 def test_a_job_is_retried_and_fails_for_good_after_its_attempts(world):

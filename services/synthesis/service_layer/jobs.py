@@ -19,7 +19,7 @@ import numpy as np
 from kit.audio.codec import content_type, encode
 from kit.clock import Clock, SystemClock
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, TimbreError
-from kit.events.topics import GENERATION_LIFECYCLE
+from kit.events.topics import DEDICATED_JOBS, GENERATION_LIFECYCLE, TopicSpec
 from kit.ids import is_uuid
 from kit.logging import get_logger
 from kit.paging import Page, PageRequest
@@ -74,8 +74,10 @@ class Jobs:
         webhooks: Webhooks,
         max_attempts: int = 3,
         clock: Clock | None = None,
+        dedicated_tiers: frozenset[str] = frozenset(),
     ) -> None:
         self.uow = uow
+        self.dedicated_tiers = dedicated_tiers
         self.store = store
         self.speaker = speaker
         self.webhooks = webhooks
@@ -116,7 +118,7 @@ class Jobs:
                     )
                 )
                 repo.stage(
-                    GENERATION_LIFECYCLE,
+                    self.queue_of(caller),
                     job_id,
                     events_pb2.GenerationRequested(
                         job_id=job_id,
@@ -196,6 +198,10 @@ class Jobs:
         return JobAudio(
             total, job.format, content_type(job.format), self._chunks(job.audio_key, offset, end, chunk_bytes)
         )
+
+    def queue_of(self, caller: Caller) -> TopicSpec:
+        """Where a job waits for a worker: its tier's dedicated pool, or the shared one."""
+        return DEDICATED_JOBS if caller.tier_name in self.dedicated_tiers else GENERATION_LIFECYCLE
 
     def _chunks(self, key: str, start: int, end: int, chunk_bytes: int) -> Iterator[bytes]:
         for at in range(start, end, chunk_bytes):
