@@ -98,18 +98,31 @@ def _wait_voice(http: httpx.Client, voice_id: str, analysed_only: bool = False, 
 
 @click.command()
 @click.option("--gateway", default=GATEWAY, show_default=True)
-def demo(gateway: str) -> None:
+@click.option(
+    "--no-stack",
+    is_flag=True,
+    help="Run against a stack already up elsewhere (compose, a cluster): TIMBRE_TENANCY_ADDR and "
+    "TIMBRE_OPERATOR_SECRET say where and how to create the tenant; state goes to TIMBRE_STATE_DIR.",
+)
+def demo(gateway: str, no_stack: bool) -> None:
     """Start the stack and run the main job."""
     from cli import samples
     from devstack import stack
 
-    _step(1, "stack up")
-    stack.up()
-    settings = KitSettings()  # reads the secrets `stack up` wrote
+    if no_stack:
+        _step(1, f"the stack behind {gateway} (not started here)")
+        settings = KitSettings()
+        state = settings.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+    else:
+        _step(1, "stack up")
+        stack.up()
+        settings = KitSettings()  # reads the secrets `stack up` wrote
+        state = stack.state_paths().root
 
     with httpx.Client(base_url=gateway, timeout=60) as http:
         _step(2, "the demo tenant (operator creates it once)")
-        api_key = _demo_tenant(settings, stack.state_paths().root, http)
+        api_key = _demo_tenant(settings, state, http)
         http.headers["Authorization"] = f"Bearer {api_key}"
 
         _step(3, "GET /v1/me")
@@ -148,7 +161,7 @@ def demo(gateway: str) -> None:
             raise click.ClickException(f"the sample voice was {voice['status']}: {voice.get('status_detail')}")
 
         _step(7, "speak one Thai and one English sentence (POST /v1/voices/{id}/speech; English streamed)")
-        out = stack.state_paths().root / "demo"
+        out = state / "demo"
         out.mkdir(exist_ok=True)
         clips = {}
         for language, text in SENTENCES.items():

@@ -58,6 +58,7 @@ COMMANDS = {
     "stack": ("cli.stack:stack", "The local stack on 127.0.0.1."),
     "admin": ("cli.admin:admin", "Operator commands (need TIMBRE_OPERATOR_SECRET)."),
     "demo": ("cli.demo:demo", "Start the stack and run the main job."),
+    "migrate": ("cli.migrate:migrate", "Migrate every schema and create the Kafka topics (deployments run it first)."),
     "models": ("cli.models:models", "The model store (MODEL_PATH, default ~/.cache/timbre/models)."),
     "watermark": ("cli.watermark:watermark", "Embed or detect Timbre's watermark in local files."),
     "engine": ("cli.engine:engine", "Clone a voice from reference audio and speak text with it, locally."),
