@@ -21,14 +21,15 @@ import click
 def migrate(job_partitions: int | None) -> None:
     """Migrate every schema and create the Kafka topics (deployments run it first).
 
-    Reads TIMBRE_DATABASE_URL, TIMBRE_KAFKA_BOOTSTRAP and TIMBRE_TOPIC_PREFIX."""
+    Reads TIMBRE_DATABASE_URL, TIMBRE_KAFKA_BOOTSTRAP, TIMBRE_TOPIC_PREFIX and
+    TIMBRE_KAFKA_REPLICATION_FACTOR (replicas of each topic it creates)."""
     from devstack.stack import SCHEMAS, ensure_all_topics, migrate_all
     from kit.config import KitSettings
 
     settings = KitSettings()
     migrate_all(settings.database_url)
     click.echo(f"migrations: {len(SCHEMAS)} schemas at head ({', '.join(SCHEMAS)})")
-    created = ensure_all_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    created = ensure_all_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.kafka_replication_factor)
     click.echo(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ""))
     if job_partitions:
         from kit.events.topics import DEDICATED_JOBS, GENERATION_LIFECYCLE, grow_partitions

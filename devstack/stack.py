@@ -95,10 +95,10 @@ def migrate_all(database_url: str) -> None:
         upgrade(REPO / folder, schema, database_url)
 
 
-def ensure_all_topics(bootstrap: str, prefix: str = "") -> list[str]:
+def ensure_all_topics(bootstrap: str, prefix: str = "", replication_factor: int = 1) -> list[str]:
     from kit.events.topics import ensure_topics, specs_for
 
-    return ensure_topics(bootstrap, specs_for(list(SCHEMAS)), prefix)
+    return ensure_topics(bootstrap, specs_for(list(SCHEMAS)), prefix, replication_factor=replication_factor)
 
 
 def infra_up(with_s3: bool = False, quiet: bool = False) -> dict[str, str]:

@@ -50,6 +50,8 @@ class KitSettings(BaseSettings):
     db_pool_size: int = 10
 
     kafka_bootstrap: str = "127.0.0.1:59092"
+    # Replicas of each topic `timbre migrate` creates: 1 on one broker, 3 on a production cluster.
+    kafka_replication_factor: int = 1
     # Prepended to every topic and consumer group; lets test runs share one broker safely.
     topic_prefix: str = ""
 
@@ -100,6 +102,11 @@ class ServiceSettings(KitSettings):
 
     service_name: str = "service"
     grpc_host: str = "127.0.0.1"
+    # Where /metrics listens: loopback locally; 0.0.0.0 in a pod, so Prometheus can scrape it.
+    metrics_host: str = "127.0.0.1"
+    # Clients re-resolve a target's addresses when a connection ends: closing connections after this age
+    # lets round-robin clients find replicas added since they connected (0: never).
+    grpc_max_connection_age_seconds: float = 300.0
     # None: the service's well-known port; 0: any free port (tests).
     grpc_port: int | None = None
     metrics_port: int | None = None

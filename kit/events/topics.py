@@ -71,12 +71,19 @@ def specs_for(services: list[str]) -> list[TopicSpec]:
     return specs
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec], prefix: str = "", timeout: float = 30.0) -> list[str]:
+def ensure_topics(
+    bootstrap: str, specs: list[TopicSpec], prefix: str = "", timeout: float = 30.0, replication_factor: int = 1
+) -> list[str]:
     """Create missing topics; returns the names created. Existing topics are left as they are."""
     admin = AdminClient(client_config(bootstrap))
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = [
-        NewTopic(full_name(prefix, s.name), num_partitions=s.partitions, replication_factor=1, config=s.config)
+        NewTopic(
+            full_name(prefix, s.name),
+            num_partitions=s.partitions,
+            replication_factor=replication_factor,
+            config=s.config,
+        )
         for s in specs
         if full_name(prefix, s.name) not in existing
     ]

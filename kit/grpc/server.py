@@ -46,6 +46,15 @@ class ServiceDefinition:
     ready: Callable[[], bool] | None = None
 
 
+def _connection_age(seconds: float) -> list[tuple[str, int]]:
+    """Connections end after `seconds` (calls in flight get as long again to finish), so round-robin
+    clients reconnect through name resolution and spread over replicas started since."""
+    if seconds <= 0:
+        return []
+    millis = int(seconds * 1000)
+    return [("grpc.max_connection_age_ms", millis), ("grpc.max_connection_age_grace_ms", millis)]
+
+
 class ServiceProcess:
     def __init__(self, definition: ServiceDefinition, settings: ServiceSettings) -> None:
         self.definition = definition
@@ -59,6 +68,7 @@ class ServiceProcess:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                *_connection_age(settings.grpc_max_connection_age_seconds),
             ],
         )
         names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
@@ -124,7 +134,7 @@ class ServiceProcess:
 
     def serve_forever(self) -> None:
         """Start, expose metrics, and block until SIGTERM/SIGINT; then shut down gracefully."""
-        serve_metrics(self.settings.metrics_port or 0)
+        serve_metrics(self.settings.metrics_port or 0, self.settings.metrics_host)
         self.start()
         stopping = threading.Event()
 
