@@ -277,6 +277,8 @@ filesystem is read-only), local Stripe off. */}}
   value: /tmp/timbre
 - name: TIMBRE_STRIPE_LOCAL
   value: "false"
+- name: TIMBRE_KAFKA_REPLICATION_FACTOR
+  value: {{ .Values.kafka.replicationFactor | default 1 | quote }}
 - name: HOME
   value: /tmp
 - name: XDG_CACHE_HOME
