@@ -120,6 +120,8 @@ class ServiceSettings(KitSettings):
     role: Literal["all", "edge", "worker"] = "all"
     relay_batch_size: int = 200
     relay_poll_seconds: float = 0.2
+    # Outbox rows are deleted this long after they reached Kafka (0: kept for ever).
+    outbox_retention_days: float = 7.0
     consumer_max_attempts: int = 5
 
     def model_post_init(self, __context) -> None:  # noqa: D401 - pydantic hook

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import zlib
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from sqlalchemy import Engine, MetaData, func, select, text, update
+from sqlalchemy import Engine, MetaData, delete, func, select, text, update
 
 from kit.db.tables import outbox_table
 from kit.events.kafka import client_config
@@ -37,6 +38,7 @@ class OutboxRelay:
         prefix: str = "",
         batch_size: int = 200,
         poll_seconds: float = 0.2,
+        retention_days: float = 7.0,
     ) -> None:
         self.name = f"outbox-relay-{service}"
         self.engine = engine
@@ -46,6 +48,8 @@ class OutboxRelay:
         self.prefix = prefix
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.retention_days = retention_days
+        self._next_purge = 0.0
         self.checkpoint_topic = full_name(prefix, checkpoint_topic(service).name)
         self.transactional_id = f"{prefix}timbre-outbox-{service}"
         self._lock_key = zlib.crc32(self.transactional_id.encode())
@@ -67,6 +71,7 @@ class OutboxRelay:
                 self.recover()
                 while not stop.is_set():
                     if self.relay_batch(producer) == 0:
+                        self._purge_when_due()
                         stop.wait(self.poll_seconds)
             finally:
                 lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key})
@@ -120,6 +125,41 @@ class OutboxRelay:
                 .where(self.table.c.id.in_(ids), self.table.c.sent_at.is_(None))
                 .values(sent_at=func.now())
             )
+
+    # --- retention ---------------------------------------------------------------------------
+
+    PURGE_EVERY_SECONDS = 600.0
+    PURGE_BATCH = 5000
+
+    def _purge_when_due(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_purge:
+            self._next_purge = now + self.PURGE_EVERY_SECONDS
+            self.purge_sent()
+
+    def purge_sent(self) -> int:
+        """Delete rows sent more than retention_days ago, a batch per transaction (short locks): Kafka
+        holds them now, and the table would otherwise grow by every event the service ever wrote.
+        Unsent rows are never touched. Returns how many went."""
+        if self.retention_days <= 0:
+            return 0
+        cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, self.retention_days * 86400)
+        removed = 0
+        while True:
+            oldest = (
+                select(self.table.c.id)
+                .where(self.table.c.sent_at.is_not(None), self.table.c.sent_at < cutoff)
+                .order_by(self.table.c.id)
+                .limit(self.PURGE_BATCH)
+            )
+            with self.engine.begin() as conn:
+                count = conn.execute(delete(self.table).where(self.table.c.id.in_(oldest.scalar_subquery()))).rowcount
+            removed += count
+            if count < self.PURGE_BATCH:
+                break
+        if removed:
+            log.info("outbox_purged", rows=removed, retention_days=self.retention_days)
+        return removed
 
     # --- recovery ----------------------------------------------------------------------------
 

@@ -125,6 +125,7 @@ def build(settings: BillingSettings) -> ServiceProcess:
                 settings.topic_prefix,
                 settings.relay_batch_size,
                 settings.relay_poll_seconds,
+                settings.outbox_retention_days,
             ),
         ]
     definition = ServiceDefinition(

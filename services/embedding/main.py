@@ -99,6 +99,7 @@ class EmbeddingApp:
                     settings.topic_prefix,
                     settings.relay_batch_size,
                     settings.relay_poll_seconds,
+                    settings.outbox_retention_days,
                 )
             )
         servicer = (

@@ -94,7 +94,14 @@ class SynthesisApp:
         its queues' lag."""
         s = self.settings
         relay = OutboxRelay(
-            self.db, SCHEMA, s.service_name, s.kafka_bootstrap, s.topic_prefix, s.relay_batch_size, s.relay_poll_seconds
+            self.db,
+            SCHEMA,
+            s.service_name,
+            s.kafka_bootstrap,
+            s.topic_prefix,
+            s.relay_batch_size,
+            s.relay_poll_seconds,
+            s.outbox_retention_days,
         )
         if s.role == "edge":
             return [relay]

@@ -73,6 +73,7 @@ def build(settings: TenancySettings) -> ServiceProcess:
                 settings.topic_prefix,
                 settings.relay_batch_size,
                 settings.relay_poll_seconds,
+                settings.outbox_retention_days,
             ),
             QuotaSweeper(quotas, settings.quota_sweep_seconds),
             billing_consumer(settings, uow),

@@ -87,3 +87,26 @@ def test_outbox_delivers_exactly_once_across_relay_crashes(engine, infra):
         event = unpack(record.value())
         by_key[record.key()].append(int(event.payload.generation_ref[1:]))
     assert all(seq == sorted(seq) for seq in by_key.values())
+
+
+def test_rows_sent_longer_ago_than_the_retention_are_purged_and_nothing_else(engine, infra):
+    run = uuid.uuid4().hex[:8]
+    schema = f"relaypurge_{run}"
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    table = outbox_table(MetaData(), schema)
+    table.create(engine)
+    ages = {"old-sent": 10, "recent-sent": 1, "old-unsent": None}  # days since sent (None: never sent)
+    with engine.begin() as conn:
+        for key, days in ages.items():
+            sent = None if days is None else func.now() - text(f"interval '{days} days'")
+            conn.execute(
+                table.insert().values(event_id=str(uuid.uuid4()), topic="t", key=key, payload=b"x", sent_at=sent)
+            )
+    relay = OutboxRelay(engine, schema, f"relaypurge{run}", infra.kafka_bootstrap, retention_days=7)
+    relay.PURGE_BATCH = 1  # several batches, as a large backlog would take
+    assert relay.purge_sent() == 1
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(table.c.key)).scalars()) == ["old-unsent", "recent-sent"]
+    assert relay.purge_sent() == 0
+    assert OutboxRelay(engine, schema, f"relaypurge{run}", infra.kafka_bootstrap, retention_days=0).purge_sent() == 0
