@@ -16,6 +16,9 @@ help:
 	@echo "make lint     ruff (lint + format check), mypy, import contracts, buf lint + format check + breaking-change check against HEAD~1"
 	@echo "make format   ruff format + ruff check --fix"
 	@echo "make bench    benchmarks (bench/)"
+	@echo "make images   container images (deploy/docker) on Timbre's own Docker daemon; VARIANT=cuda for the GPU image"
+	@echo "make compose-up|compose-down   the stack as containers (deploy/compose; gateway http://127.0.0.1:18080); VOLUMES=1 removes its volumes too"
+	@echo "make test-containers   images, then the compose stack runs the demo flow (tests/containers)"
 
 # Debian packages (the one list: scripts/install_system.sh); a quick check when nothing is missing.
 system:
@@ -94,3 +97,24 @@ bench: proto
 
 clean: down
 	rm -rf .run timbre/v1
+
+# --- containers (deploy/docker, deploy/compose) -------------------------------------------------
+.PHONY: container-tools images compose-up compose-down test-containers
+
+# docker.io, debootstrap, docker-compose (apt-get when run as root).
+container-tools:
+	@scripts/install_container_tools.sh
+
+# Base rootfs (debootstrap) -> timbre/base -> timbre/timbre:$(VARIANT) and the infrastructure images;
+# quick when nothing changed. Starts Timbre's dockerd (scripts/start_dockerd.sh) when none answers.
+images: container-tools stripe-mock
+	scripts/build_images.sh
+
+compose-up: images models
+	scripts/compose.sh up
+
+compose-down: container-tools
+	scripts/compose.sh down $(if $(VOLUMES),-v)
+
+test-containers: images models
+	$(PY) -m pytest -m containers tests/containers
