@@ -19,6 +19,7 @@ help:
 	@echo "make images   container images (deploy/docker) on Timbre's own Docker daemon; VARIANT=cuda for the GPU image"
 	@echo "make compose-up|compose-down   the stack as containers (deploy/compose; gateway http://127.0.0.1:18080); VOLUMES=1 removes its volumes too"
 	@echo "make test-containers   images, then the compose stack runs the demo flow (tests/containers)"
+	@echo "make helm-check   lint, render and validate the Helm chart (deploy/helm/timbre)"
 
 # Debian packages (the one list: scripts/install_system.sh); a quick check when nothing is missing.
 system:
@@ -82,8 +83,12 @@ status: venv
 demo: models stripe-mock
 	$(TIMBRE) demo
 
+# Every test: unit, integration, e2e, the scale-out processes, the Helm chart's checks; then the
+# container stage (images + the compose stack running the demo), skipped with its reason where no
+# Docker daemon can start.
 test: models stripe-mock lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not containers"
+	$(MAKE) --no-print-directory test-containers
 
 test-unit: proto
 	$(PY) -m pytest tests/unit
@@ -116,5 +121,20 @@ compose-up: images models
 compose-down: container-tools
 	scripts/compose.sh down $(if $(VOLUMES),-v)
 
-test-containers: images models
+# The test starts Timbre's Docker daemon and builds the images itself (a no-op when current), and skips
+# with the reason where no daemon can start (not root, no docker.io): so a failed tools install is
+# reported by the test, not here.
+test-containers: models stripe-mock
+	-@scripts/install_container_tools.sh
 	$(PY) -m pytest -m containers tests/containers
+
+# --- Kubernetes (deploy/helm) -------------------------------------------------------------------
+.PHONY: deploy-tools helm-check
+
+# helm, kubernetes-validate, checkov and the CRD schema packages, pinned, into ~/.cache/timbre (instant when there).
+deploy-tools:
+	@scripts/install_deploy_tools.sh
+
+# The Helm chart: lint --strict, render the four values sets, Kubernetes/CRD schemas, checkov (offline).
+helm-check:
+	@scripts/check_helm.sh
