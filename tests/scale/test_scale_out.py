@@ -126,11 +126,27 @@ def _ready_voice(scaled: Cluster, http: httpx.Client, speaker: str, name: str) -
     )
     ready = _wait_voice(http, voice_id, lambda v: v["status"] != "processing")
     assert ready["status"] == "ready", ready
+    _wait_speakable(http, voice_id)
     return voice_id
 
 
-def _events(scaled: Cluster, topic: str) -> list:
-    return [unpack(r.value()) for r in read_all(full_name(scaled.prefix, topic), KitSettings().kafka_bootstrap)]
+def _wait_speakable(http: httpx.Client, voice_id: str, timeout: float = 60) -> None:
+    """Until synthesis has heard of the consent too: the voice is ready once built, and the consent
+    reaches synthesis's read model through its own event, which may come a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = http.post(f"/v1/voices/{voice_id}/speech", json={"text": "Hi.", "language": "en", "format": "mp3"})
+        if reply.status_code == 200:
+            return
+        assert reply.json().get("reason") == "CONSENT_REQUIRED" and time.monotonic() < deadline, reply.text
+        time.sleep(0.5)
+
+
+def _events(scaled: Cluster, topic: str, expect: int | None = None) -> list:
+    """Every event of the cluster's `topic`; with `expect`, waits until there are at least that many
+    (an outbox relay publishes moments after the commit that the test may already have seen)."""
+    records = read_all(full_name(scaled.prefix, topic), KitSettings().kafka_bootstrap, expect=expect, timeout=120)
+    return [unpack(r.value()) for r in records]
 
 
 def _starts(scaled: Cluster) -> list[tuple[str, int]]:
@@ -204,12 +220,15 @@ def test_jobs_spread_over_workers_and_a_killed_workers_job_completes_once(cluste
         f"done {time.monotonic() - killed_at:.0f}s after the kill"
     )
     assert set(per_worker) == set(pids) and all(n > 0 for n in per_worker.values())
-    assert long_runs[0] == victim.pid and long_runs[-1] != victim.pid and len(long_runs) == 2
+    # Started by the victim, finished elsewhere (a rebalance may hand it on once more before it ends).
+    assert long_runs[0] == victim.pid and victim.pid not in long_runs[1:] and len(long_runs) >= 2
 
     # One generation and one usage event for the killed job (and for every other job).
     with_gen = [s["generation_id"] for s in states.values()]
     assert all(with_gen) and len(set(with_gen)) == JOBS
-    usage = Counter(e.payload.generation_ref for e in _events(scaled, USAGE.name) if e.type.endswith("UsageRecorded"))
+    usage = Counter(
+        e.payload.generation_ref for e in _events(scaled, USAGE.name, expect=JOBS) if e.type.endswith("UsageRecorded")
+    )
     assert usage[long_job] == 1 and all(usage[j] == 1 for j in jobs)
     completed = Counter(
         e.payload.job_id for e in _events(scaled, GENERATION_LIFECYCLE.name) if e.type.endswith("GenerationCompleted")
@@ -279,13 +298,22 @@ def test_200_concurrent_requests_through_both_gateways_never_oversell_the_quota(
     api_key, tenant_id = _tenant(scaled, "pro", "Scale load", with_id=True)  # 5 at once, 500,000 characters
     clients = _clients(scaled, api_key)
     voice_id = _ready_voice(scaled, clients[0], "en-us+f4", "Load")
-    _use_up_to(scaled, tenant_id, PRO_CHARACTERS - LEFT)
+    spoken = clients[0].get("/v1/me").raise_for_status().json()["usage"]["characters_used"]  # the readiness probe
+    _use_up_to(scaled, tenant_id, PRO_CHARACTERS - LEFT - spoken)
     running: list[int] = []
     done = threading.Event()
+    # One client per thread: an httpx client's connection pool is not for 200 threads at once.
+    local = threading.local()
+
+    def client(index: int) -> httpx.Client:
+        if not hasattr(local, "clients"):
+            local.clients = _clients(scaled, api_key)
+        return local.clients[index % 2]
 
     def watch() -> None:
+        (watcher_client, _) = _clients(scaled, api_key)
         while not done.is_set():
-            running.append(clients[0].get("/v1/me").raise_for_status().json()["usage"]["jobs_running"])
+            running.append(watcher_client.get("/v1/me").raise_for_status().json()["usage"]["jobs_running"])
             time.sleep(0.1)
 
     def speak(index: int) -> tuple[int, int]:
@@ -293,7 +321,7 @@ def test_200_concurrent_requests_through_both_gateways_never_oversell_the_quota(
         its Retry-After asks (sooner here: 1-2 s). (final status, concurrency refusals)"""
         busy = 0
         while True:
-            reply = clients[index % 2].post(
+            reply = client(index).post(
                 f"/v1/voices/{voice_id}/speech", json={"text": REQUEST_TEXT, "language": "en", "format": "mp3"}
             )
             if reply.status_code == 429 and reply.json()["reason"] == "CONCURRENCY_LIMIT":
