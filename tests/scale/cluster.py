@@ -123,8 +123,9 @@ class Cluster:
             "PYTHONUNBUFFERED": "1",
         }
 
-    def _proc(self, name: str, module: str, extra: dict[str, str], kind: str = "grpc") -> Proc:
-        port, metrics = free_port(), free_port()
+    def _proc(self, name: str, module: str, extra: dict[str, str], kind: str = "grpc", port: int | None = None) -> Proc:
+        """`port`: one its callers were already given (the targets are set before the servers start)."""
+        port, metrics = port or free_port(), free_port()
         env = {**self.env, **extra, "TIMBRE_METRICS_PORT": str(metrics)}
         env["TIMBRE_GATEWAY_PORT" if kind == "http" else "TIMBRE_GRPC_PORT"] = str(port)
         proc = Proc(name, module, env, port, kind, metrics)
@@ -150,24 +151,18 @@ class Cluster:
         extra = {"billing": stripe_env(KitSettings())}  # billing alone talks to Stripe (here stripe-mock)
         first: list[Proc] = []
         for name, port in singles.items():
-            proc = self._proc(name, f"services.{name}.main", extra.get(name, {}))
-            proc.port = port
-            proc.env["TIMBRE_GRPC_PORT"] = str(port)
+            proc = self._proc(name, f"services.{name}.main", extra.get(name, {}), port=port)
             first.append(proc)
         first[0].start().wait_ready(timeout)  # everyone fetches tenancy's signing keys at start
         for proc in first[1:]:
             proc.start()
         self.embedding = []
         for i, port in enumerate(embedding):
-            proc = self._proc(f"embedding-{i}", "services.embedding.main", {})
-            proc.port = port
-            proc.env["TIMBRE_GRPC_PORT"] = str(port)
+            proc = self._proc(f"embedding-{i}", "services.embedding.main", {}, port=port)
             self.embedding.append(proc.start())
         self.edges = []
         for i, port in enumerate(edges):
-            proc = self._proc(f"synthesis-edge-{i}", "services.synthesis.main", {"TIMBRE_ROLE": "edge"})
-            proc.port = port
-            proc.env["TIMBRE_GRPC_PORT"] = str(port)
+            proc = self._proc(f"synthesis-edge-{i}", "services.synthesis.main", {"TIMBRE_ROLE": "edge"}, port=port)
             self.edges.append(proc.start())
         self.workers = [
             self._proc(

@@ -12,6 +12,7 @@ Figures go to stdout (`pytest -s tests/scale`) and to docs/deploy.md."""
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
 import threading
@@ -22,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from cli.admin import grant_written_consent
 from cli.client import operator_channel
@@ -56,8 +57,6 @@ def cluster(infra, engine):
         conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
     ensure_database(PG_PORT, DATABASE)
     started = time.monotonic()
-    import os
-
     scaled = Cluster(Layout(), dict(os.environ), DATABASE)
     migrate_all(scaled.database_url)
     ensure_all_topics(infra.kafka_bootstrap, scaled.prefix)
@@ -234,8 +233,6 @@ def test_jobs_spread_over_workers_and_a_killed_workers_job_completes_once(cluste
         e.payload.job_id for e in _events(scaled, GENERATION_LIFECYCLE.name) if e.type.endswith("GenerationCompleted")
     )
     assert completed[long_job] == 1
-    from sqlalchemy import create_engine
-
     db = create_engine(scaled.database_url)
     try:
         with db.connect() as conn:
