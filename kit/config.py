@@ -6,14 +6,19 @@ process reads, so nothing secret is hard-coded and operator/service grants stay 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kit.errors import FailedPrecondition
+
+if TYPE_CHECKING:
+    from kit.crypto.envelope import KekRing
 
 ENV_FILE = os.environ.get("TIMBRE_ENV_FILE", ".run/secrets.env")
 
@@ -76,6 +81,13 @@ class KitSettings(BaseSettings):
     watermark_key: SecretStr | None = None
     # Mark strength α in dB (quality/robustness trade-off: docs/watermark.md); any strength detects.
     watermark_strength_db: float = 1.5
+    # Envelope encryption at rest (kit/crypto): the key-encryption key that wraps every voice's data key
+    # (32 bytes, hex or base64), its id (stored with each wrapped key), and retired KEKs that still unwrap
+    # ("id:key,id:key") until `timbre keys rotate` has rewrapped every data key. No default: `make up`
+    # writes a random one, production takes it from its secret store.
+    data_kek: SecretStr | None = None
+    data_kek_id: str = "kek-1"
+    data_keks_retired: SecretStr | None = None
 
     # gRPC targets. Several replicas: "ipv4:127.0.0.1:50053,127.0.0.1:50063" or "dns:///synthesis:50053"
     # (a headless Service); calls are spread over every address (kit/grpc/client.py: round_robin).
@@ -95,6 +107,33 @@ class KitSettings(BaseSettings):
         if len(key) < 16:
             raise FailedPrecondition("TIMBRE_WATERMARK_KEY must hold at least 16 bytes")
         return key
+
+    def kek_ring(self) -> KekRing:
+        """The data-key KEKs: the current one wraps, the retired ones only unwrap."""
+        from kit.crypto.envelope import KekRing  # kit.crypto imports kit.storage, which imports this module
+
+        if self.data_kek is None:
+            raise FailedPrecondition("TIMBRE_DATA_KEK is not set (32 bytes, hex or base64)")
+        keks = {self.data_kek_id: _kek_bytes("TIMBRE_DATA_KEK", self.data_kek.get_secret_value())}
+        retired = self.data_keks_retired.get_secret_value() if self.data_keks_retired else ""
+        for entry in filter(None, (part.strip() for part in retired.split(","))):
+            kek_id, sep, value = entry.partition(":")
+            if not sep or not kek_id:
+                raise FailedPrecondition("TIMBRE_DATA_KEKS_RETIRED must read id:key,id:key")
+            keks.setdefault(kek_id, _kek_bytes(f"retired KEK {kek_id!r}", value))
+        return KekRing(self.data_kek_id, keks)
+
+
+def _kek_bytes(name: str, value: str) -> bytes:
+    """A 32-byte key from hex (64 characters) or base64."""
+    value = value.strip()
+    try:
+        key = bytes.fromhex(value) if len(value) == 64 else base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise FailedPrecondition(f"{name} must be hex or base64") from exc
+    if len(key) != 32:
+        raise FailedPrecondition(f"{name} must hold 32 bytes")
+    return key
 
 
 class ServiceSettings(KitSettings):

@@ -1,0 +1,1 @@
+"""Outbound network policy shared by services that call addresses their tenants choose."""
