@@ -7,6 +7,7 @@ import torch
 from kit.audio.codec import preload_resampler
 from kit.audio.vad import SileroVad
 from kit.clients.tenancy import TenancyConnection, jwks_fetcher
+from kit.crypto import VoiceVault
 from kit.db.engine import make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.outbox import Outbox
@@ -51,14 +52,16 @@ class EmbeddingApp:
         self.index_sync = IndexSync(self.index, settings.kafka_bootstrap, settings.topic_prefix, encoder.name)
         self.quotas: Quotas = quotas or TenancyQuotas(TenancyConnection(settings, settings.service_name))
         duplicate_threshold, verify_threshold = settings.thresholds()
+        objects = open_store(settings)
         self.voices = Voices(
             self.uow,
-            open_store(settings),
+            objects,
             self.analyzer,
             self.index,
             self.quotas,
             duplicate_threshold,
             ready_on_embedded=not settings.voices_built_by_synthesis,
+            vault=VoiceVault(objects, settings.kek_ring()),
         )
         marker = Watermarker(settings.watermark_key_bytes()) if settings.watermark_key else None
         self.consents = Consents(

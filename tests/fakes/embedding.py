@@ -11,10 +11,14 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
+from kit.crypto import WrappedKey
 from kit.events.topics import TopicSpec
 from kit.paging import PageRequest
+from services.embedding.domain.audit import AuditEvent
 from services.embedding.domain.voice import DELETED, Challenge, Consent, Sample, Voice
+from tests.fakes.audit import FakeAuditLog
 from tests.fakes.clock import FakeClock
+from tests.fakes.data_keys import FakeDataKeys
 
 M = TypeVar("M", bound=Message)
 
@@ -34,6 +38,8 @@ class EmbeddingState:
     challenges: dict[str, Challenge] = field(default_factory=dict)
     consents: list[Consent] = field(default_factory=list)
     events: list[StagedEvent] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
+    data_keys: dict[str, WrappedKey] = field(default_factory=dict)
 
 
 class FakeVoiceRepository:
@@ -131,6 +137,8 @@ class FakeTransaction:
     def __init__(self, state: EmbeddingState, clock: FakeClock) -> None:
         self.voices = FakeVoiceRepository(state, clock)
         self.outbox = FakeOutbox(state)
+        self.audit = FakeAuditLog(state.audit, clock)
+        self.data_keys = FakeDataKeys(state.data_keys)
 
 
 class FakeUnitOfWork:

@@ -77,3 +77,21 @@ def test_upload_streams_are_reassembled_and_checked():
     assert caught.value.reason == "AUDIO_TOO_LARGE"
     with pytest.raises(InvalidArgument):
         collect(_stream(meta, meta), 100)
+
+
+def test_upload_collection_refuses_a_file_over_its_own_cap_as_it_arrives():
+    meta = embedding_pb2.EnrollVoiceRequest(metadata=embedding_pb2.EnrollVoiceMetadata(name="n"))
+    chunk = lambda i, data: embedding_pb2.EnrollVoiceRequest(  # noqa: E731
+        chunk=embedding_pb2.AudioChunk(file_index=i, filename=f"f{i}", data=data)
+    )
+    _, files = collect(_stream(meta, chunk(0, b"a" * 50), chunk(1, b"b" * 50)), 1000, max_file_bytes=50)
+    assert [len(f.data) for f in files] == [50, 50]
+
+    def endless():
+        yield meta
+        while True:
+            yield chunk(0, b"a" * 40)
+
+    with pytest.raises(InvalidArgument) as caught:  # the stream is not read to its end
+        collect(endless(), 10**9, max_file_bytes=100)
+    assert caught.value.reason == "AUDIO_TOO_LARGE" and "f0" in str(caught.value)

@@ -66,7 +66,10 @@ class Voice:
         return replace(self, status=READY, status_reason="", progress=1.0)
 
     def disabled(self) -> Voice:
-        return replace(self, status=DISABLED, status_reason="CONSENT_REQUIRED", status_detail="consent was revoked")
+        """Consent revoked: the voice's data goes, its embedding too (it must be enrolled again)."""
+        return replace(
+            self, status=DISABLED, status_reason="CONSENT_REQUIRED", status_detail="consent was revoked", embedding=None
+        )
 
     def deleted(self) -> Voice:
         return replace(self, status=DELETED, status_reason="", status_detail="", embedding=None)

@@ -7,9 +7,13 @@ from typing import cast
 
 from kit.errors import InvalidArgument
 from kit.grpc.auth import current_principal
+from kit.grpc.client_address import forwarded_address, peer_host
 from kit.grpc.convert import page_request, page_response, ts
+from kit.logging import current
+from services.embedding.domain.audit import Actor, AuditEvent
 from services.embedding.domain.voice import Consent, Voice
 from services.embedding.grpc_api.uploads import collect
+from services.embedding.service_layer.audit import AuditTrail
 from services.embedding.service_layer.consent import Consents, ConsentTerms
 from services.embedding.service_layer.voices import Voices
 from timbre.v1 import embedding_pb2, embedding_pb2_grpc
@@ -61,6 +65,43 @@ def consent_message(row: Consent) -> embedding_pb2.Consent:
     )
 
 
+def audit_message(row: AuditEvent) -> embedding_pb2.AuditEvent:
+    actor = row.actor
+    return embedding_pb2.AuditEvent(
+        event_id=row.event_id,
+        action=row.action,
+        voice_id=row.voice_id or "",
+        consent_id=row.consent_id or "",
+        actor=embedding_pb2.AuditActor(
+            kind=actor.kind,
+            key_id=actor.key_id,
+            address=actor.address,
+            address_source=actor.address_source,
+            peer=actor.peer,
+        ),
+        request_id=actor.request_id,
+        time=ts(row.at),
+        detail=row.detail,
+    )
+
+
+def actor_of(context) -> Actor:
+    """Who is calling, for the audit log: the token's role and API key, the client's address as the
+    gateway forwarded it (else the gRPC peer), and the request id."""
+    principal = current_principal()
+    metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+    peer = peer_host(context.peer() or "")
+    forwarded = forwarded_address(metadata)
+    return Actor(
+        kind=principal.role,
+        key_id=principal.key_id or "",
+        address=forwarded or peer,
+        address_source="forwarded" if forwarded else "peer",
+        peer=peer,
+        request_id=current("request_id") or "",
+    )
+
+
 def terms_of(details: embedding_pb2.ConsentDetails) -> ConsentTerms:
     if not details.HasField("expire_time"):
         raise InvalidArgument("details.expire_time is required")
@@ -73,10 +114,14 @@ def terms_of(details: embedding_pb2.ConsentDetails) -> ConsentTerms:
     )
 
 
+SAMPLE_CHUNK_BYTES = 1024 * 1024
+
+
 class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
-    def __init__(self, voices: Voices, consents: Consents) -> None:
+    def __init__(self, voices: Voices, consents: Consents, audit: AuditTrail | None = None) -> None:
         self.voices = voices
         self.consents = consents
+        self.audit = audit or AuditTrail(voices.uow)
 
     def _voice(self, row: Voice) -> embedding_pb2.Voice:
         return voice_message(row, self.voices.has_consent(row.id))
@@ -84,9 +129,15 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
     def EnrollVoice(self, request_iterator, context):
         tenant_id = current_principal().tenant_scope()
         policy = self.voices.policy
-        metadata, files = collect(request_iterator, policy.max_total_bytes, policy.max_files)
+        metadata, files = collect(request_iterator, policy.max_total_bytes, policy.max_files, policy.max_file_bytes)
         row = self.voices.enroll(
-            tenant_id, metadata.name, files, metadata.transcript, metadata.language, metadata.idempotency_key
+            tenant_id,
+            metadata.name,
+            files,
+            metadata.transcript,
+            metadata.language,
+            metadata.idempotency_key,
+            actor=actor_of(context),
         )
         return embedding_pb2.EnrollVoiceResponse(voice=self._voice(row))
 
@@ -99,7 +150,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         return embedding_pb2.ListVoicesResponse(voices=[self._voice(v) for v in page.items], page=page_response(page))
 
     def DeleteVoice(self, request, context):
-        self.voices.delete(current_principal().tenant_scope(), request.voice_id)
+        self.voices.delete(current_principal().tenant_scope(), request.voice_id, actor_of(context))
         return embedding_pb2.DeleteVoiceResponse()
 
     def VerifySpeaker(self, request_iterator, context):
@@ -107,11 +158,13 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         voice_id, files = collect(request_iterator, self.voices.policy.max_file_bytes, 1)
         if not files:
             raise InvalidArgument("audio is required")
-        score, threshold = self.consents.verify(tenant_id, voice_id, files[0].data)
+        score, threshold = self.consents.verify(tenant_id, voice_id, files[0].data, actor_of(context))
         return embedding_pb2.VerifySpeakerResponse(score=score, threshold=threshold, same_speaker=score >= threshold)
 
     def CreateConsentChallenge(self, request, context):
-        row, statement = self.consents.challenge(current_principal().tenant_scope(), request.voice_id, request.language)
+        row, statement = self.consents.challenge(
+            current_principal().tenant_scope(), request.voice_id, request.language, actor_of(context)
+        )
         return embedding_pb2.CreateConsentChallengeResponse(
             challenge_id=row.id, statement=statement, phrase=row.phrase, expire_time=ts(row.expires_at)
         )
@@ -122,7 +175,12 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         if not files:
             raise InvalidArgument("the consent recording is required")
         row = self.consents.submit_spoken(
-            tenant_id, metadata.voice_id, metadata.challenge_id, terms_of(metadata.details), files[0].data
+            tenant_id,
+            metadata.voice_id,
+            metadata.challenge_id,
+            terms_of(metadata.details),
+            files[0].data,
+            actor_of(context),
         )
         return embedding_pb2.SubmitConsentResponse(consent=consent_message(row))
 
@@ -131,14 +189,26 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         principal.require_operator()
         tenant_id = self.voices.owner_of(request.voice_id)
         row = self.consents.grant_written(
-            tenant_id, request.voice_id, request.document_sha256, terms_of(request.details)
+            tenant_id, request.voice_id, request.document_sha256, terms_of(request.details), actor_of(context)
         )
         return embedding_pb2.GrantWrittenConsentResponse(consent=consent_message(row))
 
     def RevokeConsent(self, request, context):
-        row = self.consents.revoke(current_principal().tenant_scope(), request.voice_id)
+        row = self.consents.revoke(current_principal().tenant_scope(), request.voice_id, actor_of(context))
         return embedding_pb2.RevokeConsentResponse(consent=consent_message(row))
+
+    def ListAuditEvents(self, request, context):
+        page = self.audit.list(current_principal().tenant_scope(), page_request(request.page), request.voice_id)
+        return embedding_pb2.ListAuditEventsResponse(
+            events=[audit_message(e) for e in page.items], page=page_response(page)
+        )
 
     def GetConsent(self, request, context):
         row = self.consents.get(current_principal().tenant_scope(), request.voice_id)
         return embedding_pb2.GetConsentResponse(consent=consent_message(row))
+
+    def ReadVoiceSample(self, request, context):
+        current_principal().require_privileged()
+        data = self.voices.read_sample(request.voice_id, request.object_key)
+        for at in range(0, len(data), SAMPLE_CHUNK_BYTES):
+            yield embedding_pb2.ReadVoiceSampleResponse(chunk=data[at : at + SAMPLE_CHUNK_BYTES])

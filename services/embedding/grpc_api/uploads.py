@@ -10,8 +10,11 @@ from services.embedding.service_layer.voices import Upload
 MAX_CHUNK = 1024 * 1024
 
 
-def collect(requests: Iterable, max_total_bytes: int, max_files: int = 20):
-    """(metadata message, [Upload]) from a stream of {metadata | chunk} messages."""
+def collect(requests: Iterable, max_total_bytes: int, max_files: int = 20, max_file_bytes: int | None = None):
+    """(metadata message, [Upload]) from a stream of {metadata | chunk} messages.
+
+    The caps are checked per chunk, as it arrives: a stream over them is refused before more of it is
+    held in memory (a file over max_file_bytes, the whole over max_total_bytes)."""
     metadata = None
     files: dict[int, tuple[str, bytearray]] = {}
     total = 0
@@ -33,6 +36,8 @@ def collect(requests: Iterable, max_total_bytes: int, max_files: int = 20):
         if total > max_total_bytes:
             raise InvalidArgument(f"upload exceeds {max_total_bytes} bytes", reason="AUDIO_TOO_LARGE")
         name, data = files.setdefault(chunk.file_index, (chunk.filename or f"file{chunk.file_index}", bytearray()))
+        if max_file_bytes is not None and len(data) + len(chunk.data) > max_file_bytes:
+            raise InvalidArgument(f"{name} exceeds {max_file_bytes} bytes", reason="AUDIO_TOO_LARGE")
         data.extend(chunk.data)
     if metadata is None:
         raise InvalidArgument("empty request stream")

@@ -1,8 +1,9 @@
 """Consent: spoken (challenge phrase, speaker verification, ASR for English) or written (operator).
 
-Revocation disables the voice at once; its samples and artifacts are deleted by the clean-up
-consumer of ConsentRevoked. The voice stays in the speaker index, so its owner stays protected
-against other tenants cloning them.
+Revocation disables the voice at once and, in the same transaction, deletes its data key (its
+samples and consent recordings become unreadable, backups included) and tombstones its speaker-index
+entry (the issue asks that no embedding of a revoked voice remains); the objects themselves are deleted
+by the clean-up consumer of ConsentRevoked.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from kit.errors import FailedPrecondition, InvalidArgument, NotFound, Permission
 from kit.events.topics import VOICE_LIFECYCLE
 from kit.ids import is_uuid
 from kit.storage import ObjectStore
+from services.embedding.domain import audit
 from services.embedding.domain import consent as rules
+from services.embedding.domain.audit import SYSTEM, Actor
 from services.embedding.domain.voice import DISABLED, Challenge, Consent, Voice
 from services.embedding.encoders.base import SAMPLE_RATE, cosine
 from services.embedding.service_layer.analysis import Analyzer
+from services.embedding.service_layer.audit import record as record_audit
 from services.embedding.service_layer.ports import (
     PhraseRecogniser,
     Transaction,
@@ -32,7 +36,7 @@ from services.embedding.service_layer.ports import (
     VoiceRepository,
     WatermarkDetector,
 )
-from services.embedding.service_layer.voices import Voices
+from services.embedding.service_layer.voices import Voices, consent_prefix
 from timbre.v1 import events_pb2
 
 MIN_PHRASE_COVERAGE = 0.75
@@ -117,7 +121,9 @@ class Consents:
             )
         return voice, voice.embedding
 
-    def challenge(self, tenant_id: str, voice_id: str, language: str = "") -> tuple[Challenge, str]:
+    def challenge(
+        self, tenant_id: str, voice_id: str, language: str = "", actor: Actor = SYSTEM
+    ) -> tuple[Challenge, str]:
         with self.uow.begin() as tx:
             voice, _ = self._ready_voice(tx.voices, tenant_id, voice_id)
             language = language or voice.language or "en"
@@ -131,10 +137,17 @@ class Consents:
                     expires_at=self.clock.now() + timedelta(seconds=self.challenge_ttl),
                 )
             )
+            record_audit(tx, tenant_id, audit.CHALLENGE_CREATED, actor, voice_id, challenge_id=challenge.id)
         return challenge, rules.statement(language, challenge.phrase)
 
     def submit_spoken(
-        self, tenant_id: str, voice_id: str, challenge_id: str, terms: ConsentTerms, audio: bytes
+        self,
+        tenant_id: str,
+        voice_id: str,
+        challenge_id: str,
+        terms: ConsentTerms,
+        audio: bytes,
+        actor: Actor = SYSTEM,
     ) -> Consent:
         terms.validate(self.clock.now())
         with self.uow.read() as tx:
@@ -146,6 +159,37 @@ class Consents:
             raise FailedPrecondition(
                 "the consent challenge was used or has expired; ask for a new one", reason="CONSENT_REQUIRED"
             )
+        try:
+            score, verified = self._check_recording(challenge, embedding, audio)
+        except PermissionDenied as refused:  # the refusal is part of the record too
+            with self.uow.begin() as tx:
+                record_audit(
+                    tx,
+                    tenant_id,
+                    audit.CONSENT_REFUSED,
+                    actor,
+                    voice_id,
+                    reason=refused.reason,
+                    challenge_id=challenge_id,
+                )
+            raise
+        digest = hashlib.sha256(audio).hexdigest()
+        evidence_key = f"{consent_prefix(tenant_id, voice_id)}{challenge_id}"
+        with self.uow.begin() as tx:  # voices enrolled before encryption at rest get their key here
+            self._ready_voice(tx.voices, tenant_id, voice_id, for_update=True)  # a deletion cannot slip in between
+            data_key = self.voices.vault.key_for(tx.data_keys, voice_id, tenant_id)
+        self.voices.vault.put(data_key, evidence_key, audio, "application/octet-stream", {"sha256": digest})
+        evidence = Evidence(digest, evidence_key, score, verified)
+        with self.uow.begin() as tx:
+            _, embedding = self._ready_voice(tx.voices, tenant_id, voice_id, for_update=True)  # as it is now
+            locked = tx.voices.challenge(challenge_id, voice_id)
+            if locked is None or locked.used_at is not None:
+                raise FailedPrecondition("the consent challenge was already used", reason="CONSENT_REQUIRED")
+            tx.voices.use_challenge(challenge_id, self.clock.now())
+            return self._record(tx, tenant_id, voice_id, embedding, "spoken", terms, evidence, actor)
+
+    def _check_recording(self, challenge: Challenge, embedding: np.ndarray, audio: bytes) -> tuple[float, bool]:
+        """The recording's speaker score and whether its phrase was heard; PermissionDenied when refused."""
         vector, samples, _ = self.analyzer.probe("consent recording", audio)
         self._refuse_generated(samples)
         score = cosine(vector, embedding)
@@ -165,17 +209,7 @@ class Consents:
                     reason="CONSENT_PHRASE_MISMATCH",
                 )
             verified = True
-        digest = hashlib.sha256(audio).hexdigest()
-        evidence_key = f"consents/{tenant_id}/{voice_id}/{challenge_id}"
-        self.store.put(evidence_key, audio, "application/octet-stream", {"sha256": digest})
-        evidence = Evidence(digest, evidence_key, score, verified)
-        with self.uow.begin() as tx:
-            _, embedding = self._ready_voice(tx.voices, tenant_id, voice_id, for_update=True)  # as it is now
-            locked = tx.voices.challenge(challenge_id, voice_id)
-            if locked is None or locked.used_at is not None:
-                raise FailedPrecondition("the consent challenge was already used", reason="CONSENT_REQUIRED")
-            tx.voices.use_challenge(challenge_id, self.clock.now())
-            return self._record(tx, tenant_id, voice_id, embedding, "spoken", terms, evidence)
+        return score, verified
 
     def _refuse_generated(self, samples_16k: np.ndarray) -> None:
         if self.marker is None:
@@ -186,13 +220,15 @@ class Consents:
                 reason="CONSENT_WATERMARKED",
             )
 
-    def grant_written(self, tenant_id: str, voice_id: str, document_sha256: str, terms: ConsentTerms) -> Consent:
+    def grant_written(
+        self, tenant_id: str, voice_id: str, document_sha256: str, terms: ConsentTerms, actor: Actor = SYSTEM
+    ) -> Consent:
         terms.validate(self.clock.now())
         if not _SHA256.match(document_sha256 or ""):
             raise InvalidArgument("document_sha256 must be 64 lowercase hex characters")
         with self.uow.begin() as tx:
             _, embedding = self._ready_voice(tx.voices, tenant_id, voice_id, for_update=True)
-            return self._record(tx, tenant_id, voice_id, embedding, "written", terms, Evidence(document_sha256))
+            return self._record(tx, tenant_id, voice_id, embedding, "written", terms, Evidence(document_sha256), actor)
 
     def _record(
         self,
@@ -203,6 +239,7 @@ class Consents:
         kind: str,
         terms: ConsentTerms,
         evidence: Evidence,
+        actor: Actor,
     ) -> Consent:
         now = self.clock.now()
         tx.voices.revoke_consents(voice_id, now)  # a new consent supersedes the previous one
@@ -232,10 +269,11 @@ class Consents:
         )
         granted.expire_time.FromDatetime(terms.expires_at)
         tx.outbox.add(VOICE_LIFECYCLE, voice_id, granted, tenant_id=tenant_id)
+        record_audit(tx, tenant_id, audit.CONSENT_GRANTED, actor, voice_id, consent.id, kind=kind)
         self.voices.publish_embedding(tx, voice_id, tenant_id, embedding, list(terms.authorized_tenant_ids))
         return consent
 
-    def revoke(self, tenant_id: str, voice_id: str) -> Consent:
+    def revoke(self, tenant_id: str, voice_id: str, actor: Actor = SYSTEM) -> Consent:
         with self.uow.begin() as tx:
             voice = tx.voices.voice(voice_id, tenant_id, for_update=True)
             if voice is None:
@@ -244,15 +282,16 @@ class Consents:
             if not revoked:
                 raise NotFound("the voice has no active consent")
             tx.voices.save_voice(voice.disabled())
+            record_audit(tx, tenant_id, audit.CONSENT_REVOKED, actor, voice_id, revoked[0].id)
             tx.outbox.add(
                 VOICE_LIFECYCLE,
                 voice_id,
                 events_pb2.ConsentRevoked(voice_id=voice_id, tenant_id=tenant_id, consent_id=revoked[0].id),
                 tenant_id=tenant_id,
             )
-            if voice.embedding is not None:
-                self.voices.publish_embedding(tx, voice_id, tenant_id, voice.embedding, [])
-            return revoked[0]
+            self.voices.shred(tx, voice_id)
+        self.voices.index.remove(voice_id)
+        return revoked[0]
 
     def get(self, tenant_id: str, voice_id: str) -> Consent:
         with self.uow.read() as tx:
@@ -262,8 +301,14 @@ class Consents:
             raise NotFound("no consent recorded for this voice")
         return consent
 
-    def verify(self, tenant_id: str, voice_id: str, audio: bytes) -> tuple[float, float]:
+    def verify(self, tenant_id: str, voice_id: str, audio: bytes, actor: Actor = SYSTEM) -> tuple[float, float]:
         with self.uow.read() as tx:
             _, embedding = self._ready_voice(tx.voices, tenant_id, voice_id)
         vector, _, _ = self.analyzer.probe("audio", audio)
-        return cosine(vector, embedding), self.verify_threshold
+        score = cosine(vector, embedding)
+        with self.uow.begin() as tx:
+            same = score >= self.verify_threshold
+            record_audit(
+                tx, tenant_id, audit.SPEAKER_VERIFIED, actor, voice_id, score=f"{score:.3f}", same_speaker=same
+            )
+        return score, self.verify_threshold

@@ -12,14 +12,17 @@ from google.protobuf.message import Message
 
 from kit.audio.vad import SpeechMap
 from kit.clock import Clock
+from kit.crypto.vault import DataKeyStore
 from kit.events.topics import TopicSpec
 from kit.paging import PageRequest
 from kit.storage import ObjectStore
+from services.embedding.domain.audit import AuditEvent
 from services.embedding.domain.duplicates import Match
 from services.embedding.domain.voice import Challenge, Consent, Sample, Voice
 
 __all__ = [
     "Clock",
+    "DataKeyStore",
     "EventOutbox",
     "ObjectStore",
     "PhraseRecogniser",
@@ -88,6 +91,16 @@ class VoiceRepository(Protocol):
         """Revokes the voice's unrevoked consents and returns them, newest first."""
 
 
+class AuditLog(Protocol):
+    """The append-only audit log (adapter: storage.audit.SqlAuditLog): entries are added in the action's
+    transaction and never changed."""
+
+    def append(self, event: AuditEvent) -> None: ...
+
+    def list(self, tenant_id: str, page: PageRequest, voice_id: str | None = None) -> list[AuditEvent]:
+        """Up to `page.fetch` of the tenant's entries before the cursor's event id, newest first."""
+
+
 class EventOutbox(Protocol):
     """Events staged in the transaction; they are published only if it commits (adapter: kit.events.outbox)."""
 
@@ -104,6 +117,13 @@ class Transaction(Protocol):
 
     @property
     def outbox(self) -> EventOutbox: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def data_keys(self) -> DataKeyStore:
+        """The voices' wrapped data keys (samples and consent recordings are sealed with them)."""
 
 
 class UnitOfWork(Protocol):

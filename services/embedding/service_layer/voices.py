@@ -10,19 +10,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from kit.clock import Clock, SystemClock
+from kit.crypto import DataKeyShredded, VoiceVault
 from kit.errors import InvalidArgument, NotFound
 from kit.events.topics import SPEAKER_INDEX, VOICE_LIFECYCLE
 from kit.paging import Cursor, Page, PageRequest, page_of
 from kit.storage import ObjectNotFound, ObjectStore
 from kit.storage.keys import artifact_prefix, sample_prefix
+from services.embedding.domain import audit
 from services.embedding.domain.audio_checks import AudioPolicy, Rejection
+from services.embedding.domain.audit import SYSTEM, Actor
 from services.embedding.domain.duplicates import decide
-from services.embedding.domain.voice import PROCESSING, Sample, Voice
+from services.embedding.domain.voice import DISABLED, PROCESSING, Sample, Voice
 from services.embedding.service_layer.analysis import NORMALISED_CONTENT_TYPE, NORMALISED_SUFFIX, Analyzer
+from services.embedding.service_layer.audit import record as record_audit
 from services.embedding.service_layer.ports import Quotas, SpeakerIndexPort, Transaction, UnitOfWork
 from timbre.v1 import events_pb2
 
 LANGUAGES = {"th", "en"}
+
+
+def consent_prefix(tenant_id: str, voice_id: str) -> str:
+    """Where a voice's spoken-consent recordings are kept (only this service reads them)."""
+    return f"consents/{tenant_id}/{voice_id}/"
+
+
 MAX_TRANSCRIPT = 20_000
 ALREADY_REGISTERED = Rejection(
     "VOICE_ALREADY_REGISTERED",
@@ -66,9 +77,13 @@ class Voices:
         threshold: float,
         ready_on_embedded: bool = True,
         clock: Clock | None = None,
+        *,
+        vault: VoiceVault,
     ) -> None:
         self.uow = uow
         self.store = store
+        # Samples and consent recordings are sealed with the voice's data key (kit/crypto) in `store`.
+        self.vault = vault
         self.analyzer = analyzer
         self.index = index
         self.quotas = quotas
@@ -90,6 +105,7 @@ class Voices:
         transcript: str = "",
         language: str = "th",
         idempotency_key: str = "",
+        actor: Actor = SYSTEM,
     ) -> Voice:
         name = (name or "").strip()
         language = language or "th"
@@ -110,6 +126,7 @@ class Voices:
             tenant_id, voice_profiles=1, voice_id=voice_id, idempotency_key=f"voice:{voice_id}", ttl_seconds=24 * 3600
         )
         keys: list[str] = []
+        data_key, wrapped_key = self.vault.new_key(voice_id, tenant_id)  # stored with the voice row
         try:
             samples = []
             for i, (upload, clip) in enumerate(zip(files, clips, strict=True)):
@@ -117,7 +134,7 @@ class Voices:
                 key = f"{sample_prefix(tenant_id, voice_id)}{i:02d}-{digest[:16]}{NORMALISED_SUFFIX}"
                 keys.append(key)
                 normalised = self.analyzer.normalised(clip)
-                self.store.put(key, normalised, NORMALISED_CONTENT_TYPE, {"filename": upload.filename[:200]})
+                self.vault.put(data_key, key, normalised, NORMALISED_CONTENT_TYPE, {"filename": upload.filename[:200]})
                 samples.append(
                     Sample(
                         voice_id,
@@ -150,6 +167,8 @@ class Voices:
                 )
                 for sample in samples:
                     tx.voices.add_sample(sample)
+                record_audit(tx, tenant_id, audit.ENROLLMENT_REQUESTED, actor, voice_id, files=len(files))
+                tx.data_keys.add_data_key(wrapped_key)
                 tx.outbox.add(
                     VOICE_LIFECYCLE,
                     voice_id,
@@ -192,11 +211,14 @@ class Voices:
         with self.uow.read() as tx:
             voice = tx.voices.voice(request.voice_id)
             samples = tx.voices.samples(request.voice_id) if voice else []
+            wrapped = tx.data_keys.data_key(request.voice_id)
         if voice is None or not voice.awaiting_verdict:
             return None  # deleted meanwhile, or already analysed
         try:
-            files = [(s.filename, self.analyzer.load_normalised(self.store.get(s.object_key))) for s in samples]
-        except ObjectNotFound:
+            files = [
+                (s.filename, self.analyzer.load_normalised(self.vault.get(wrapped, s.object_key))) for s in samples
+            ]
+        except (ObjectNotFound, DataKeyShredded):
             return None  # deleted meanwhile
         analysis = self.analyzer.analyse(files)
         if analysis.rejection or analysis.embedding is None:
@@ -218,6 +240,7 @@ class Voices:
             rejection = outcome.rejection or Rejection("INTERNAL", "the analysis produced no embedding")
             verdict = voice.rejected(rejection.reason, rejection.detail, speech_seconds=outcome.speech_seconds)
             tx.voices.save_voice(verdict)
+            record_audit(tx, tenant, audit.VOICE_REJECTED, SYSTEM, voice.id, reason=rejection.reason)
             tx.outbox.add(
                 VOICE_LIFECYCLE,
                 voice.id,
@@ -248,6 +271,8 @@ class Voices:
             tenant_id=tenant,
         )
         self.publish_embedding(tx, voice.id, tenant, outcome.embedding, [])
+        if self.ready_on_embedded:  # no build follows: the voice is ready now
+            record_audit(tx, tenant, audit.VOICE_READY, SYSTEM, voice.id)
 
     def publish_embedding(
         self, tx: Transaction, voice_id: str, tenant_id: str, vector: np.ndarray, authorized: list[str]
@@ -273,12 +298,14 @@ class Voices:
         voice = tx.voices.voice(voice_id, for_update=True)
         if voice is not None and voice.awaiting_verdict:
             tx.voices.save_voice(voice.built())
+            record_audit(tx, voice.tenant_id, audit.VOICE_READY, SYSTEM, voice_id)
 
     def voice_build_failed(self, tx: Transaction, voice_id: str, reason: str, detail: str) -> None:
         """Synthesis could not build the voice (VoiceBuildFailed): it is rejected with the build's reason."""
         voice = tx.voices.voice(voice_id, for_update=True)
         if voice is not None and voice.awaiting_verdict:
             tx.voices.save_voice(voice.rejected(reason or "INTERNAL", f"the voice could not be built: {detail}"))
+            record_audit(tx, voice.tenant_id, audit.VOICE_REJECTED, SYSTEM, voice_id, reason=reason or "INTERNAL")
 
     def voice_embedded(self, tx: Transaction, voice_id: str) -> None:
         """The voice profile is taken for good (committing a committed reservation changes nothing)."""
@@ -287,7 +314,9 @@ class Voices:
             self.quotas.commit(voice.reservation_id)
 
     def voice_rejected(self, tx: Transaction, tenant_id: str, voice_id: str) -> int:
-        """A rejected voice keeps no files and gives its voice profile back; the number of files removed."""
+        """A rejected voice keeps no files (nor their key) and gives its voice profile back; the number of
+        files removed."""
+        tx.data_keys.delete_data_key(voice_id)
         removed = self.purge_files(tenant_id, voice_id)
         self._release_reservation(tx, voice_id)
         return removed
@@ -298,7 +327,7 @@ class Voices:
         self.quotas.release_voice_profile(tenant_id, voice_id)
 
     def consent_revoked(self, tenant_id: str, voice_id: str) -> None:
-        """Revocation deletes the voice's samples and artifacts; the speaker-index entry stays."""
+        """Revocation deletes the voice's samples, consent recordings and artifacts (their key is already gone)."""
         self.purge_files(tenant_id, voice_id)
 
     def _release_reservation(self, tx: Transaction, voice_id: str) -> None:
@@ -307,9 +336,17 @@ class Voices:
             self.quotas.release(reservation)
 
     def purge_files(self, tenant_id: str, voice_id: str) -> int:
-        return self.store.delete_prefix(sample_prefix(tenant_id, voice_id)) + self.store.delete_prefix(
-            artifact_prefix(tenant_id, voice_id)
-        )
+        """Best effort: the data key's deletion already made these unreadable, here and in every backup."""
+        prefixes = (sample_prefix(tenant_id, voice_id), consent_prefix(tenant_id, voice_id))
+        removed = sum(self.store.delete_prefix(prefix) for prefix in prefixes)
+        return removed + self.store.delete_prefix(artifact_prefix(tenant_id, voice_id))
+
+    def shred(self, tx: Transaction, voice_id: str) -> None:
+        """Deletion or revocation, in the transaction of the status change: the voice's data key is deleted
+        (its objects become unreadable everywhere) and its speaker-index entry tombstoned (every replica
+        and the compacted topic drop the embedding)."""
+        tx.data_keys.delete_data_key(voice_id)
+        tx.outbox.add_tombstone(SPEAKER_INDEX, voice_id)
 
     # --- reads and deletion ------------------------------------------------------------------------
 
@@ -328,6 +365,20 @@ class Voices:
             raise NotFound("voice not found")
         return voice.tenant_id
 
+    def read_sample(self, voice_id: str, object_key: str) -> bytes:
+        """One of the voice's samples in plaintext, for the build (synthesis cannot open them: the key is
+        this service's). Gone with the voice: deleted, revoked or never one of its samples → NotFound."""
+        with self.uow.read() as tx:
+            voice = tx.voices.voice(voice_id)
+            keys = {s.object_key for s in tx.voices.samples(voice_id)} if voice else set()
+            wrapped = tx.data_keys.data_key(voice_id)
+        if voice is None or voice.status == DISABLED or object_key not in keys:
+            raise NotFound("sample not found")
+        try:
+            return self.vault.get(wrapped, object_key)
+        except (ObjectNotFound, DataKeyShredded):
+            raise NotFound("sample not found") from None
+
     def has_consent(self, voice_id: str) -> bool:
         with self.uow.read() as tx:
             return tx.voices.active_consent(voice_id, self.clock.now()) is not None
@@ -337,12 +388,13 @@ class Voices:
             voices = tx.voices.list_voices(tenant_id, page)
         return page_of(voices, page, lambda v: Cursor(v.created_at, v.id))
 
-    def delete(self, tenant_id: str, voice_id: str) -> None:
+    def delete(self, tenant_id: str, voice_id: str, actor: Actor = SYSTEM) -> None:
         with self.uow.begin() as tx:
             voice = tx.voices.voice(voice_id, tenant_id, for_update=True)
             if voice is None:
                 raise NotFound("voice not found")
             tx.voices.save_voice(voice.deleted())
+            record_audit(tx, tenant_id, audit.VOICE_DELETED, actor, voice_id)
             tx.voices.revoke_consents(voice_id, self.clock.now())
             tx.outbox.add(
                 VOICE_LIFECYCLE,
@@ -350,5 +402,5 @@ class Voices:
                 events_pb2.VoiceDeleted(voice_id=voice_id, tenant_id=tenant_id),
                 tenant_id=tenant_id,
             )
-            tx.outbox.add_tombstone(SPEAKER_INDEX, voice_id)
+            self.shred(tx, voice_id)
         self.index.remove(voice_id)

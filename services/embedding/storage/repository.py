@@ -9,12 +9,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, Row, func, insert, select, tuple_, update
 
+from kit.crypto.sql import SqlDataKeys
 from kit.db.unit_of_work import SqlUnitOfWork as UnitOfWork
 from kit.events.outbox import BoundOutbox, Outbox
 from kit.ids import is_uuid
 from kit.paging import PageRequest
 from services.embedding.domain.voice import Challenge, Consent, Sample, Voice
-from services.embedding.storage.tables import challenges, consents, samples, voices
+from services.embedding.storage.audit import SqlAuditLog
+from services.embedding.storage.tables import challenges, consents, data_keys, samples, voices
 
 VISIBLE = ("processing", "ready", "rejected", "disabled")
 # The columns an analysis, a build verdict, a revocation or a deletion changes.
@@ -155,6 +157,8 @@ class SqlTransaction:
 
     def __init__(self, conn: Connection, outbox: Outbox) -> None:
         self.voices = SqlVoiceRepository(conn)
+        self.audit = SqlAuditLog(conn)
+        self.data_keys = SqlDataKeys(conn, data_keys)
         self.outbox = BoundOutbox(conn, outbox)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
 )
 
+from kit.crypto.sql import data_keys_table
 from kit.db.tables import inbox_table, outbox_table
 
 SCHEMA = "embedding"
@@ -95,5 +96,7 @@ consents = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
+# Each voice's data key, wrapped by the deployment's KEK: deleting the row shreds its samples and consent recordings.
+data_keys = data_keys_table(metadata)
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
