@@ -19,6 +19,14 @@ class SynthesisSettings(ServiceSettings):
     # Streamed audio leaves in marked segments of whole mark slots (64 ms), at least this long: shorter
     # segments give an earlier first byte but a louder mark (fewer cells to cancel the speech against).
     stream_segment_seconds: float = 1.472
+    # Speech requests (unary and streamed) synthesizing at once; more wait, authenticated, for a slot for
+    # at most speech_wait_seconds, then get UNAVAILABLE (the gateway's 503 + Retry-After), at no cost.
+    speech_slots: int = 16
+    speech_wait_seconds: float = 60.0
+    # gRPC server threads: beyond the speech slots, so a waiting request holds a thread that has already
+    # checked its token (a request queued for a thread is unauthenticated, and its token ages meanwhile),
+    # and job reads still get threads while every slot is busy.
+    grpc_workers: int = 64
     # Loaded voices kept in memory per worker (TIMBRE_VOICE_CACHE_SIZE): loading one costs more than a
     # short sentence's synthesis.
     voice_cache_size: int = 32
@@ -34,13 +42,18 @@ class SynthesisSettings(ServiceSettings):
     # build may run; the consumer group waits this long before it gives the work to another worker.
     job_max_seconds: int = 7200
     build_max_seconds: int = 900
-    quota_ttl_seconds: int = 1800
+    # Lease of a unary or streamed generation's reservation (longer for long texts): how long an edge
+    # killed mid-call holds the tenant's concurrency slot. Jobs keep their own (jobs.JOB_QUOTA_TTL_SECONDS).
+    quota_ttl_seconds: int = 300
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 6
     webhook_backoff_seconds: float = 2.0
     # An endpoint is disabled after this many failed deliveries in a row.
     webhook_disable_after: int = 5
     webhook_poll_seconds: float = 0.5
+    # Deliver to loopback and private addresses too (TIMBRE_WEBHOOK_ALLOW_PRIVATE=true): for a local stack
+    # and tests only. False refuses them at registration and delivery (kit/net/egress.py, docs/security.md).
+    webhook_allow_private: bool = False
 
     def dedicated_tier_names(self) -> frozenset[str]:
         names = frozenset(t.strip() for t in self.dedicated_tiers.split(",") if t.strip())

@@ -7,6 +7,7 @@ import torch
 from kit.audio.codec import preload_resampler
 from kit.clients.tenancy import TenancyConnection, jwks_fetcher
 from kit.clock import SystemClock
+from kit.crypto import VoiceVault
 from kit.db.engine import make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.lag import LagMonitor
@@ -17,21 +18,25 @@ from kit.grpc.auth import JwksVerifier
 from kit.grpc.server import ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from kit.models import ModelStore
+from kit.net.egress import EgressPolicy
 from kit.storage import open_store
 from kit.watermark import Watermarker
 from services.synthesis import metrics
 from services.synthesis.adapters.quotas import TenancyQuotas
+from services.synthesis.adapters.samples import EmbeddingSamples
+from services.synthesis.adapters.webhook_sender import PinnedHttpSender
 from services.synthesis.config import SynthesisSettings
 from services.synthesis.engine.factory import make_engine as make_voice_engine
 from services.synthesis.engine.worker_class import worker_class_of
 from services.synthesis.events.handlers import job_handlers, voice_handlers
 from services.synthesis.grpc_api.servicer import SynthesisServicer
+from services.synthesis.grpc_api.speech_slots import SpeechSlots
 from services.synthesis.service_layer.artifacts import Artifacts
 from services.synthesis.service_layer.jobs import Jobs
 from services.synthesis.service_layer.ports import Quotas
 from services.synthesis.service_layer.speech import Speaker
 from services.synthesis.service_layer.voice_builds import VoiceBuilds
-from services.synthesis.service_layer.webhooks import Deliverer, HttpSender, Webhooks
+from services.synthesis.service_layer.webhooks import Deliverer, Webhooks
 from services.synthesis.storage.repository import SqlUnitOfWork
 from services.synthesis.storage.tables import SCHEMA
 from timbre.v1 import synthesis_pb2, synthesis_pb2_grpc
@@ -53,7 +58,8 @@ class SynthesisApp:
         self.uow = SqlUnitOfWork(self.db, Outbox(SCHEMA, settings.service_name))
         clock = SystemClock()
         store = open_store(settings)
-        self.artifacts = Artifacts(store, self.engine, settings.voice_cache_size)
+        vault = VoiceVault(store, settings.kek_ring())
+        self.artifacts = Artifacts(store, self.engine, settings.voice_cache_size, vault=vault, uow=self.uow)
         self.quotas: Quotas = quotas or TenancyQuotas(TenancyConnection(settings, settings.service_name))
         marker = Watermarker(settings.watermark_key_bytes(), settings.watermark_strength_db)
         self.speaker = Speaker(
@@ -67,7 +73,8 @@ class SynthesisApp:
             clock,
             worker_class_of(settings.worker_class, self.engine.device),
         )
-        self.webhooks = Webhooks(self.uow, clock)
+        egress = EgressPolicy(allow_private=settings.webhook_allow_private)
+        self.webhooks = Webhooks(self.uow, clock, egress)
         self.jobs = Jobs(
             self.uow,
             store,
@@ -77,10 +84,11 @@ class SynthesisApp:
             clock,
             settings.dedicated_tier_names(),
         )
-        self.builds = VoiceBuilds(store, self.artifacts, self.engine, clock)
+        samples = EmbeddingSamples(settings, settings.service_name)
+        self.builds = VoiceBuilds(store, self.artifacts, self.engine, clock, samples=samples)
         self.deliverer = Deliverer(
             self.uow,
-            HttpSender(settings.webhook_timeout_seconds),
+            PinnedHttpSender(egress, settings.webhook_timeout_seconds),
             settings.webhook_max_attempts,
             settings.webhook_backoff_seconds,
             settings.webhook_disable_after,
@@ -145,7 +153,12 @@ class SynthesisApp:
             else [
                 (
                     synthesis_pb2_grpc.add_SynthesisServiceServicer_to_server,
-                    SynthesisServicer(self.speaker, self.jobs, self.webhooks),
+                    SynthesisServicer(
+                        self.speaker,
+                        self.jobs,
+                        self.webhooks,
+                        SpeechSlots(settings.speech_slots, settings.speech_wait_seconds),
+                    ),
                     synthesis_pb2.DESCRIPTOR.services_by_name["SynthesisService"].full_name,
                 )
             ],

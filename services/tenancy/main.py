@@ -11,13 +11,13 @@ from kit.db.engine import make_engine
 from kit.events.consumer import EventConsumer
 from kit.events.outbox import Outbox
 from kit.events.relay import OutboxRelay
-from kit.events.topics import BILLING_EVENTS
+from kit.events.topics import BILLING_EVENTS, USAGE
 from kit.grpc.auth import JwksVerifier
 from kit.grpc.convert import TIER_CODES
 from kit.grpc.server import BackgroundWorker, ServiceDefinition, ServiceProcess
 from kit.logging import configure_logging
 from services.tenancy.config import TenancySettings
-from services.tenancy.events.handlers import CONSUMER_NAME, handlers
+from services.tenancy.events.handlers import CONSUMER_NAME, USAGE_CONSUMER_NAME, handlers, usage_handlers
 from services.tenancy.grpc_api.servicer import PUBLIC_METHODS, TenancyServicer
 from services.tenancy.service_layer.accounts import Accounts
 from services.tenancy.service_layer.quotas import Quotas
@@ -44,6 +44,27 @@ def billing_consumer(settings: TenancySettings, uow: SqlUnitOfWork) -> EventCons
         settings.kafka_bootstrap,
         settings.topic_prefix,
         settings.consumer_max_attempts,
+    )
+
+
+def usage_consumer(settings: TenancySettings, uow: SqlUnitOfWork) -> EventConsumer:
+    """Recorded usage settling its reservations, once each: a generation whose synchronous CommitQuota
+    never happened (its edge died after recording it) is still counted.
+
+    One event per transaction (batch_size=1): a batch would hold one reservation's and the usage row's
+    locks while waiting for the next reservation, which a concurrent CommitQuota may hold while it
+    waits for that same usage row — a deadlock that PostgreSQL would break by failing a caller's
+    commit."""
+    return EventConsumer(
+        USAGE_CONSUMER_NAME,
+        [USAGE],
+        usage_handlers(uow.joined),
+        uow.engine,
+        SCHEMA,
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        settings.consumer_max_attempts,
+        batch_size=1,
     )
 
 
@@ -77,6 +98,7 @@ def build(settings: TenancySettings) -> ServiceProcess:
             ),
             QuotaSweeper(quotas, settings.quota_sweep_seconds),
             billing_consumer(settings, uow),
+            usage_consumer(settings, uow),
         ]
     definition = ServiceDefinition(
         name=settings.service_name,

@@ -10,12 +10,15 @@ from datetime import datetime
 from google.protobuf.message import Message
 
 from kit.clock import Clock
+from kit.crypto import WrappedKey
 from kit.events.topics import TopicSpec
 from kit.paging import Cursor, Page, PageRequest, page_of
+from kit.storage import ObjectStore
 from services.synthesis.domain.generations import Generation
 from services.synthesis.domain.jobs import Job
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.domain.webhooks import Delivery, Webhook
+from tests.fakes.data_keys import FakeDataKeys
 
 
 class FakeQuotas:
@@ -54,6 +57,7 @@ class Tables:
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     events: list[tuple[str, str, Message]] = field(default_factory=list)  # (topic, key, payload), committed
     next_id: int = 2**31
+    data_keys: dict[str, WrappedKey] = field(default_factory=dict)
 
 
 class FakeRepository:
@@ -61,6 +65,7 @@ class FakeRepository:
         self.t = tables
         self.clock = clock
         self.staged: list[tuple[str, str, Message]] = []
+        self.data_keys = FakeDataKeys(tables.data_keys)
 
     def voice(self, voice_id: str, for_update: bool = False) -> VoiceState | None:
         return self.t.voices.get(voice_id)
@@ -207,3 +212,14 @@ class FakeSender:
 
     def close(self) -> None:
         pass
+
+
+class StoredSamples:
+    """The VoiceSamples port over a fake store holding the samples as written (the embedding service's
+    decryption is not synthesis's concern); deleted samples answer ObjectNotFound like the real adapter."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def read(self, voice_id: str, object_key: str) -> bytes:
+        return self.store.get(object_key)

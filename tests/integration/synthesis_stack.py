@@ -86,6 +86,7 @@ def worker_env(prefix: str, tenancy: str) -> dict[str, str]:
         "TIMBRE_WEBHOOK_POLL_SECONDS": "0.2",
         "TIMBRE_WEBHOOK_DISABLE_AFTER": "3",
         "TIMBRE_WEBHOOK_TIMEOUT_SECONDS": "2",
+        "TIMBRE_WEBHOOK_ALLOW_PRIVATE": "true",  # the tests' receivers listen on 127.0.0.1
         "PYTHONUNBUFFERED": "1",
     }
 

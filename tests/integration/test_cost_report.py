@@ -236,8 +236,9 @@ def test_a_measured_run_of_the_real_engine_priced_by_the_report(engine, infra, c
     from services.synthesis.service_layer.speech import Caller, Speaker, SpeechRequest
     from services.synthesis.service_layer.voice_builds import BuildOutcome, BuildRequest, VoiceBuilds, VoiceRef
     from tests.fakes.clock import FakeClock
+    from tests.fakes.data_keys import fake_vault
     from tests.fakes.storage import FakeObjectStore
-    from tests.fakes.synthesis import FakeQuotas, FakeUnitOfWork
+    from tests.fakes.synthesis import FakeQuotas, FakeUnitOfWork, StoredSamples
     from timbre.v1 import billing_pb2, common_pb2
 
     period, start = empty_period(engine)
@@ -247,8 +248,8 @@ def test_a_measured_run_of_the_real_engine_priced_by_the_report(engine, infra, c
     voice_engine = make_engine("embedded")
     clock = FakeClock()  # for consent dates only; the Speaker times generations on the real clock
     store, uow = FakeObjectStore(), FakeUnitOfWork(clock)
-    artifacts = Artifacts(store, voice_engine, 4)
-    builds = VoiceBuilds(store, artifacts, voice_engine, clock)
+    artifacts = Artifacts(store, voice_engine, 4, vault=fake_vault(store), uow=uow)
+    builds = VoiceBuilds(store, artifacts, voice_engine, clock, samples=StoredSamples(store))
     voice_id = str(uuid.uuid4())
     repo = uow.joined()
     builds.requested(repo, VoiceRef(voice_id, tenant))

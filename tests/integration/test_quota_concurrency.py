@@ -113,16 +113,19 @@ def test_voice_profiles_formats_idempotency_and_expiry(tenancy_stub, service_tok
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert _reason(caught.value) == "FORMAT_NOT_IN_TIER"
 
-    # An abandoned reservation stops counting when its TTL lapses, and cannot be committed after.
+    # An abandoned reservation stops counting when its TTL lapses; work that outlived it still commits
+    # (it ran: the quota counts it), while a released one cannot be committed.
     held = tenancy_stub.ReserveQuota(
         tenancy_pb2.ReserveQuotaRequest(tenant_id=tenant_id, job_slots=1, ttl_seconds=1), metadata=md
     )
     with pytest.raises(grpc.RpcError):
         tenancy_stub.ReserveQuota(tenancy_pb2.ReserveQuotaRequest(tenant_id=tenant_id, job_slots=1), metadata=md)
     time.sleep(1.5)
-    tenancy_stub.ReserveQuota(tenancy_pb2.ReserveQuotaRequest(tenant_id=tenant_id, job_slots=1), metadata=md)
+    taken = tenancy_stub.ReserveQuota(tenancy_pb2.ReserveQuotaRequest(tenant_id=tenant_id, job_slots=1), metadata=md)
+    tenancy_stub.CommitQuota(tenancy_pb2.CommitQuotaRequest(reservation_id=held.reservation_id), metadata=md)
+    tenancy_stub.ReleaseQuota(tenancy_pb2.ReleaseQuotaRequest(reservation_id=taken.reservation_id), metadata=md)
     with pytest.raises(grpc.RpcError) as caught:
-        tenancy_stub.CommitQuota(tenancy_pb2.CommitQuotaRequest(reservation_id=held.reservation_id), metadata=md)
+        tenancy_stub.CommitQuota(tenancy_pb2.CommitQuotaRequest(reservation_id=taken.reservation_id), metadata=md)
     assert _reason(caught.value) == "RESERVATION_EXPIRED"
 
 

@@ -71,9 +71,13 @@ def syn(infra, tenancy, billing, issue, operator_token, tenancy_stub):
     embedding_process = s.embedding.process().start()
     assert s.embedding.index_sync.caught_up.wait(60)
     watermark_process = build_watermark(WatermarkSettings(**common)).start()
-    s.worker = Worker({**worker_env(prefix, tenancy), "TIMBRE_DATABASE_URL": database_url}).start()
+    # The worker's builds read the samples from this embedding server (it alone holds their keys).
+    embedding_addr = f"127.0.0.1:{embedding_process.port}"
+    s.worker = Worker(
+        {**worker_env(prefix, tenancy), "TIMBRE_DATABASE_URL": database_url, "TIMBRE_EMBEDDING_ADDR": embedding_addr}
+    ).start()
     # The gRPC edge in this process; the workers run only in the child process.
-    s.app = SynthesisApp(SynthesisSettings(**common, run_workers=False))
+    s.app = SynthesisApp(SynthesisSettings(**common, run_workers=False, webhook_allow_private=True))
     synthesis_process = s.app.process().start()
     addresses = {
         name: f"127.0.0.1:{p.port}"

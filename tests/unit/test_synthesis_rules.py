@@ -103,6 +103,7 @@ def test_speaker_marks_a_stream_in_segments_that_detect_as_one_mark():
     from services.synthesis.service_layer.artifacts import Artifacts
     from services.synthesis.service_layer.speech import Speaker
     from tests.fakes.clock import FakeClock
+    from tests.fakes.data_keys import fake_vault
     from tests.fakes.engine import FakeEngine
     from tests.fakes.storage import FakeObjectStore
     from tests.fakes.synthesis import FakeQuotas, FakeUnitOfWork
@@ -118,7 +119,9 @@ def test_speaker_marks_a_stream_in_segments_that_detect_as_one_mark():
     engine, marker, store = Recorded(), Watermarker(bytes(range(32))), FakeObjectStore()
     store.put("models/t/v/speaker.pth", b"artifact")
     clock = FakeClock()
-    speaker = Speaker(FakeUnitOfWork(clock), Artifacts(store, engine), engine, marker, FakeQuotas(), 1.472, 60, clock)
+    uow = FakeUnitOfWork(clock)
+    artifacts = Artifacts(store, engine, vault=fake_vault(store), uow=uow)  # an artifact from before encryption
+    speaker = Speaker(uow, artifacts, engine, marker, FakeQuotas(), 1.472, 60, clock)
     voice = VoiceState(str(uuid.uuid4()), "t", "models/t/v/speaker.pth", "fake")
     pieces = list(speaker.marked_segments(voice, "text", SpeechOptions("en", sample_rate=rate), 77))
     assert len(pieces) > 3

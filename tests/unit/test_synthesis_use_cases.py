@@ -17,19 +17,22 @@ import structlog
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded
 from kit.events.topics import DEDICATED_JOBS, GENERATION_LIFECYCLE
 from kit.grpc.auth import Principal, reset_principal, set_principal
+from kit.net.egress import EgressPolicy
 from kit.paging import PageRequest
 from kit.storage.keys import artifact_key
 from kit.watermark import SLOT_SECONDS
+from services.synthesis.config import SynthesisSettings
 from services.synthesis.grpc_api.servicer import SynthesisServicer
 from services.synthesis.service_layer.artifacts import Artifacts
-from services.synthesis.service_layer.jobs import JobOutcome, Jobs
+from services.synthesis.service_layer.jobs import JOB_QUOTA_TTL_SECONDS, JobOutcome, Jobs
 from services.synthesis.service_layer.speech import Caller, Speaker, SpeechRequest
 from services.synthesis.service_layer.voice_builds import BuildOutcome, BuildRequest, VoiceBuilds, VoiceRef
 from services.synthesis.service_layer.webhooks import Deliverer, Webhooks
 from tests.fakes.clock import FakeClock
+from tests.fakes.data_keys import fake_vault
 from tests.fakes.engine import FakeEngine, FakeMarker
 from tests.fakes.storage import FakeObjectStore
-from tests.fakes.synthesis import FakeQuotas, FakeRepository, FakeSender, FakeUnitOfWork
+from tests.fakes.synthesis import FakeQuotas, FakeRepository, FakeSender, FakeUnitOfWork, StoredSamples
 from timbre.v1 import common_pb2, synthesis_pb2
 
 TENANT = "t-1"
@@ -66,11 +69,11 @@ class World:
 def world() -> World:
     clock, store, engine, marker, quotas = FakeClock(), FakeObjectStore(), FakeEngine(), FakeMarker(), FakeQuotas()
     uow = FakeUnitOfWork(clock)
-    artifacts = Artifacts(store, engine, cache_size=4)
+    artifacts = Artifacts(store, engine, cache_size=4, vault=fake_vault(store), uow=uow)
     speaker = Speaker(uow, artifacts, engine, marker, quotas, SEGMENT_SECONDS, 1800, clock)
-    webhooks = Webhooks(uow, clock)
+    webhooks = Webhooks(uow, clock, EgressPolicy(resolver=lambda host, port: ["93.184.215.14"]))  # a public address
     jobs = Jobs(uow, store, speaker, webhooks, max_attempts=2, clock=clock)
-    builds = VoiceBuilds(store, artifacts, engine, clock)
+    builds = VoiceBuilds(store, artifacts, engine, clock, samples=StoredSamples(store))
     w = World(clock, store, engine, marker, quotas, uow, artifacts, speaker, webhooks, jobs, builds, str(uuid.uuid4()))
     speakable(w, w.voice_id)
     return w
@@ -240,6 +243,42 @@ def test_usage_carries_the_voice_worker_class_kind_and_latencies(world):
         assert usage.total_seconds == pytest.approx(0.25 * segments) == usage.compute_seconds
     assert unary.first_chunk_seconds == unary.total_seconds  # a unary answer's first byte leaves with its last
     assert stream.first_chunk_seconds == pytest.approx(0.25) and stream.first_chunk_seconds < stream.total_seconds
+
+
+def test_usage_names_the_reservation_it_ran_under_for_unary_stream_and_job(world):
+    """Tenancy settles that reservation from the event if the synchronous commit never comes."""
+    w = world
+    w.speaker.synthesize(CALLER, w.request())
+    _, pieces = w.speaker.stream(CALLER, w.request("y" * 200))
+    b"".join(pieces)
+    job = w.jobs.submit(CALLER, w.request("z" * 300))
+    run_job(w, job.job_id)
+    assert job.reservation_id == "r3"
+    assert [(u.kind, u.reservation_id) for u in usage_events(w)] == [("unary", "r1"), ("stream", "r2"), ("job", "r3")]
+
+
+def test_a_generation_whose_commit_fails_is_recorded_with_its_reservation_for_tenancy_to_settle(world):
+    w = world
+
+    def unreachable(reservation_id: str, characters: int = -1) -> None:
+        raise ConnectionError("tenancy is unreachable")
+
+    w.quotas.commit = unreachable  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        w.speaker.synthesize(CALLER, w.request())
+    (usage,) = usage_events(w)
+    assert usage.reservation_id == "r1" and w.quotas.released == []  # recorded work is never given back
+
+
+def test_speech_takes_the_short_lease_and_jobs_keep_the_long_one(world):
+    w = world
+    w.speaker.quota_ttl = 300
+    w.speaker.synthesize(CALLER, w.request())
+    w.speaker.synthesize(CALLER, w.request("y" * 4000))  # longer texts: 0.1 s a character
+    w.jobs.submit(CALLER, w.request("z" * 300))
+    w.jobs.submit(CALLER, w.request("z" * 30_000))
+    assert [amounts["ttl_seconds"] for _, amounts in w.quotas.reserved] == [300, 400, JOB_QUOTA_TTL_SECONDS, 3000]
+    assert JOB_QUOTA_TTL_SECONDS == 1800 and SynthesisSettings.model_fields["quota_ttl_seconds"].default == 300
 
 
 def test_a_client_gone_mid_stream_releases_the_reservation(world):

@@ -15,10 +15,10 @@ from services.tenancy.billing_codes import BILLING_STATE_CODES, BILLING_STATE_NA
 from services.tenancy.domain import tokens as roles
 from services.tenancy.domain.billing import STATES, BillingStanding, BillingVerdict
 from services.tenancy.domain.quota import QuotaRequest
-from services.tenancy.events.handlers import verdict_of
+from services.tenancy.events.handlers import usage_handlers, verdict_of
 from services.tenancy.service_layer import billing
 from services.tenancy.service_layer.accounts import Accounts
-from services.tenancy.service_layer.quotas import Quotas
+from services.tenancy.service_layer.quotas import Quotas, settle
 from services.tenancy.service_layer.tokens import Tokens
 from tests.fakes.clock import FakeClock
 from tests.fakes.tenancy import FakeTenancyUnitOfWork, FakeTokenSigner
@@ -193,9 +193,11 @@ def test_an_idempotency_key_returns_the_first_reservation(accounts, quotas):
     quotas.reserve(tenant.id, QuotaRequest(voice_profiles=1), voice_id="v2")
 
 
-def test_a_lapsed_reservation_stops_counting_cannot_be_committed_and_is_swept(accounts, quotas, clock, uow):
+def test_a_lapsed_reservation_stops_counting_and_is_swept_yet_a_late_commit_counts_it_once(
+    accounts, quotas, clock, uow
+):
     tenant, _ = accounts.create_tenant("Acme", "free")  # one concurrent job
-    held = quotas.reserve(tenant.id, QuotaRequest(job_slots=1), ttl_seconds=60)
+    held = quotas.reserve(tenant.id, QuotaRequest(characters=100, job_slots=1), ttl_seconds=60)
     with pytest.raises(QuotaExceeded) as caught:
         quotas.reserve(tenant.id, QuotaRequest(job_slots=1))
     assert caught.value.reason == "CONCURRENCY_LIMIT"
@@ -204,11 +206,98 @@ def test_a_lapsed_reservation_stops_counting_cannot_be_committed_and_is_swept(ac
     assert quotas.sweep() == 0
     clock.advance(1)  # the TTL has lapsed: no longer counted, before any sweep
     assert quotas.usage(tenant.id).usage.jobs_running == 0
-    quotas.reserve(tenant.id, QuotaRequest(job_slots=1))
-    with pytest.raises(FailedPrecondition) as caught_commit:
+    other = quotas.reserve(tenant.id, QuotaRequest(characters=50, job_slots=1), ttl_seconds=60)
+    # The work it held for ran while it lapsed: the commit counts it rather than failing the caller.
+    quotas.commit(held.id)
+    quotas.commit(held.id)
+    assert quotas.usage(tenant.id).usage.characters_used == 100
+    assert uow.state.reservations[held.id].status == "committed"
+    assert quotas.sweep() == 0  # committed, so not swept; `other` is still live
+
+    clock.advance(60)
+    assert quotas.sweep() == 1 and uow.state.reservations[other.id].status == "expired"
+    quotas.commit(other.id, characters=40)  # swept, then committed: still counted, once
+    quotas.commit(other.id, characters=40)
+    assert quotas.usage(tenant.id).usage.characters_used == 140
+    assert uow.state.reservations[other.id].status == "committed"
+
+
+def test_a_released_reservation_cannot_be_committed(accounts, quotas, uow):
+    tenant, _ = accounts.create_tenant("Acme", "free")
+    held = quotas.reserve(tenant.id, QuotaRequest(characters=100))
+    quotas.release(held.id)
+    with pytest.raises(FailedPrecondition) as caught:
         quotas.commit(held.id)
-    assert caught_commit.value.reason == "RESERVATION_EXPIRED"
-    assert quotas.sweep() == 1 and uow.state.reservations[held.id].status == "expired"
+    assert caught.value.reason == "RESERVATION_EXPIRED"
+    assert quotas.usage(tenant.id).usage.characters_used == 0
+    assert uow.state.reservations[held.id].status == "released"
+
+
+# --- settling reservations from recorded usage --------------------------------------------------
+
+
+def _settle(uow, reservation_id: str, characters: int) -> bool:
+    with uow.begin() as tx:
+        return settle(tx, reservation_id, characters)
+
+
+def _lapse(quotas, clock, held):
+    clock.advance(61)
+
+
+def _sweep(quotas, clock, held):
+    clock.advance(61)
+    assert quotas.sweep() == 1
+
+
+def _release(quotas, clock, held):
+    quotas.release(held.id)
+
+
+@pytest.mark.parametrize("became", [None, _lapse, _sweep, _release], ids=["live", "lapsed", "swept", "released"])
+def test_recorded_usage_settles_its_reservation_whatever_became_of_it_once(accounts, quotas, clock, uow, became):
+    tenant, _ = accounts.create_tenant("Acme", "free")
+    held = quotas.reserve(tenant.id, QuotaRequest(characters=100, job_slots=1), ttl_seconds=60)
+    if became is not None:
+        became(quotas, clock, held)
+    assert _settle(uow, held.id, 90)
+    usage = quotas.usage(tenant.id).usage
+    assert (usage.characters_used, usage.characters_reserved, usage.jobs_running) == (90, 0, 0)
+    assert uow.state.reservations[held.id].status == "committed"
+    assert not _settle(uow, held.id, 90)  # the same usage again (another event id): counted already
+    quotas.commit(held.id)  # a commit arriving after the settlement changes nothing either
+    assert quotas.usage(tenant.id).usage.characters_used == 90
+
+
+def test_a_commit_then_the_usage_event_count_the_characters_once(accounts, quotas, uow):
+    tenant, _ = accounts.create_tenant("Acme", "free")
+    held = quotas.reserve(tenant.id, QuotaRequest(characters=100))
+    quotas.commit(held.id)
+    assert not _settle(uow, held.id, 100)
+    assert quotas.usage(tenant.id).usage.characters_used == 100
+
+
+def test_usage_for_an_unknown_reservation_is_skipped(accounts, quotas, uow):
+    tenant, _ = accounts.create_tenant("Acme", "free")
+    for reservation_id in ("00000000-0000-0000-0000-000000000000", "nope"):
+        assert not _settle(uow, reservation_id, 100)  # logged, not raised: a retry would not find it either
+    assert quotas.usage(tenant.id).usage.characters_used == 0
+
+
+def test_the_usage_handler_settles_the_reservation_the_event_names(accounts, quotas, uow):
+    tenant, _ = accounts.create_tenant("Acme", "free")
+    held = quotas.reserve(tenant.id, QuotaRequest(characters=100))
+    (on_usage,) = usage_handlers(lambda conn: conn).values()  # the "connection" is the fake transaction
+
+    def deliver(payload: events_pb2.UsageRecorded) -> None:
+        with uow.begin() as tx:
+            on_usage(tx, unpack(pack(payload, tenant_id=tenant.id).SerializeToString()))
+
+    deliver(events_pb2.UsageRecorded(tenant_id=tenant.id, characters=100))  # no reservation named: nothing to do
+    assert uow.state.reservations[held.id].status == "active"
+    deliver(events_pb2.UsageRecorded(tenant_id=tenant.id, characters=80, reservation_id=held.id))
+    assert quotas.usage(tenant.id).usage.characters_used == 80
+    assert uow.state.reservations[held.id].status == "committed"
 
 
 @pytest.mark.parametrize(

@@ -131,3 +131,16 @@ def test_completed_generations_are_recorded_once_from_their_events(registry, pro
     record, full = provenance.lookup(OWNER, 4_000_000_001)
     assert full and (record.voice_id, record.model, record.created_at) == ("voice-1", "embedded-default", occurred)
     assert registry.sources[4_000_000_001] == "synthesis"
+
+
+def test_detection_reads_at_most_its_bound_of_a_long_clip(marking, marker, monkeypatch):
+    # An unmarked clip costs a full search: a long upload must not hold a worker for minutes.
+    import services.watermark.service_layer.marking as marking_module
+
+    monkeypatch.setattr(marking_module, "DETECT_MAX_SECONDS", 1.0)
+    seen: list[int] = []
+    detect = marker.detect
+    monkeypatch.setattr(marker, "detect", lambda samples, rate: seen.append(len(samples)) or detect(samples, rate))
+    marking.detect(_wav(3.0))
+    marking.detect(_wav(0.5))
+    assert seen == [16000, 8000]

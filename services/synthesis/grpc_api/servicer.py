@@ -17,6 +17,7 @@ from services.synthesis.grpc_api.convert import (
     speech_request,
     webhook_message,
 )
+from services.synthesis.grpc_api.speech_slots import SpeechSlots
 from services.synthesis.service_layer.jobs import Jobs
 from services.synthesis.service_layer.speech import Speaker
 from services.synthesis.service_layer.webhooks import Webhooks
@@ -28,15 +29,17 @@ def _tenant() -> str:
 
 
 class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
-    def __init__(self, speaker: Speaker, jobs: Jobs, webhooks: Webhooks) -> None:
+    def __init__(self, speaker: Speaker, jobs: Jobs, webhooks: Webhooks, slots: SpeechSlots | None = None) -> None:
         self.speaker = speaker
         self.jobs = jobs
         self.webhooks = webhooks
+        # The caller is authenticated (the interceptor ran) before a request waits here for a slot.
+        self.slots = slots or SpeechSlots(16, 60.0)
 
     def Synthesize(self, request, context):
-        result = self.speaker.synthesize(
-            caller_of(current_principal()), speech_request(request.voice_id, request.text, request.options)
-        )
+        caller = caller_of(current_principal())
+        with self.slots.held():
+            result = self.speaker.synthesize(caller, speech_request(request.voice_id, request.text, request.options))
         return synthesis_pb2.SynthesizeResponse(
             generation_id=str(result.generation_id),
             audio=result.audio,
@@ -46,20 +49,24 @@ class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
         )
 
     def SynthesizeStream(self, request, context):
-        generation_id, pieces = self.speaker.stream(
-            caller_of(current_principal()), speech_request(request.voice_id, request.text, request.options)
-        )
-        sequence = 0
-        try:
-            for piece in pieces:  # each piece leaves as soon as it is encoded
+        caller = caller_of(current_principal())
+        with self.slots.held():  # before the speaker reserves any quota: a refused wait costs nothing
+            generation_id, pieces = self.speaker.stream(
+                caller, speech_request(request.voice_id, request.text, request.options)
+            )
+            sequence = 0
+            try:
+                for piece in pieces:  # each piece leaves as soon as it is encoded
+                    yield synthesis_pb2.SynthesizeStreamResponse(
+                        generation_id=str(generation_id), sequence=sequence, audio=piece
+                    )
+                    sequence += 1
+                # The stream is complete (and its usage recorded) only now: say so in a closing message.
                 yield synthesis_pb2.SynthesizeStreamResponse(
-                    generation_id=str(generation_id), sequence=sequence, audio=piece
+                    generation_id=str(generation_id), sequence=sequence, last=True
                 )
-                sequence += 1
-            # The stream is complete (and its usage recorded) only now: say so in a closing message.
-            yield synthesis_pb2.SynthesizeStreamResponse(generation_id=str(generation_id), sequence=sequence, last=True)
-        finally:
-            pieces.close()  # a client gone mid-stream: the speaker releases the reservation
+            finally:
+                pieces.close()  # a client gone mid-stream: the speaker releases the reservation
 
     def SubmitJob(self, request, context):
         job = self.jobs.submit(

@@ -36,6 +36,9 @@ from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.jobs")
 PROGRESS_EVERY_SECONDS = 1.0
+# A job's reservation waits in the queue as well as running, so it keeps the long lease speech had
+# before unary and streamed speech moved to QUOTA_TTL_SECONDS' shorter one (longer still for long texts).
+JOB_QUOTA_TTL_SECONDS = 1800
 AUDIO_CHUNK_BYTES = 1 << 20  # one ReadJobAudio message: well under gRPC's 4 MiB message cap
 _WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -92,7 +95,9 @@ class Jobs:
                 existing = repo.job_by_key(caller.tenant_id, idempotency_key)
             if existing is not None:
                 return existing
-        state, options, reservation = self.speaker.admit(caller, request, MAX_JOB_TEXT, idempotency_key)
+        state, options, reservation = self.speaker.admit(
+            caller, request, MAX_JOB_TEXT, idempotency_key, ttl_seconds=JOB_QUOTA_TTL_SECONDS
+        )
         job_id = str(uuid.uuid4())
         text_key = job_text_key(caller.tenant_id, job_id)
         try:
@@ -283,6 +288,7 @@ class Jobs:
                 job_id,
                 outcome.audio_key,
                 total_seconds=self._since_submitted(job, outcome),
+                reservation_id=job.reservation_id,
             )
             self.speaker.record(repo, caller, voice, spoken)
             self.speaker.count(caller, job.language, job.characters, "ok", outcome.compute_seconds)

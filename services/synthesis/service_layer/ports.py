@@ -13,6 +13,7 @@ import numpy as np
 from google.protobuf.message import Message
 
 from kit.clock import Clock
+from kit.crypto.vault import DataKeyStore
 from kit.events.topics import TopicSpec
 from kit.paging import Page, PageRequest
 from kit.storage import ObjectStore
@@ -105,6 +106,19 @@ class Repository(Protocol):
 
     # events, committed with the rows
     def stage(self, topic: TopicSpec, key: str, payload: Message, tenant_id: str = "") -> None: ...
+
+    # the voices' wrapped data keys (artifacts are sealed with them; deleting one shreds the artifact)
+    @property
+    def data_keys(self) -> DataKeyStore: ...
+
+
+class VoiceSamples(Protocol):
+    """A voice's enrollment samples in plaintext, for its build (adapter: adapters.samples.EmbeddingSamples:
+    the embedding service holds their key and serves them over gRPC)."""
+
+    def read(self, voice_id: str, object_key: str) -> bytes:
+        """Raises kit.storage.ObjectNotFound once the voice is deleted or its consent revoked."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -77,6 +77,9 @@ class Spoken:
     # unary generation's first byte leaves with its last).
     first_chunk_seconds: float | None = None
     total_seconds: float | None = None
+    # The tenancy reservation it ran under, carried in UsageRecorded: tenancy settles it from the event
+    # when the synchronous commit never came.
+    reservation_id: str = ""
 
     @property
     def total(self) -> float:
@@ -141,14 +144,23 @@ class Speaker:
         return state
 
     def admit(
-        self, caller: Caller, request: SpeechRequest, max_chars: int = MAX_SHORT_TEXT, idempotency_key: str = ""
+        self,
+        caller: Caller,
+        request: SpeechRequest,
+        max_chars: int = MAX_SHORT_TEXT,
+        idempotency_key: str = "",
+        ttl_seconds: int = 0,
     ) -> tuple[VoiceState, SpeechOptions, str]:
         """Checks in order (text and options, voice and consent), then reserves characters, a
-        concurrency slot and the format with tenancy. Returns (voice, options, reservation id)."""
+        concurrency slot and the format with tenancy. Returns (voice, options, reservation id).
+
+        The reservation lives `ttl_seconds` (default: the speech TTL), longer for long texts. It only
+        bounds how long a caller that died mid-work holds the tenant's slot: usage recorded after it
+        lapsed is still counted (late commit, or tenancy settling it from UsageRecorded)."""
         options = request.options().checked(max_chars, request.text, self.engine.languages)
         code = format_code(request.format)
         state = self.voice_for(caller.tenant_id, request.voice_id)
-        ttl = max(self.quota_ttl, int(len(request.text) * 0.1))
+        ttl = max(ttl_seconds or self.quota_ttl, int(len(request.text) * 0.1))
         reservation = self.quotas.reserve(
             caller.tenant_id,
             characters=len(request.text),
@@ -262,6 +274,7 @@ class Speaker:
                 first_chunk_seconds=spoken.first_chunk,
                 total_seconds=spoken.total,
                 kind=spoken.kind,
+                reservation_id=spoken.reservation_id,
             ),
             tenant_id=caller.tenant_id,
         )
@@ -359,6 +372,7 @@ class Speaker:
                         len(request.text),
                         seconds,
                         self.clock.monotonic() - run.started,
+                        reservation_id=reservation,
                     ),
                 )
         return SpeechResult(generation_id, audio, request.format, rate, seconds)
@@ -411,6 +425,7 @@ class Speaker:
                         samples / rate,
                         elapsed,
                         first_chunk_seconds=elapsed if run.first_chunk_at is None else run.first_chunk_at,
+                        reservation_id=reservation,
                     ),
                 )
         if tail:

@@ -2,8 +2,8 @@
 
 The build (slow: decode samples, fit the clone) runs outside any transaction; its outcome and the
 VoiceReady / VoiceBuildFailed event commit together (the embedding service owns the voice's status
-and learns it from those events). Deleting or revoking a voice removes its artifacts, also when a
-build finishes after the deletion.
+and learns it from those events). Deleting or revoking a voice shreds its artifact's data key (in
+the consumer's transaction) and removes its artifacts, also when a build finishes after the deletion.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from kit.storage import ObjectNotFound, ObjectStore
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.engine.interface import REFERENCE_RATE
 from services.synthesis.service_layer.artifacts import Artifacts
-from services.synthesis.service_layer.ports import Repository, VoiceEngine
+from services.synthesis.service_layer.ports import Repository, VoiceEngine, VoiceSamples
 from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.builds")
@@ -54,10 +54,18 @@ class BuildOutcome:
 
 class VoiceBuilds:
     def __init__(
-        self, store: ObjectStore, artifacts: Artifacts, engine: VoiceEngine, clock: Clock | None = None
+        self,
+        store: ObjectStore,
+        artifacts: Artifacts,
+        engine: VoiceEngine,
+        clock: Clock | None = None,
+        *,
+        samples: VoiceSamples,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
+        # The enrollment's samples are sealed with the embedding service's key: it serves them decrypted.
+        self.samples = samples
         self.engine = engine
         self.clock = clock or SystemClock()
 
@@ -65,7 +73,8 @@ class VoiceBuilds:
         started = self.clock.monotonic()
         try:
             references = [
-                decode(self.store.get(key), target_rate=REFERENCE_RATE).samples for key in request.sample_keys
+                decode(self.samples.read(request.voice_id, key), target_rate=REFERENCE_RATE).samples
+                for key in request.sample_keys
             ]
             artifact = self.engine.build_voice(references, request.transcript or None)
             key = self.artifacts.put(request.tenant_id, request.voice_id, artifact)
@@ -82,7 +91,7 @@ class VoiceBuilds:
     def apply_build(self, repo: Repository, request: BuildRequest, outcome: BuildOutcome) -> None:
         state = self._voice(repo, request.voice_id, request.tenant_id)
         if state.deleted or state.revoked:
-            self.artifacts.remove(request.tenant_id, request.voice_id)  # deleted while it was being built
+            self.artifacts.remove(repo, request.tenant_id, request.voice_id)  # deleted while it was being built
             return
         if outcome.failed:
             repo.save_voice(replace(state, artifact_key="", engine="", built_at=None))
@@ -139,12 +148,12 @@ class VoiceBuilds:
                 built_at=None,
             )
         )
-        self.artifacts.remove(voice.tenant_id, voice.voice_id)
+        self.artifacts.remove(repo, voice.tenant_id, voice.voice_id)
 
     def deleted(self, repo: Repository, voice: VoiceRef) -> None:
         state = self._voice(repo, voice.voice_id, voice.tenant_id)
         repo.save_voice(replace(state, deleted=True, consent_id=None, artifact_key="", engine="", built_at=None))
-        self.artifacts.remove(voice.tenant_id, voice.voice_id)
+        self.artifacts.remove(repo, voice.tenant_id, voice.voice_id)
 
     @staticmethod
     def _voice(repo: Repository, voice_id: str, tenant_id: str) -> VoiceState:

@@ -3,6 +3,11 @@
 A job's final transaction stages one delivery per subscribed endpoint (so a completion is never
 announced for a job that did not complete, nor lost when the process dies); `Deliverer` sends them,
 signed, retries with backoff, and disables an endpoint after repeated failures, saying why.
+
+Endpoint URLs pass the egress policy (kit.net.egress) twice: at registration, and at every delivery
+after resolving the host (the Sender connects to the address it checked). A URL refused at delivery
+(its name now points inside: DNS rebinding) is not retried: the delivery is abandoned and the
+endpoint disabled, with the reason.
 """
 
 from __future__ import annotations
@@ -15,12 +20,11 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Protocol
 
-import httpx
-
 from kit.clock import Clock, SystemClock
 from kit.errors import InvalidArgument, NotFound
 from kit.ids import is_uuid
 from kit.logging import get_logger
+from kit.net.egress import DestinationForbidden, DestinationUnresolvable, EgressPolicy
 from kit.paging import Page, PageRequest
 from services.synthesis.domain import webhooks as rules
 from services.synthesis.domain.jobs import Job
@@ -28,12 +32,21 @@ from services.synthesis.domain.webhooks import Delivery, Webhook
 from services.synthesis.service_layer.ports import Repository, UnitOfWork
 
 log = get_logger("synthesis.webhooks")
+FORBIDDEN_REASON = "WEBHOOK_URL_FORBIDDEN"
+
+
+class DestinationCheck(Protocol):
+    """Resolves a URL's host and refuses internal destinations (adapter: kit.net.egress.EgressPolicy):
+    raises DestinationForbidden, or DestinationUnresolvable when the name has no address."""
+
+    def resolve(self, url: str) -> object: ...
 
 
 class Webhooks:
-    def __init__(self, uow: UnitOfWork, clock: Clock | None = None) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock | None = None, egress: DestinationCheck | None = None) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
+        self.egress: DestinationCheck = egress or EgressPolicy()
 
     def create(self, tenant_id: str, url: str, events: list[str]) -> tuple[Webhook, str]:
         events = sorted(set(events or rules.EVENTS))
@@ -42,18 +55,30 @@ class Webhooks:
             raise InvalidArgument(
                 f"unknown webhook events {sorted(unknown)}; one of {list(rules.EVENTS)}", field="events"
             )
+        url = self.check_destination(rules.check_url(url))
         secret = "whsec_" + secrets.token_urlsafe(32)
         with self.uow.begin() as repo:
             hook = repo.add_webhook(
                 Webhook(
                     webhook_id=str(uuid.uuid4()),
                     tenant_id=tenant_id,
-                    url=rules.check_url(url),
+                    url=url,
                     events=events,
                     secret=secret,
                 )
             )
         return hook, secret
+
+    def check_destination(self, url: str) -> str:
+        try:
+            self.egress.resolve(url)
+        except DestinationForbidden as exc:
+            raise InvalidArgument(
+                f"webhook url must reach a public address: {exc}", reason=FORBIDDEN_REASON, field="url"
+            ) from exc
+        except DestinationUnresolvable as exc:
+            raise InvalidArgument(f"webhook url's host does not resolve: {exc}", field="url") from exc
+        return url
 
     def list(self, tenant_id: str, page: PageRequest) -> Page[Webhook]:
         with self.uow.read() as repo:
@@ -89,31 +114,15 @@ class Webhooks:
 
 
 class Sender(Protocol):
-    """Posts one signed delivery; returns None when the endpoint took it, else what went wrong."""
+    """Posts one signed delivery; returns None when the endpoint took it, else what went wrong. Raises
+    DestinationForbidden when the URL's host now resolves to an address the egress policy refuses
+    (adapter: adapters/webhook_sender.PinnedHttpSender)."""
 
     timeout_seconds: float
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> str | None: ...
 
     def close(self) -> None: ...
-
-
-class HttpSender:
-    def __init__(self, timeout_seconds: float = 5.0) -> None:
-        self.timeout_seconds = timeout_seconds
-        self.client = httpx.Client(timeout=timeout_seconds, follow_redirects=False)
-
-    def send(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
-        try:
-            reply = self.client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"{exc.__class__.__name__}: {exc}"[:500]
-        if 200 <= reply.status_code < 300:
-            return None
-        return f"HTTP {reply.status_code}"
-
-    def close(self) -> None:
-        self.client.close()
 
 
 class Deliverer:
@@ -167,14 +176,19 @@ class Deliverer:
                 repo.save_delivery(replace(delivery, next_attempt_at=now + lease))
                 claimed.append((delivery, hook))
         for delivery, hook in claimed:
-            error = self.sender.send(hook.url, delivery.body, self._headers(hook, delivery))
+            forbidden = False
+            try:
+                error = self.sender.send(hook.url, delivery.body, self._headers(hook, delivery))
+            except DestinationForbidden as exc:
+                error, forbidden = f"{FORBIDDEN_REASON}: {exc}", True
             with self.uow.begin() as repo:
-                self.record(repo, delivery, error)
+                self.record(repo, delivery, error, give_up=forbidden)
         return len(claimed)
 
-    def record(self, repo: Repository, delivery: Delivery, error: str | None) -> None:
+    def record(self, repo: Repository, delivery: Delivery, error: str | None, give_up: bool = False) -> None:
         """One attempt's outcome: delivered, or retried later, or abandoned (and the endpoint's run of
-        failures counted, disabling it after `disable_after`)."""
+        failures counted, disabling it after `disable_after`). `give_up`: the endpoint must not be
+        called again (its URL resolves inside the deployment): abandoned and disabled at once."""
         hook = repo.webhook(delivery.webhook_id, for_update=True)
         attempts = delivery.attempts + 1
         now = self.clock.now()
@@ -188,13 +202,16 @@ class Deliverer:
         if hook is not None and not hook.disabled:
             failures = hook.consecutive_failures + 1
             hook = replace(hook, consecutive_failures=failures)
-            if failures >= self.disable_after:
+            if give_up:
+                disabled = True
+                hook = replace(hook, disabled=True, disabled_reason=error)
+            elif failures >= self.disable_after:
                 disabled = True
                 hook = replace(
                     hook, disabled=True, disabled_reason=f"{failures} deliveries failed in a row; last: {error}"
                 )
             repo.save_webhook(hook)
-        if attempts >= self.max_attempts or disabled or hook is None:
+        if attempts >= self.max_attempts or disabled or give_up or hook is None:
             repo.save_delivery(replace(delivery, attempts=attempts, abandoned_at=now, last_error=error))
         else:
             retry_at = now + timedelta(seconds=rules.backoff(attempts, self.backoff_seconds))

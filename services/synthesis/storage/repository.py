@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from sqlalchemy import Connection, Engine, Row, Table, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
+from kit.crypto.sql import SqlDataKeys
 from kit.db.unit_of_work import SqlUnitOfWork as UnitOfWork
 from kit.events.outbox import Outbox
 from kit.events.topics import TopicSpec
@@ -20,6 +21,7 @@ from services.synthesis.domain.jobs import Job
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.domain.webhooks import Delivery, Webhook
 from services.synthesis.storage.tables import (
+    data_keys,
     generation_ids,
     generations,
     jobs,
@@ -48,6 +50,7 @@ class SqlRepository:
     def __init__(self, conn: Connection, outbox: Outbox) -> None:
         self.conn = conn
         self.outbox = outbox
+        self.data_keys = SqlDataKeys(conn, data_keys)
 
     # --- voices --------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
 )
 
+from kit.crypto.sql import data_keys_table
 from kit.db.tables import inbox_table, outbox_table
 from services.synthesis.domain.generations import FIRST_GENERATION_ID, LAST_GENERATION_ID
 
@@ -137,6 +138,9 @@ webhook_deliveries = Table(
     Column("last_error", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Each voice's data key, wrapped by the deployment's KEK: deleting the row shreds its artifacts (migration 0003).
+data_keys = data_keys_table(metadata)
 
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)

@@ -13,11 +13,14 @@ from kit.events.consumer import Handler
 from kit.events.envelope import Event
 from services.tenancy.billing_codes import BILLING_STATE_NAMES
 from services.tenancy.domain.billing import BillingVerdict
-from services.tenancy.service_layer import billing
+from services.tenancy.service_layer import billing, quotas
 from services.tenancy.service_layer.ports import Transaction
 from timbre.v1 import events_pb2
 
 CONSUMER_NAME = "tenancy-billing"
+# Usage gets a consumer (group and inbox name) of its own: its volume is every generation's, and a
+# suspension must not wait behind it.
+USAGE_CONSUMER_NAME = "tenancy-usage"
 
 
 def verdict_of(event: Event) -> BillingVerdict:
@@ -42,3 +45,15 @@ def handlers(transaction_of: Callable[[Connection], Transaction]) -> dict[str, H
         billing.apply_verdict(transaction_of(conn), verdict_of(event))
 
     return {events_pb2.TenantBillingStateChanged.DESCRIPTOR.full_name: on_billing_state_changed}
+
+
+def usage_handlers(transaction_of: Callable[[Connection], Transaction]) -> dict[str, Handler]:
+    """UsageRecorded settles the reservation it names (see `quotas.settle`)."""
+
+    def on_usage_recorded(conn: Connection, event: Event) -> None:
+        payload = event.payload
+        assert isinstance(payload, events_pb2.UsageRecorded)
+        if payload.reservation_id:  # usage recorded before events carried it: nothing to settle
+            quotas.settle(transaction_of(conn), payload.reservation_id, payload.characters)
+
+    return {events_pb2.UsageRecorded.DESCRIPTOR.full_name: on_usage_recorded}

@@ -1,4 +1,5 @@
-"""Quota reservations: reserve before work, commit on success, release on failure or cancel."""
+"""Quota reservations: reserve before work, commit on success, release on failure or cancel; and
+`settle`, which counts recorded usage (UsageRecorded) against its reservation when no commit did."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from datetime import datetime, timedelta
 from kit.clock import Clock
 from kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from kit.ids import is_uuid
+from kit.logging import get_logger
 from services.tenancy.domain import quota
 from services.tenancy.domain.accounts import Tenant
 from services.tenancy.domain.billing import check_access
 from services.tenancy.domain.reservations import Reservation
 from services.tenancy.domain.tiers import limits_for
 from services.tenancy.service_layer.ports import Transaction, UnitOfWork
+
+log = get_logger("tenancy_quotas")
 
 DEFAULT_TTL_SECONDS = 900
 MAX_TTL_SECONDS = 24 * 3600
@@ -75,18 +79,20 @@ class Quotas:
             )
 
     def commit(self, reservation_id: str, characters: int = -1) -> None:
+        """Count what was used (the work succeeded). A retried commit, or one after the usage event
+        settled the reservation, is a no-op; a reservation that lapsed while the work ran still counts."""
         with self.uow.begin() as tx:
-            held = self._live(tx, reservation_id)
+            held = tx.reservations.get_for_update(_checked_id(reservation_id))
             if held is None:
-                return  # already committed: a retried commit is a no-op
+                raise NotFound("reservation not found")
+            if held.status == "committed":
+                return
+            if not held.committable():
+                raise FailedPrecondition(f"reservation is {held.status}", reason="RESERVATION_EXPIRED")
             used = held.characters if characters < 0 else characters
             if used > held.characters:
                 raise InvalidArgument(f"cannot commit {used} characters: only {held.characters} reserved")
-            if used:
-                tx.reservations.add_characters(held.tenant_id, held.period, used)
-            if held.voice_profiles and held.voice_id:
-                tx.reservations.add_voice_slot(held.tenant_id, held.voice_id)
-            tx.reservations.finish(held.id, "committed", used)
+            _count(tx, held, used)
 
     def release(self, reservation_id: str) -> None:
         with self.uow.begin() as tx:
@@ -115,19 +121,34 @@ class Quotas:
         with self.uow.begin() as tx:
             return tx.reservations.sweep_expired(self.clock.now())
 
-    def _live(self, tx: Transaction, reservation_id: str) -> Reservation | None:
-        """The active reservation to commit, locked; None when it was committed already."""
-        held = tx.reservations.get_for_update(_checked_id(reservation_id))
-        if held is None:
-            raise NotFound("reservation not found")
-        if held.status == "committed":
-            return None
-        if not held.live(self.clock.now()):
-            raise FailedPrecondition(
-                f"reservation is {held.status if held.status != 'active' else 'expired'}",
-                reason="RESERVATION_EXPIRED",
-            )
-        return held
+
+def settle(tx: Transaction, reservation_id: str, characters: int) -> bool:
+    """Count recorded usage (UsageRecorded) against its reservation unless a commit already did; whether
+    it counted. Runs in the usage consumer's transaction, so a crash between a generation's record and
+    its synchronous CommitQuota still ends with the characters counted, once.
+
+    An unknown reservation is logged and skipped: no retry will find it, and dead-lettering usage that
+    billing has already counted would only hide it."""
+    held = tx.reservations.get_for_update(reservation_id) if is_uuid(reservation_id) else None
+    if held is None:
+        log.warning("usage_for_unknown_reservation", reservation_id=reservation_id, characters=characters)
+        return False
+    if not held.settleable():
+        return False  # the synchronous commit (or an earlier delivery) counted it
+    if held.status != "active":
+        log.info("usage_settles_a_reservation_no_longer_active", reservation_id=held.id, status=held.status)
+    _count(tx, held, characters)
+    return True
+
+
+def _count(tx: Transaction, held: Reservation, characters: int) -> None:
+    """Add `characters` to the period's usage, take any voice-profile slot, and mark the hold committed
+    (which is what makes a later commit or settle a no-op)."""
+    if characters:
+        tx.reservations.add_characters(held.tenant_id, held.period, characters)
+    if held.voice_profiles and held.voice_id:
+        tx.reservations.add_voice_slot(held.tenant_id, held.voice_id)
+    tx.reservations.finish(held.id, "committed", characters)
 
 
 def _checked_id(reservation_id: str) -> str:

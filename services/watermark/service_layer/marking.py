@@ -14,6 +14,10 @@ from services.watermark.service_layer.ports import Marker, UnitOfWork
 
 MAX_AUDIO_BYTES = 50 * 1024 * 1024
 MAX_SECONDS = 1800.0
+# Detection reads at most this much of a clip. The mark repeats in every block, so a prefix finds it,
+# and an unmarked clip costs a full tempo × pitch search (~8× real time on one core): without a bound
+# one 30-minute upload would hold a worker for minutes (found by the audio fuzzing of #18).
+DETECT_MAX_SECONDS = 120.0
 API_VERSION = "v1"
 EMBED_SOURCE = "embed"
 
@@ -69,4 +73,5 @@ class Marking:
 
     def detect(self, audio: bytes) -> Detection:
         clip = _decode(audio)
-        return self.marker.detect(clip.samples, clip.sample_rate)
+        samples = clip.samples[: int(DETECT_MAX_SECONDS * clip.sample_rate)]
+        return self.marker.detect(samples, clip.sample_rate)
