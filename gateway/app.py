@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import asynccontextmanager
 
 import grpc
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
-from gateway import problems
-from gateway.clients import Backends, connect
+from gateway import openapi, problems
+from gateway.auth import CREDENTIAL_HITS
+from gateway.body_limit import BodyLimit
+from gateway.clients import AsyncReads, Backends, connect
 from gateway.config import GatewaySettings
+from gateway.credential_cache import CredentialCache
+from gateway.job_status_cache import JobStatusCache
+from gateway.job_status_fast_path import JobStatusFastPath
+from gateway.observe import Observe
 from gateway.ratelimit import RateLimiter
+from gateway.revocation_listener import RevocationListener
 from gateway.routes import (
     api_keys,
+    audit,
     billing,
     consent,
     cost,
@@ -28,28 +36,45 @@ from gateway.routes import (
     watermark,
     webhooks,
 )
-from kit.grpc.interceptors import trace_ids
-from kit.logging import bind_context, get_logger
-from kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
-
-log = get_logger("gateway")
 
 DESCRIPTION = """Timbre's REST API. Authenticate with `Authorization: Bearer <API key>`.
 Errors are `application/problem+json` (RFC 9457) with a machine-readable `reason`."""
 
 
-def create_app(settings: GatewaySettings | None = None, backends: Backends | None = None) -> FastAPI:
+def create_app(
+    settings: GatewaySettings | None = None,
+    backends: Backends | None = None,
+    credentials: CredentialCache | None = None,
+    listener: RevocationListener | None = None,
+    job_statuses: JobStatusCache | None = None,
+) -> FastAPI:
+    """`credentials`: the credential cache (None: every request asks tenancy); `listener` feeds it and
+    runs while the app does (gateway/main.py builds both); `job_statuses`: the job-status cache it also
+    feeds (None: every GET /v1/jobs/{id} asks synthesis)."""
     settings = settings or GatewaySettings()
+    # Given backends (tests' fakes) are used for every call; otherwise the job-status read is async.
+    async_reads = backends is None
     backends = backends or connect(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        if listener is not None:
+            listener.start()
+        if async_reads:
+            app.state.reads = AsyncReads(settings)  # grpc.aio channels belong to the running loop
         yield
+        if listener is not None:
+            listener.stop()
+        if app.state.reads is not None:
+            await app.state.reads.close()
         backends.close()
 
     app = FastAPI(title="Timbre API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.backends = backends
+    app.state.credentials = credentials
+    app.state.job_statuses = job_statuses
+    app.state.reads = None
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.upstreams = {
         "tenancy": settings.tenancy_addr,
@@ -62,32 +87,32 @@ def create_app(settings: GatewaySettings | None = None, backends: Backends | Non
     app.add_exception_handler(grpc.RpcError, problems.rpc_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
     app.add_exception_handler(HTTPException, problems.http_error_handler)
+    app.add_exception_handler(UnicodeEncodeError, problems.unencodable_text_handler)
     app.add_exception_handler(Exception, problems.unhandled_error_handler)
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        request_id, trace_id = trace_ids(headers)
-        started = time.perf_counter()
-        with bind_context(request_id=request_id, trace_id=trace_id):
-            response = await call_next(request)
-            route = request.scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            HTTP_REQUESTS.labels(template, request.method, str(response.status_code)).inc()
-            HTTP_LATENCY.labels(template, request.method).observe(elapsed)
-            log.info(
-                "http",
-                method=request.method,
-                route=template,
-                status=response.status_code,
-                duration_ms=round(elapsed * 1000, 2),
-                tenant_id=getattr(request.state, "tenant_id", None),
-            )
-        response.headers["X-Request-ID"] = request_id
-        return response
+    # Added before Observe, so inside it: a refused body still gets its request id, log line and metrics.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(Observe)  # request ids, log lines, metrics; outermost, so it sees every answer
 
     for module in (billing, tenants, api_keys, me, voices, consent, speech, webhooks, watermark, usage, cost, health):
         app.include_router(module.router)
+    app.include_router(audit.router)
+    openapi.document(app)
+    if credentials is not None and job_statuses is not None:
+        # Polls answered from the caches before routing; just inside Observe (the first in the list is
+        # the outermost), so fast answers get their request id, log line and metrics too.
+        route = next(r for r in speech.router.routes if getattr(r, "path", "") == "/v1/jobs/{job_id}")
+        observe_at = next(n for n, m in enumerate(app.user_middleware) if m.cls is Observe)
+        app.user_middleware.insert(
+            observe_at + 1,
+            Middleware(
+                JobStatusFastPath,
+                credentials=credentials,
+                jobs=job_statuses,
+                limiter=app.state.limiter,
+                route=route,
+                credential_hits=CREDENTIAL_HITS,
+                job_hits=speech.JOB_STATUS_HITS,
+            ),
+        )
 
     return app

@@ -64,6 +64,9 @@ def problem(
     )
 
 
+UNAVAILABLE_RETRY_AFTER = "2"
+
+
 def _retry_after(metadata: dict[str, str]) -> str | None:
     if "retry_after_seconds" in metadata:
         return metadata["retry_after_seconds"]
@@ -80,10 +83,15 @@ def from_rpc_error(request: Request, error: grpc.RpcError) -> JSONResponse:
     reason = info.reason if info else code.name
     status = REASON_STATUS.get(reason) or HTTP_STATUS.get(code, 500)
     headers = {}
-    if status == 429:
+    if status in (429, 503):  # a busy service's hint (speech slots) as much as a quota's
         retry = _retry_after(metadata)
         if retry:
             headers["Retry-After"] = retry
+        elif status == 503:
+            # An upstream that went away (a replica killed, a database restarting) gives no hint; the
+            # client still learns that a retry is the right move, and when (the fault suite's recovery
+            # times are seconds).
+            headers["Retry-After"] = UNAVAILABLE_RETRY_AFTER
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="timbre"'
     detail = error.details() or ""
@@ -151,6 +159,22 @@ async def http_error_handler(request: Request, error: Exception) -> JSONResponse
         reason,
         request.url.path,
         headers=getattr(error, "headers", None),
+    )
+
+
+async def unencodable_text_handler(request: Request, error: Exception) -> JSONResponse:
+    """JSON may carry a lone UTF-16 surrogate (\\ud800), which Python decodes into a str that no
+    protobuf string (UTF-8) can hold. Pydantic refuses it in most fields, not in all (the items of a
+    list[str] pass): what gets through fails as the request to a service is built. It is the client's
+    text, not a server fault; the gateway's own strings are all encodable."""
+    if not isinstance(error, UnicodeEncodeError):
+        return await unhandled_error_handler(request, error)
+    return problem(
+        400,
+        "Bad request",
+        "a text value is not valid Unicode (a lone surrogate, \\ud800-\\udfff)",
+        "INVALID_ARGUMENT",
+        request.url.path,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -122,6 +122,7 @@ def billing_view(request: Request, caller: Caller = TenantCaller) -> BillingOut:
     "/v1/stripe/webhook",
     response_model=WebhookOut,
     tags=["stripe"],
+    responses={413: {"description": f"The body is larger than {MAX_WEBHOOK_BYTES} bytes"}},
     summary="Stripe's webhook endpoint (authenticated by the Stripe-Signature header)",
 )
 async def stripe_webhook(request: Request) -> WebhookOut:
@@ -144,7 +145,7 @@ async def stripe_webhook(request: Request) -> WebhookOut:
 
 @router.get("/v1/admin/billing/dead-letters", response_model=DeadLettersOut, tags=["operator"])
 def dead_letters(
-    request: Request, page_size: int = 20, page_token: str = "", caller: Caller = OperatorCaller
+    request: Request, page_size: int = Query(20, ge=1, le=100), page_token: str = "", caller: Caller = OperatorCaller
 ) -> DeadLettersOut:
     """Stripe calls refused for good (4xx), with Stripe's reason; replay them after fixing the cause."""
     reply = request.app.state.backends.billing.ListBillingDeadLetters(

@@ -9,8 +9,9 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.auth import Caller, TenantCaller
+from gateway.routes.audit import audited_metadata
 from gateway.routes.schemas import PROHIBITED_USES, ChallengeIn, ChallengeOut, ConsentOut, when
-from gateway.uploads import chunks, read_capped
+from gateway.uploads import UploadStream
 from timbre.v1 import embedding_pb2
 
 router = APIRouter(tags=["consent"])
@@ -29,7 +30,7 @@ def create_challenge(
         embedding_pb2.CreateConsentChallengeRequest(
             voice_id=voice_id, language=(body.language if body else None) or ""
         ),
-        metadata=caller.metadata,
+        metadata=audited_metadata(request, caller),
     )
     return ChallengeOut(
         challenge_id=reply.challenge_id,
@@ -71,16 +72,17 @@ def submit_consent(
         prohibited_uses_acknowledged=[PROHIBITED_USES[u] for u in prohibited_uses_acknowledged],
         authorized_tenant_ids=[t for item in authorized_tenant_ids for t in item.split(",") if t.strip()],
     )
-    data = read_capped(file, request.app.state.settings.max_upload_bytes)
+    upload = UploadStream([(file.filename or "consent", file)], request.app.state.settings.max_upload_bytes)
 
     def stream():
         yield embedding_pb2.SubmitConsentRequest(
             metadata=embedding_pb2.SubmitConsentMetadata(voice_id=voice_id, challenge_id=challenge_id, details=details)
         )
-        for chunk in chunks([(file.filename or "consent", data)]):
+        for chunk in upload.chunks():
             yield embedding_pb2.SubmitConsentRequest(chunk=chunk)
 
-    reply = request.app.state.backends.embedding.SubmitConsent(stream(), metadata=caller.metadata)
+    with upload.sending():
+        reply = request.app.state.backends.embedding.SubmitConsent(stream(), metadata=audited_metadata(request, caller))
     return ConsentOut.of(reply.consent)
 
 
@@ -99,6 +101,6 @@ def get_consent(voice_id: str, request: Request, caller: Caller = TenantCaller) 
 )
 def revoke_consent(voice_id: str, request: Request, caller: Caller = TenantCaller) -> ConsentOut:
     reply = request.app.state.backends.embedding.RevokeConsent(
-        embedding_pb2.RevokeConsentRequest(voice_id=voice_id), metadata=caller.metadata
+        embedding_pb2.RevokeConsentRequest(voice_id=voice_id), metadata=audited_metadata(request, caller)
     )
     return ConsentOut.of(reply.consent)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import grpc
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 router = APIRouter(tags=["operations"])
 
@@ -16,7 +19,17 @@ def health() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: the services behind the gateway answer their health checks")
+class ReadyOut(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(description="each service's health status (SERVING, NOT_SERVING, UNAVAILABLE, ...)")
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: the services behind the gateway answer their health checks",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "A service does not answer SERVING"}},
+)
 def ready(request: Request) -> JSONResponse:
     upstreams: dict[str, str] = request.app.state.upstreams
     channels = {name: grpc.insecure_channel(address) for name, address in upstreams.items()}

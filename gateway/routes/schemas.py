@@ -264,3 +264,25 @@ class ConsentOut(BaseModel):
             created_at=when(consent.create_time),
             revoked_at=when(consent.revoke_time),
         )
+
+
+class FieldError(BaseModel):
+    location: list[str] = Field(description='where the value is, e.g. ["body", "text"] or ["query", "page_size"]')
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457, application/problem+json); members beyond these may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="a URI naming the kind of problem: https://timbre.dev/problems/<reason>")
+    title: str
+    status: int = Field(ge=400, le=599, description="the HTTP status, repeated")
+    detail: str = ""
+    reason: str | None = Field(None, description="machine-readable, e.g. QUOTA_EXCEEDED, CONSENT_REQUIRED")
+    instance: str | None = Field(None, description="the request's path")
+    request_id: str | None = Field(None, description="the X-Request-ID of the request, for support")
+    errors: list[FieldError] | None = Field(None, description="each invalid field (status 400 and 422)")
+    metadata: dict[str, str] | None = Field(None, description="details of the reason, e.g. the limit hit")

@@ -8,9 +8,13 @@ from typing import Annotated, Literal
 import grpc
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from prometheus_client import Counter
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import Caller, TenantCaller
+from gateway.clients import AsyncReads, call_metadata
+from gateway.job_status_cache import JobStatusCache
 from gateway.problems import MEDIA_TYPE, problem
 from gateway.ranges import InvalidRange, parse_range
 from gateway.routes.schemas import JOB_STATE_CODES, JOB_STATE_NAMES, JobStateName, when
@@ -21,6 +25,10 @@ from timbre.v1 import common_pb2, synthesis_pb2
 
 log = get_logger("gateway")
 router = APIRouter(tags=["speech"])
+# hit: served from the job-status cache; asked: read from synthesis (a miss, or the cache off or bypassed).
+JOB_STATUS_READS = Counter("timbre_gateway_job_status_reads_total", "Job status reads, by where from", ["outcome"])
+JOB_STATUS_HITS = JOB_STATUS_READS.labels("hit")
+JOB_STATUS_ASKED = JOB_STATUS_READS.labels("asked")
 
 
 class SpeechIn(BaseModel):
@@ -30,7 +38,8 @@ class SpeechIn(BaseModel):
     format: Literal["mp3", "wav", "flac", "ogg"] = "mp3"
     speed: float = Field(1.0, ge=0.5, le=2.0)
     pitch: float = Field(0.0, ge=-12, le=12)
-    sample_rate: int = Field(0, description="8000–48000 Hz; 0 means the engine's native rate")
+    # Bounded here too: a number beyond int32 cannot even be put into the request to the service.
+    sample_rate: int = Field(0, ge=0, le=48000, description="8000–48000 Hz; 0 means the engine's native rate")
     stream: bool = False
 
     def options(self) -> synthesis_pb2.SpeechOptions:
@@ -88,6 +97,7 @@ class JobList(BaseModel):
 @router.post(
     "/v1/voices/{voice_id}/speech",
     summary="Speak text (≤ 5000 characters) in a ready voice",
+    response_class=Response,  # audio only: no JSON success body to document
     responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {}, "audio/ogg": {}}}},
 )
 def speak(voice_id: str, body: SpeechIn, request: Request, caller: Caller = TenantCaller) -> Response:
@@ -114,9 +124,12 @@ def speak(voice_id: str, body: SpeechIn, request: Request, caller: Caller = Tena
             yield first.audio
             for message in call:
                 yield message.audio
-        except grpc.RpcError:
-            # Headers are gone; ending the body early is all HTTP allows. The client sees a short stream.
-            return
+        except grpc.RpcError as error:
+            # Headers are gone, so no error status can be sent. Re-raised, the server aborts the chunked
+            # body (no final chunk) and the client sees a broken transfer; returning would end it cleanly,
+            # a half file that looks whole (found by tests/faults: an edge killed mid-stream).
+            log.warning("speech_stream_interrupted", code=error.code().name)
+            raise
         finally:
             call.cancel()
 
@@ -153,18 +166,43 @@ def list_jobs(
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobOut, summary="A job's state and progress")
-def get_job(job_id: str, request: Request, caller: Caller = TenantCaller) -> JobOut:
-    reply = request.app.state.backends.synthesis.GetJob(
-        synthesis_pb2.GetJobRequest(job_id=job_id), metadata=caller.metadata
-    )
-    return JobOut.of(reply.job)
+async def get_job(job_id: str, request: Request, caller: Caller = TenantCaller) -> Response:
+    # The hottest read (clients poll it). A cached status is the JSON body the response model would give,
+    # returned as is (no validation, no serialization); a miss awaits synthesis through grpc.aio.
+    statuses: JobStatusCache | None = request.app.state.job_statuses
+    if statuses is not None:
+        body = statuses.get(caller.tenant_id, job_id)
+        if body is not None:
+            JOB_STATUS_HITS.inc()
+            return Response(body, media_type="application/json")
+    JOB_STATUS_ASKED.inc()
+    asked_at = statuses.now() if statuses is not None else 0.0
+    message = synthesis_pb2.GetJobRequest(job_id=job_id)
+    reads: AsyncReads | None = request.app.state.reads
+    if reads is not None:
+        reply = await reads.synthesis.GetJob(message, metadata=call_metadata(caller.metadata), timeout=reads.timeout)
+    else:
+        reply = await run_in_threadpool(request.app.state.backends.synthesis.GetJob, message, metadata=caller.metadata)
+    job = JobOut.of(reply.job)
+    body = job.model_dump_json().encode()
+    if statuses is not None:
+        # Only answers are kept, never errors: a job of another tenant (or none) stays synthesis's 404.
+        statuses.put(caller.tenant_id, job_id, job.state, body, asked_at)
+    return Response(body, media_type="application/json")
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobOut, summary="Cancel a queued or running job")
 def cancel_job(job_id: str, request: Request, caller: Caller = TenantCaller) -> JobOut:
-    reply = request.app.state.backends.synthesis.CancelJob(
-        synthesis_pb2.CancelJobRequest(job_id=job_id), metadata=caller.metadata
-    )
+    statuses: JobStatusCache | None = request.app.state.job_statuses
+    try:
+        reply = request.app.state.backends.synthesis.CancelJob(
+            synthesis_pb2.CancelJobRequest(job_id=job_id), metadata=caller.metadata
+        )
+    finally:
+        if statuses is not None:
+            # After the call (failed ones too: it may have cancelled before failing): a poll that read the
+            # old state meanwhile cannot keep it, and the next poll asks synthesis.
+            statuses.evict(caller.tenant_id, job_id)
     return JobOut.of(reply.job)
 
 
@@ -177,6 +215,7 @@ AUDIO_HEADERS = {
 
 @router.get(
     "/v1/jobs/{job_id}/audio",
+    response_class=Response,  # audio only: no JSON success body to document
     summary="A finished job's audio, streamed; HTTP Range (one `bytes=` range) fetches a part",
     responses={
         200: {"description": "The whole file", "content": AUDIO_MEDIA, "headers": AUDIO_HEADERS},

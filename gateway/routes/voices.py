@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from gateway.auth import Caller, TenantCaller
+from gateway.routes.audit import audited_metadata
 from gateway.routes.schemas import VerifyOut, VoiceList, VoiceOut
-from gateway.uploads import chunks, read_capped
+from gateway.uploads import UploadStream
 from timbre.v1 import common_pb2, embedding_pb2
 
 router = APIRouter(tags=["voices"])
@@ -29,8 +30,9 @@ def enroll_voice(
     idempotency_key: Annotated[str, Form(max_length=200)] = "",
     caller: Caller = TenantCaller,
 ) -> VoiceOut:
-    cap = request.app.state.settings.max_upload_bytes
-    data = [(f.filename or f"file{i}", read_capped(f, cap)) for i, f in enumerate(files)]
+    upload = UploadStream(
+        [(f.filename or f"file{i}", f) for i, f in enumerate(files)], request.app.state.settings.max_upload_bytes
+    )
 
     def stream():
         yield embedding_pb2.EnrollVoiceRequest(
@@ -38,10 +40,11 @@ def enroll_voice(
                 name=name, transcript=transcript, language=language, idempotency_key=idempotency_key
             )
         )
-        for chunk in chunks(data):
+        for chunk in upload.chunks():
             yield embedding_pb2.EnrollVoiceRequest(chunk=chunk)
 
-    reply = request.app.state.backends.embedding.EnrollVoice(stream(), metadata=caller.metadata)
+    with upload.sending():
+        reply = request.app.state.backends.embedding.EnrollVoice(stream(), metadata=audited_metadata(request, caller))
     return VoiceOut.of(reply.voice)
 
 
@@ -72,7 +75,7 @@ def get_voice(voice_id: str, request: Request, caller: Caller = TenantCaller) ->
 )
 def delete_voice(voice_id: str, request: Request, caller: Caller = TenantCaller) -> Response:
     request.app.state.backends.embedding.DeleteVoice(
-        embedding_pb2.DeleteVoiceRequest(voice_id=voice_id), metadata=caller.metadata
+        embedding_pb2.DeleteVoiceRequest(voice_id=voice_id), metadata=audited_metadata(request, caller)
     )
     return Response(status_code=204)
 
@@ -81,12 +84,13 @@ def delete_voice(voice_id: str, request: Request, caller: Caller = TenantCaller)
 def verify_speaker(
     voice_id: str, request: Request, file: Annotated[UploadFile, File()], caller: Caller = TenantCaller
 ) -> VerifyOut:
-    data = read_capped(file, request.app.state.settings.max_upload_bytes)
+    upload = UploadStream([(file.filename or "audio", file)], request.app.state.settings.max_upload_bytes)
 
     def stream():
         yield embedding_pb2.VerifySpeakerRequest(voice_id=voice_id)
-        for chunk in chunks([(file.filename or "audio", data)]):
+        for chunk in upload.chunks():
             yield embedding_pb2.VerifySpeakerRequest(chunk=chunk)
 
-    reply = request.app.state.backends.embedding.VerifySpeaker(stream(), metadata=caller.metadata)
+    with upload.sending():
+        reply = request.app.state.backends.embedding.VerifySpeaker(stream(), metadata=audited_metadata(request, caller))
     return VerifyOut(score=reply.score, threshold=reply.threshold, same_speaker=reply.same_speaker)

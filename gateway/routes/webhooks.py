@@ -24,9 +24,10 @@ class WebhookOut(BaseModel):
     url: str
     events: list[str]
     disabled: bool
-    disabled_reason: str | None
+    # Optional, not just nullable: the routes leave out what is None (response_model_exclude_none).
+    disabled_reason: str | None = None
     consecutive_failures: int
-    created_at: datetime | None
+    created_at: datetime | None = None
     secret: str | None = Field(None, description="HMAC-SHA256 key; returned only when the webhook is created")
 
     @classmethod
@@ -45,7 +46,7 @@ class WebhookOut(BaseModel):
 
 class WebhookList(BaseModel):
     items: list[WebhookOut]
-    next_page_token: str | None
+    next_page_token: str | None = None
 
 
 @router.post(

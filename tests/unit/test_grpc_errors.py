@@ -50,3 +50,31 @@ def test_status_round_trips_through_grpc_status_helpers():
     status = to_rpc_status(NotFound("x", reason="VOICE_NOT_FOUND"))
     proto = rpc_status.from_call(FakeRpcError(status))
     assert proto.code == grpc.StatusCode.NOT_FOUND.value[0] and proto.message == "x"
+
+
+class _BareUnavailable(grpc.RpcError):
+    """What a client sees when the server it was talking to died: a status without ErrorInfo."""
+
+    def code(self):
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self):
+        return "Stream removed"
+
+    def trailing_metadata(self):
+        return ()
+
+
+def test_an_upstream_gone_away_is_503_with_retry_after():
+    response = from_rpc_error(_request(), _BareUnavailable())
+    assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
+
+
+def test_a_lost_database_connection_is_unavailable_not_internal():
+    import sqlalchemy.exc
+
+    from kit.grpc.interceptors import _code_of
+
+    lost = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    assert _code_of(lost) == grpc.StatusCode.UNAVAILABLE
+    assert _code_of(ValueError("a bug")) == grpc.StatusCode.INTERNAL
