@@ -14,6 +14,7 @@ BENCHMARKS = [
     "bench.vocoder_speed",
     "bench.synthesis_latency",
     "bench.usage_consumers",
+    "bench.load",
 ]
 
 

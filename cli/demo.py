@@ -166,10 +166,17 @@ def demo(gateway: str, no_stack: bool) -> None:
         clips = {}
         for language, text in SENTENCES.items():
             started = time.monotonic()
-            reply = http.post(
-                f"/v1/voices/{voice_id}/speech",
-                json={"text": text, "language": language, "format": "mp3", "stream": language == "en"},
-            )
+            # Synthesis learns of the consent from the voice-lifecycle topic, which can trail the voice's
+            # `ready` by a moment (most on a loaded machine): CONSENT_REQUIRED then is worth a retry.
+            while True:
+                reply = http.post(
+                    f"/v1/voices/{voice_id}/speech",
+                    json={"text": text, "language": language, "format": "mp3", "stream": language == "en"},
+                )
+                waiting = reply.status_code == 409 and "CONSENT_REQUIRED" in reply.text
+                if not waiting or time.monotonic() - started > CONSENT_PROPAGATION_SECONDS:
+                    break
+                time.sleep(0.5)
             if reply.status_code != 200:
                 raise click.ClickException(f"speech answered {reply.status_code}: {reply.text}")
             path = out / f"speech-{language}.mp3"
@@ -219,6 +226,8 @@ def _billing(http: httpx.Client, timeout: float = 30) -> dict:
         time.sleep(0.5)
 
 
+# How long the demo retries a speech request refused CONSENT_REQUIRED right after the voice is ready.
+CONSENT_PROPAGATION_SECONDS = 60.0
 SENTENCES = {
     "th": "สวัสดีครับ ยินดีต้อนรับสู่ทิมเบอร์ เสียงนี้สร้างขึ้นเมื่อวันที่ 26/11/2026",
     "en": "Hello from Timbre. This sentence was spoken in a cloned voice, and it carries a watermark.",

@@ -62,6 +62,7 @@ COMMANDS = {
     "models": ("cli.models:models", "The model store (MODEL_PATH, default ~/.cache/timbre/models)."),
     "watermark": ("cli.watermark:watermark", "Embed or detect Timbre's watermark in local files."),
     "engine": ("cli.engine:engine", "Clone a voice from reference audio and speak text with it, locally."),
+    "keys": ("cli.keys:keys", "The voices' data keys: rewrap them under a new key-encryption key."),
 }
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
-from devstack.processes import Paths, port_open, read_pid, spawn, terminate, wait_for
+from devstack.processes import Paths, alive, port_open, read_pid, spawn, terminate, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_VERSION = "4.4.0"
@@ -96,6 +97,20 @@ def postgres_down(paths: Paths) -> bool:
         return False
     subprocess.run(
         _as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    return True
+
+
+def postgres_crash(paths: Paths) -> bool:
+    """Stop the cluster in `paths` as a crash would (immediate mode: every backend quits at once, no
+    checkpoint; the next start runs crash recovery). For the fault suite; never used on the shared stack."""
+    data = paths.root / "pg"
+    if not (data / "postmaster.pid").exists():
+        return False
+    subprocess.run(
+        _as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
         check=False,
         stdout=subprocess.DEVNULL,
     )
@@ -200,6 +215,17 @@ def _kafka_ready(bootstrap: str) -> bool:
 
 def kafka_down(paths: Paths) -> bool:
     return terminate(paths, "kafka", timeout=30)
+
+
+def kafka_crash(paths: Paths) -> bool:
+    """SIGKILL the broker in `paths` (no controlled shutdown, no log flush); True if one ran."""
+    pid = read_pid(paths, "kafka")
+    paths.pid_file("kafka").unlink(missing_ok=True)
+    if pid is None:
+        return False
+    os.killpg(pid, signal.SIGKILL)  # spawn() made it a session (and group) leader
+    wait_for(lambda: not alive(pid), 30, "the killed Kafka broker to exit")
+    return True
 
 
 # --- S3 (moto) ----------------------------------------------------------------------------------

@@ -70,6 +70,11 @@ def ensure_secrets(paths: Paths) -> Path:
         )
         path.chmod(0o600)
     present = {line.split("=", 1)[0] for line in path.read_text().splitlines() if "=" in line}
+    if "TIMBRE_DATA_KEK" not in present:
+        # Wraps every voice's data key (encryption at rest, kit/crypto); rotate with `timbre keys rotate`.
+        separator = "" if path.read_text().endswith("\n") or not path.read_text() else "\n"
+        with path.open("a") as handle:
+            handle.write(f"{separator}TIMBRE_DATA_KEK={secrets.token_hex(32)}\nTIMBRE_DATA_KEK_ID=kek-1\n")
     if "TIMBRE_STRIPE_WEBHOOK_SECRET" not in present:
         # Signs the Stripe webhooks the gateway verifies (stripe-mock sends none; tests and the demo do).
         separator = "" if path.read_text().endswith("\n") or not path.read_text() else "\n"
@@ -132,8 +137,12 @@ def up(with_s3: bool = False) -> None:
     infra_up(with_s3)
     paths = state_paths()
     env = {"TIMBRE_ENV_FILE": str(paths.root / "secrets.env"), "PYTHONUNBUFFERED": "1"}
-    # Only billing talks to Stripe.
-    service_env = {"billing": {**env, **stripe_env(KitSettings())}}
+    # Only billing talks to Stripe. Synthesis may deliver webhooks to receivers on this machine (a local
+    # stack only: the egress guard refuses loopback and private addresses by default).
+    service_env = {
+        "billing": {**env, **stripe_env(KitSettings())},
+        "synthesis": {**env, "TIMBRE_WEBHOOK_ALLOW_PRIVATE": "true"},
+    }
     for service in SERVICES:
         if read_pid(paths, service.name) and port_open(service.port):
             _say(service.name, f"already running on {service.port}")

@@ -38,7 +38,12 @@ compose+=(-p "$project" -f "$file")
 
 ensure_secrets() {
   local dir=$TIMBRE_COMPOSE_SECRETS
-  [ -s "$dir/secrets.env" ] && [ -s "$dir/postgres.env" ] && return
+  if [ -s "$dir/secrets.env" ] && [ -s "$dir/postgres.env" ]; then
+    # The data-key KEK (encryption at rest) came after the first secrets files: add it to theirs.
+    grep -q '^TIMBRE_DATA_KEK=' "$dir/secrets.env" ||
+      printf 'TIMBRE_DATA_KEK=%s\nTIMBRE_DATA_KEK_ID=kek-1\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$dir/secrets.env"
+    return
+  fi
   mkdir -p "$dir"
   chmod 700 "$dir"
   local token password
@@ -51,6 +56,8 @@ TIMBRE_DATABASE_URL=postgresql+psycopg://timbre:$password@postgres:5432/timbre
 TIMBRE_OPERATOR_SECRET=$(token 32)
 TIMBRE_SERVICE_SECRET=$(token 32)
 TIMBRE_WATERMARK_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+TIMBRE_DATA_KEK=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+TIMBRE_DATA_KEK_ID=kek-1
 TIMBRE_STRIPE_WEBHOOK_SECRET=whsec_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 EOF
   echo "compose: generated secrets in $dir"

@@ -17,6 +17,7 @@ required=(
   "python3-venv:python3-venv-check"         # `python3 -m venv` needs ensurepip on Debian
   "git:git"                                 # buf breaking compares against the previous commit
   "make:make"
+  "wrk:wrk"                                 # the gateway load benchmark (bench/load)
 )
 
 present() {

@@ -17,10 +17,17 @@ os.environ["TIMBRE_TOPIC_PREFIX"] = f"test-{RUN_ID}."
 os.environ["TIMBRE_OPERATOR_SECRET"] = secrets.token_urlsafe(24)
 os.environ["TIMBRE_SERVICE_SECRET"] = secrets.token_urlsafe(24)
 os.environ["TIMBRE_WATERMARK_KEY"] = secrets.token_hex(32)
+os.environ["TIMBRE_DATA_KEK"] = secrets.token_hex(32)
+os.environ["TIMBRE_DATA_KEK_ID"] = f"test-{RUN_ID}"
 os.environ["TIMBRE_STORAGE_ROOT"] = tempfile.mkdtemp(prefix="timbre-objects-")
 os.environ["TIMBRE_LOG_LEVEL"] = os.environ.get("TIMBRE_TEST_LOG_LEVEL", "WARNING")
 os.environ["TIMBRE_ENV_FILE"] = os.devnull
 
+from tests.security import run_logs  # noqa: E402 - standard library only
+
+# Every process of the run also logs at INFO to this folder, next to the run's secrets: a separate
+# pytest run of tests/security/test_log_secrets.py afterwards greps it all for leaked secrets.
+LOG_RUN = run_logs.start(RUN_ID)
 
 import pytest  # noqa: E402 - after the environment is set
 
@@ -54,3 +61,7 @@ def engine(infra):
     engine = make_engine(infra.database_url)
     yield engine
     engine.dispose()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    run_logs.finish(LOG_RUN)

@@ -53,7 +53,7 @@ CALLERS = {
     },
     "billing": {"gateway"},
     "watermark": {"gateway"},
-    "embedding": {"gateway"},
+    "embedding": {"gateway", "synthesis-worker", "synthesis-worker-dedicated"},  # builds read samples there
     "synthesis": {"gateway"},
 }
 SECRETISH = ("KEY", "SECRET", "PASSWORD", "TOKEN", "DATABASE_URL")

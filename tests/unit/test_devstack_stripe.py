@@ -22,6 +22,8 @@ def test_new_secrets_file_has_a_webhook_secret(tmp_path):
         "TIMBRE_OPERATOR_SECRET",
         "TIMBRE_SERVICE_SECRET",
         "TIMBRE_WATERMARK_KEY",
+        "TIMBRE_DATA_KEK",
+        "TIMBRE_DATA_KEK_ID",
         "TIMBRE_STRIPE_WEBHOOK_SECRET",
     ]
     assert path.stat().st_mode & 0o777 == 0o600
@@ -34,7 +36,12 @@ def test_older_secrets_file_gets_the_webhook_secret_once(tmp_path):
     first = ensure_secrets(Paths(tmp_path)).read_text()
     again = ensure_secrets(Paths(tmp_path)).read_text()
     assert first == again
-    assert _names(again) == ["TIMBRE_OPERATOR_SECRET", "TIMBRE_STRIPE_WEBHOOK_SECRET"]
+    assert _names(again) == [
+        "TIMBRE_OPERATOR_SECRET",
+        "TIMBRE_DATA_KEK",
+        "TIMBRE_DATA_KEK_ID",
+        "TIMBRE_STRIPE_WEBHOOK_SECRET",
+    ]
     assert again.startswith("TIMBRE_OPERATOR_SECRET=kept\n")
 
 

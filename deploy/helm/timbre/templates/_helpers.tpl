@@ -56,10 +56,12 @@ app.kubernetes.io/component: {{ .name }}
 {{/*
 The processes, and the facts about each that the code fixes (kit/config.py ports, who calls whom:
 gateway/clients.py calls every edge; every service fetches tenancy's JWKS (kit/clients/tenancy.py),
-synthesis and embedding also reserve quotas there). Keys are the values' component keys.
+synthesis and embedding also reserve quotas there; synthesis workers read the voices' samples from the
+embedding edges, which alone hold their keys: services/synthesis/adapters/samples.py). Keys are the values' component keys.
   role: TIMBRE_ROLE (edge | worker) where the service has both
   db/kafka/s3/models: which stores it reaches
-  secrets: watermark (TIMBRE_WATERMARK_KEY), service (TIMBRE_SERVICE_SECRET), operator, stripe
+  secrets: watermark (TIMBRE_WATERMARK_KEY), service (TIMBRE_SERVICE_SECRET), operator, stripe,
+    dataKek (TIMBRE_DATA_KEK: wraps the voices' data keys, encryption at rest)
   calls: the components whose gRPC API it calls (NetworkPolicy ingress of those is derived from this)
 */}}
 {{- define "timbre.components" -}}
@@ -115,7 +117,7 @@ embedding:
   kafka: true
   s3: true
   models: true
-  secrets: [watermark, service]
+  secrets: [watermark, service, dataKek]
   calls: [tenancy]
 embeddingWorker:
   name: embedding-worker
@@ -129,7 +131,7 @@ embeddingWorker:
   kafka: true
   s3: true
   models: true
-  secrets: [watermark, service]
+  secrets: [watermark, service, dataKek]
   calls: [tenancy]
 synthesis:
   name: synthesis
@@ -143,7 +145,7 @@ synthesis:
   kafka: true
   s3: true
   models: true
-  secrets: [watermark, service]
+  secrets: [watermark, service, dataKek]
   calls: [tenancy]
 synthesisWorker:
   name: synthesis-worker
@@ -159,8 +161,8 @@ synthesisWorker:
   s3: true
   models: true
   webhooks: true
-  secrets: [watermark, service]
-  calls: [tenancy]
+  secrets: [watermark, service, dataKek]
+  calls: [tenancy, embedding]
 synthesisWorkerDedicated:
   name: synthesis-worker-dedicated
   service: synthesis
@@ -175,8 +177,8 @@ synthesisWorkerDedicated:
   s3: true
   models: true
   webhooks: true
-  secrets: [watermark, service]
-  calls: [tenancy]
+  secrets: [watermark, service, dataKek]
+  calls: [tenancy, embedding]
 gateway:
   name: gateway
   module: gateway.main
@@ -354,6 +356,10 @@ filesystem is read-only), local Stripe off. */}}
 - name: TIMBRE_SYNTHESIS_ADDR
   value: {{ include "timbre.grpcAddr" (dict "root" $root "key" "synthesis") | quote }}
 {{- end }}
+{{- if and (ne $c.name "gateway") (has "embedding" $c.calls) }}
+- name: TIMBRE_EMBEDDING_ADDR
+  value: {{ include "timbre.grpcAddr" (dict "root" $root "key" "embedding") | quote }}
+{{- end }}
 {{- if $c.kafka }}
 {{ include "timbre.kafkaEnv" $root }}
 {{- end }}
@@ -372,6 +378,21 @@ filesystem is read-only), local Stripe off. */}}
       key: {{ $s.watermarkKeyKey }}
 - name: TIMBRE_WATERMARK_STRENGTH_DB
   value: {{ $root.Values.config.watermarkStrengthDb | quote }}
+{{- end }}
+{{- if has "dataKek" $c.secrets }}
+- name: TIMBRE_DATA_KEK
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "timbre.appSecret" $root }}
+      key: {{ $s.dataKekKey }}
+- name: TIMBRE_DATA_KEK_ID
+  value: {{ $root.Values.config.dataKekId | quote }}
+- name: TIMBRE_DATA_KEKS_RETIRED
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "timbre.appSecret" $root }}
+      key: {{ $s.dataKeksRetiredKey }}
+      optional: true
 {{- end }}
 {{- if has "service" $c.secrets }}
 - name: TIMBRE_SERVICE_SECRET
@@ -423,7 +444,7 @@ filesystem is read-only), local Stripe off. */}}
 {{- end -}}
 
 {{- define "timbre.appSecret" -}}
-{{- required "secrets.existingSecret is required: the existing Secret holding watermark-key, service-secret and operator-secret (see values.yaml: secrets)" .Values.secrets.existingSecret -}}
+{{- required "secrets.existingSecret is required: the existing Secret holding watermark-key, data-kek, service-secret and operator-secret (see values.yaml: secrets)" .Values.secrets.existingSecret -}}
 {{- end -}}
 
 {{- define "timbre.objectStoreEnv" -}}
