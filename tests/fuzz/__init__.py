@@ -1,0 +1,1 @@
+"""Hostile input in bulk (marker `fuzz`)."""
