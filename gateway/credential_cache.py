@@ -29,6 +29,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gateway.listener_vouch import ListenerVouch
+
 
 def credential_digest(secret: str) -> str:
     """The name a presented credential goes by in the gateway's memory (rate-limit buckets, this cache)."""
@@ -79,10 +81,7 @@ class CredentialCache:
         # Marks left by evictions: when the event arrived, and until when the subject stays uncached.
         self._key_marks: dict[str, tuple[float, float]] = {}
         self._tenant_marks: dict[str, tuple[float, float]] = {}
-        self._confirmed_at: float | None = None  # the listener's last "caught up" (monotonic)
-        # Its first one since it (re)started reading: events from before may have gone unseen, so an
-        # exchange begun before then is not kept.
-        self._reading_since: float | None = None
+        self._vouch = ListenerVouch(self.listener_stale_seconds)
         self._lock = threading.Lock()
 
     # --- the listener's side ------------------------------------------------------------------
@@ -90,15 +89,12 @@ class CredentialCache:
     def listener_caught_up(self, as_of: float) -> None:
         """The listener has applied every event published before `as_of` (monotonic)."""
         with self._lock:
-            if self._confirmed_at is None or as_of > self._confirmed_at:
-                self._confirmed_at = as_of
-            if self._reading_since is None:
-                self._reading_since = as_of
+            self._vouch.caught_up(as_of)
 
     def listener_lost(self) -> None:
         """The listener cannot vouch for anything any more (its consumer failed or stopped)."""
         with self._lock:
-            self._confirmed_at = self._reading_since = None
+            self._vouch.lost()
             self._drop_all()
 
     def healthy(self) -> bool:
@@ -152,7 +148,7 @@ class CredentialCache:
             now = self.monotonic()
             if not self._healthy(now) or self._expiring(credential):
                 return False
-            if self._reading_since is None or asked_at < self._reading_since:
+            if not self._vouch.covers(asked_at):
                 return False  # begun before the listener was reading: a revocation may have passed unseen
             if self._overtaken(self._key_marks.get(credential.key_id), asked_at, now) or self._overtaken(
                 self._tenant_marks.get(credential.tenant_id), asked_at, now
@@ -174,7 +170,7 @@ class CredentialCache:
     # --- inside the lock ----------------------------------------------------------------------
 
     def _healthy(self, now: float) -> bool:
-        return self._confirmed_at is not None and now - self._confirmed_at <= self.listener_stale_seconds
+        return self._vouch.vouches(now)
 
     def _expiring(self, credential: Credential) -> bool:
         return credential.expires_at - self.wall() <= self.expiry_margin_seconds

@@ -28,6 +28,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gateway.listener_vouch import ListenerVouch
+
 TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 _MARK_LIFETIME_SECONDS = 60.0  # longer than any read that started before the mark (gRPC deadline)
 
@@ -61,8 +63,7 @@ class JobStatusCache:
     def __post_init__(self) -> None:
         self._entries: OrderedDict[JobKey, _Entry] = OrderedDict()
         self._marks: dict[JobKey, float] = {}  # when an eviction for the job last arrived (monotonic)
-        self._confirmed_at: float | None = None
-        self._reading_since: float | None = None
+        self._vouch = ListenerVouch(self.listener_stale_seconds)
         self._pruned_at = 0.0
         self._lock = threading.Lock()
 
@@ -71,14 +72,11 @@ class JobStatusCache:
     def listener_caught_up(self, as_of: float) -> None:
         """The listener has applied every event published before `as_of` (monotonic)."""
         with self._lock:
-            if self._confirmed_at is None or as_of > self._confirmed_at:
-                self._confirmed_at = as_of
-            if self._reading_since is None:
-                self._reading_since = as_of
+            self._vouch.caught_up(as_of)
 
     def listener_lost(self) -> None:
         with self._lock:
-            self._confirmed_at = self._reading_since = None
+            self._vouch.lost()
             self._drop_all()
 
     def healthy(self) -> bool:
@@ -127,7 +125,7 @@ class JobStatusCache:
         key = (tenant_id, job_id)
         with self._lock:
             now = self.monotonic()
-            if not self._healthy(now) or self._reading_since is None or asked_at < self._reading_since:
+            if not self._healthy(now) or not self._vouch.covers(asked_at):
                 return False  # begun before the listener was reading: an event may have passed unseen
             mark = self._marks.get(key)
             if mark is not None and mark >= asked_at:
@@ -147,7 +145,7 @@ class JobStatusCache:
     # --- inside the lock ----------------------------------------------------------------------
 
     def _healthy(self, now: float) -> bool:
-        return self._confirmed_at is not None and now - self._confirmed_at <= self.listener_stale_seconds
+        return self._vouch.vouches(now)
 
     def _drop_all(self) -> None:
         self.stats.evicted += len(self._entries)
