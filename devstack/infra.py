@@ -40,7 +40,7 @@ def _as_pg_user(argv: list[str]) -> list[str]:
     return argv
 
 
-def postgres_up(paths: Paths, port: int) -> str:
+def postgres_up(paths: Paths, port: int, durable: bool = False) -> str:
     data = paths.root / "pg"
     sockets = paths.root / "pg-sock"
     if os.geteuid() == 0:
@@ -69,10 +69,10 @@ def postgres_up(paths: Paths, port: int) -> str:
         log.touch()
         if os.geteuid() == 0:
             os.chown(log, pwd.getpwnam("postgres").pw_uid, -1)
-        options = (
-            f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        # Development trades durability for speed: a crash loses the last commits. `durable` keeps
+        # PostgreSQL's defaults, for whoever crashes it on purpose (the fault suite).
+        relaxed = "" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} {relaxed}-c max_connections=300"
         subprocess.run(
             _as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "-t", "60", "start"]),
             check=True,

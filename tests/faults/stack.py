@@ -49,7 +49,9 @@ class FaultInfra:
         self.start_kafka()
 
     def start_postgres(self) -> None:
-        infra.postgres_up(self.paths, PG_PORT)
+        # Durable as in production: with the dev stack's synchronous_commit=off a crash drops commits
+        # already answered (a job accepted with 202 and then gone), which is the setting's loss, not ours.
+        infra.postgres_up(self.paths, PG_PORT, durable=True)
 
     def start_kafka(self) -> None:
         infra.kafka_up(self.paths, KAFKA_PORT, KAFKA_CONTROLLER_PORT)
