@@ -48,7 +48,8 @@ class UploadStream:
         self.cap = cap
         self.refused: HTTPException | None = None
 
-    def chunks(self) -> Iterator[embedding_pb2.AudioChunk]:
+    def blocks(self) -> Iterator[tuple[int, str, bytes]]:
+        """(file index, name, ≤ CHUNK bytes) for each piece of each file, in order."""
         for index, (name, upload) in enumerate(self.files):
             upload.file.seek(0)
             sent = 0
@@ -57,9 +58,13 @@ class UploadStream:
                 if sent > self.cap:
                     self.refused = too_large(name, sent, self.cap)
                     raise self.refused
-                yield embedding_pb2.AudioChunk(file_index=index, filename=name, data=block)
+                yield index, name, block
             if not sent:  # an empty file still arrives, to be refused by the service with its reason
-                yield embedding_pb2.AudioChunk(file_index=index, filename=name, data=b"")
+                yield index, name, b""
+
+    def chunks(self) -> Iterator[embedding_pb2.AudioChunk]:
+        for index, name, block in self.blocks():
+            yield embedding_pb2.AudioChunk(file_index=index, filename=name, data=block)
 
     @contextmanager
     def sending(self) -> Iterator[None]:
@@ -69,15 +74,3 @@ class UploadStream:
             if self.refused is not None:  # gRPC cancelled the call because the stream stopped
                 raise self.refused from error
             raise
-
-
-def read_capped(upload: UploadFile, cap: int) -> bytes:
-    """A whole upload, for unary RPCs (the watermark's Detect takes its audio in one message)."""
-    size = size_of(upload)
-    if size > cap:
-        raise too_large(upload.filename or "upload", size, cap)
-    upload.file.seek(0)
-    data = upload.file.read(cap + 1)
-    if len(data) > cap:
-        raise too_large(upload.filename or "upload", len(data), cap)
-    return data

@@ -124,12 +124,20 @@ class FakeEmbedding:
 class FakeWatermark:
     gate: Gate | None = None
     detected: list[bytes] = field(default_factory=list)
+    chunk_sizes: list[int] = field(default_factory=list)  # of the last DetectStream
 
     def Detect(self, request: watermark_pb2.DetectRequest, metadata=None) -> watermark_pb2.DetectResponse:
         self.detected.append(request.audio)
         if self.gate:
             self.gate.pass_through()
         return watermark_pb2.DetectResponse(watermarked=False, confidence=0.01)
+
+    def DetectStream(self, requests, metadata=None) -> watermark_pb2.DetectStreamResponse:
+        chunks = [r.chunk for r in requests]
+        self.chunk_sizes = [len(c) for c in chunks]
+        return watermark_pb2.DetectStreamResponse(
+            detection=self.Detect(watermark_pb2.DetectRequest(audio=b"".join(chunks)), metadata)
+        )
 
 
 class FakeAudioStream:

@@ -50,6 +50,7 @@ def test_upload_reaches_the_service_whole():
         "pitch_semitones": None,
     }
     assert watermark.detected == [data]
+    assert watermark.chunk_sizes == [1024 * 1024, len(data) - 1024 * 1024]  # streamed, never one message
 
 
 def test_upload_over_the_cap_is_413_and_never_sent():

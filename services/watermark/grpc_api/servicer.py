@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from kit.errors import InvalidArgument
 from kit.grpc.auth import Principal, current_principal
 from kit.grpc.convert import ts
 from services.watermark.domain.callers import Caller
-from services.watermark.service_layer.marking import Marking
+from services.watermark.service_layer.marking import MAX_AUDIO_BYTES, Marking
 from services.watermark.service_layer.provenance import Provenance
 from timbre.v1 import watermark_pb2, watermark_pb2_grpc
+
+MAX_CHUNK_BYTES = 1024 * 1024
+
+
+def collect_chunks(requests: Iterable[watermark_pb2.DetectStreamRequest], cap: int = MAX_AUDIO_BYTES) -> bytes:
+    """The file a DetectStream carries, refused as soon as a chunk or the whole goes over its cap (so an
+    endless stream is never held), not after it has all arrived."""
+    audio = bytearray()
+    for request in requests:
+        if len(request.chunk) > MAX_CHUNK_BYTES:
+            raise InvalidArgument(f"chunks must be at most {MAX_CHUNK_BYTES} bytes")
+        if len(audio) + len(request.chunk) > cap:
+            raise InvalidArgument(f"the audio exceeds {cap} bytes", reason="AUDIO_TOO_LARGE")
+        audio.extend(request.chunk)
+    return bytes(audio)
 
 
 def caller_of(principal: Principal) -> Caller:
@@ -27,7 +45,14 @@ class WatermarkServicer(watermark_pb2_grpc.WatermarkServiceServicer):
 
     def Detect(self, request, context):
         current_principal()  # any authenticated caller
-        found = self.marking.detect(request.audio)
+        return self._detected(request.audio)
+
+    def DetectStream(self, request_iterator, context):
+        current_principal()  # any authenticated caller
+        return watermark_pb2.DetectStreamResponse(detection=self._detected(collect_chunks(request_iterator)))
+
+    def _detected(self, audio: bytes) -> watermark_pb2.DetectResponse:
+        found = self.marking.detect(audio)
         return watermark_pb2.DetectResponse(
             watermarked=found.watermarked,
             confidence=found.confidence,
