@@ -11,8 +11,8 @@ fault) goes to stdout and to fault-table.md in the test's tmp dir.
 
 Sizes: TIMBRE_FAULTS_JOBS (1000), _STREAMS, _UNARY, _ENROLLMENTS; TIMBRE_FAULTS_LOAD_S bounds the load
 (every job must be accepted within it); TIMBRE_FAULTS_SEED repeats a run's fault order and timing.
-Throughput decides how long 1000 jobs take: on two shared cores the workers finish about 0.25 short jobs
-a second (2026-11-30, a loaded machine), so a quick local run uses e.g. TIMBRE_FAULTS_JOBS=100.
+Throughput decides how long 1000 jobs take: on two cores the workers finish about one short job
+a second (2026-12-01, with the speech load), so a quick local run uses e.g. TIMBRE_FAULTS_JOBS=100.
 
 The services run from the working tree. Faults hit only this suite's own PostgreSQL (:25432) and Kafka
 (:29092/29093); S3 and stripe-mock are the shared local stack's, never faulted."""
