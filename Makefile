@@ -68,7 +68,7 @@ format: venv
 # Compares proto/ with the previous commit; skipped where that commit has no protos yet.
 breaking: venv
 	@if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then \
-	  $(BUF) breaking --against '.git#ref=HEAD~1'; echo "buf breaking: no breaking change against HEAD~1"; \
+	  $(BUF) breaking --against '.git#ref=HEAD~1' && echo "buf breaking: no breaking change against HEAD~1"; \
 	else echo "buf breaking: skipped (no earlier protos)"; fi
 
 up: models stripe-mock
