@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.listener_vouch import ListenerVouch
+from gateway.listener_vouch import CacheStats, ListenerVouch, VouchedCache
 
 
 def credential_digest(secret: str) -> str:
@@ -55,16 +55,7 @@ class _Entry:
 
 
 @dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    bypassed: int = 0
-    evicted: int = 0
-    refused_stale: int = 0  # exchanges that an eviction overtook, not stored
-
-
-@dataclass
-class CredentialCache:
+class CredentialCache(VouchedCache):
     ttl_seconds: float = 15.0
     expiry_margin_seconds: float = 30.0
     listener_stale_seconds: float = 3.0
@@ -84,22 +75,7 @@ class CredentialCache:
         self._vouch = ListenerVouch(self.listener_stale_seconds)
         self._lock = threading.Lock()
 
-    # --- the listener's side ------------------------------------------------------------------
-
-    def listener_caught_up(self, as_of: float) -> None:
-        """The listener has applied every event published before `as_of` (monotonic)."""
-        with self._lock:
-            self._vouch.caught_up(as_of)
-
-    def listener_lost(self) -> None:
-        """The listener cannot vouch for anything any more (its consumer failed or stopped)."""
-        with self._lock:
-            self._vouch.lost()
-            self._drop_all()
-
-    def healthy(self) -> bool:
-        with self._lock:
-            return self._healthy(self.monotonic())
+    # --- the listener's side (and VouchedCache's) ---------------------------------------------
 
     def revoke_key(self, key_id: str) -> int:
         """Evict every entry of `key_id`; returns how many."""
@@ -116,10 +92,6 @@ class CredentialCache:
             return self._evict(self._by_tenant.get(tenant_id, set()).copy())
 
     # --- the request's side -------------------------------------------------------------------
-
-    def now(self) -> float:
-        """When an exchange starts: `put` needs it to tell whether an eviction overtook the exchange."""
-        return self.monotonic()
 
     def get(self, digest: str, count: bool = True) -> Credential | None:
         """The kept credential, if it may be served; `count=False`: a look that leaves the stats alone."""
@@ -168,9 +140,6 @@ class CredentialCache:
         return len(self._entries)
 
     # --- inside the lock ----------------------------------------------------------------------
-
-    def _healthy(self, now: float) -> bool:
-        return self._vouch.vouches(now)
 
     def _expiring(self, credential: Credential) -> bool:
         return credential.expires_at - self.wall() <= self.expiry_margin_seconds

@@ -28,21 +28,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.listener_vouch import ListenerVouch
+from gateway.listener_vouch import CacheStats, ListenerVouch, VouchedCache
 
 TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 _MARK_LIFETIME_SECONDS = 60.0  # longer than any read that started before the mark (gRPC deadline)
 
 JobKey = tuple[str, str]  # (tenant id, job id)
-
-
-@dataclass
-class JobCacheStats:
-    hits: int = 0
-    misses: int = 0
-    bypassed: int = 0
-    evicted: int = 0
-    refused_stale: int = 0  # reads that an eviction overtook, not stored
 
 
 @dataclass
@@ -52,13 +43,13 @@ class _Entry:
 
 
 @dataclass
-class JobStatusCache:
+class JobStatusCache(VouchedCache):
     active_seconds: float = 2.0
     terminal_seconds: float = 60.0
     listener_stale_seconds: float = 3.0
     max_entries: int = 100_000
     monotonic: Callable[[], float] = time.monotonic
-    stats: JobCacheStats = field(default_factory=JobCacheStats)
+    stats: CacheStats = field(default_factory=CacheStats)
 
     def __post_init__(self) -> None:
         self._entries: OrderedDict[JobKey, _Entry] = OrderedDict()
@@ -67,21 +58,7 @@ class JobStatusCache:
         self._pruned_at = 0.0
         self._lock = threading.Lock()
 
-    # --- the listener's side ------------------------------------------------------------------
-
-    def listener_caught_up(self, as_of: float) -> None:
-        """The listener has applied every event published before `as_of` (monotonic)."""
-        with self._lock:
-            self._vouch.caught_up(as_of)
-
-    def listener_lost(self) -> None:
-        with self._lock:
-            self._vouch.lost()
-            self._drop_all()
-
-    def healthy(self) -> bool:
-        with self._lock:
-            return self._healthy(self.monotonic())
+    # --- the listener's side (and VouchedCache's) ---------------------------------------------
 
     def evict(self, tenant_id: str, job_id: str) -> bool:
         """The job changed (an event, a cancel): forget it and refuse reads begun before now."""
@@ -95,10 +72,6 @@ class JobStatusCache:
             return entry is not None
 
     # --- the request's side -------------------------------------------------------------------
-
-    def now(self) -> float:
-        """When a read starts: `put` needs it to tell whether an eviction overtook the read."""
-        return self.monotonic()
 
     def get(self, tenant_id: str, job_id: str, count: bool = True) -> bytes | None:
         """The kept body, if it may be served; `count=False`: a look that leaves the stats alone."""
@@ -143,9 +116,6 @@ class JobStatusCache:
         return len(self._entries)
 
     # --- inside the lock ----------------------------------------------------------------------
-
-    def _healthy(self, now: float) -> bool:
-        return self._vouch.vouches(now)
 
     def _drop_all(self) -> None:
         self.stats.evicted += len(self._entries)

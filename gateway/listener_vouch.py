@@ -3,11 +3,14 @@
 A cache may serve what it kept only while the listener has confirmed, within `stale_seconds`, that it
 applied every event published up to then: otherwise an eviction may be sitting unread in Kafka. And it
 may keep only what was read after the listener began reading: events from before that may have gone
-unseen. Both caches (credentials, job status) hold one of these, inside their own lock.
+unseen. Both caches (credentials, job status) are `VouchedCache`s: they hold one of these, inside
+their own lock, and share the listener's side of their interface.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -35,3 +38,48 @@ class ListenerVouch:
     def covers(self, asked_at: float) -> bool:
         """Whether a read begun at `asked_at` began after the listener was reading (so it may be kept)."""
         return self.reading_since is not None and asked_at >= self.reading_since
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    bypassed: int = 0
+    evicted: int = 0
+    refused_stale: int = 0  # reads that an eviction overtook, not stored
+
+
+class VouchedCache:
+    """The part of a cache the revocation listener drives, and the vouching checks its reads make. A
+    subclass sets `_vouch`, `_lock` and `monotonic`, and says how to `_drop_all` it holds."""
+
+    _vouch: ListenerVouch
+    _lock: threading.Lock
+    monotonic: Callable[[], float]
+
+    def listener_caught_up(self, as_of: float) -> None:
+        """The listener has applied every event published before `as_of` (monotonic)."""
+        with self._lock:
+            self._vouch.caught_up(as_of)
+
+    def listener_lost(self) -> None:
+        """The listener cannot vouch for anything any more (its consumer failed or stopped)."""
+        with self._lock:
+            self._vouch.lost()
+            self._drop_all()  # what was kept may miss evictions from now on
+
+    def healthy(self) -> bool:
+        with self._lock:
+            return self._healthy(self.monotonic())
+
+    def now(self) -> float:
+        """When a read starts: `put` needs it to tell whether an eviction overtook the read."""
+        return self.monotonic()
+
+    # --- inside the lock ----------------------------------------------------------------------
+
+    def _healthy(self, now: float) -> bool:
+        return self._vouch.vouches(now)
+
+    def _drop_all(self) -> None:
+        raise NotImplementedError
