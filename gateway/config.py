@@ -8,6 +8,11 @@ class GatewaySettings(KitSettings):
     gateway_port: int = 8080
     # Worker processes (TIMBRE_GATEWAY_WORKERS): each has its own credential cache and event listener.
     gateway_workers: int = 1
+    # How long an idle keep-alive connection stays open. Longer than the load balancers' in front
+    # (60 s on AWS ALB and most proxies), so the server is never the side that closes a connection a
+    # client is already sending on: that race answers the request with a dropped connection (uvicorn's
+    # default, 5 s, lost a POST of a busy client this way in the scale-out test).
+    gateway_keep_alive_seconds: int = 75
     # Per API key: sustained requests per second and burst size.
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40

@@ -60,6 +60,7 @@ def main() -> None:
         # A worker that misses uvicorn's ping this long is killed and replaced. The default, 5 s, killed
         # every worker still importing on a loaded machine, and replaced it with another that did too.
         timeout_worker_healthcheck=60,
+        timeout_keep_alive=settings.gateway_keep_alive_seconds,
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=10,

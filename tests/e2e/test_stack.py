@@ -17,6 +17,8 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devstack.processes import port_open
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,3 +118,34 @@ def test_the_demo_reruns_within_the_tiers_voice_limit():
         assert _remove_earlier_samples(http) == 1
         assert _enroll_sample(http, audio, wait=60).status_code == 202
         assert [v["name"] for v in http.get("/v1/voices").json()["items"]] == ["Joe (sample)"]
+
+
+def _get_health(conn: socket.socket) -> bytes:
+    conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    conn.settimeout(10)
+    return conn.recv(4096)
+
+
+def test_gateway_keeps_an_idle_connection_longer_than_uvicorns_default():
+    """A client that reuses a connection after 6 s of quiet (uvicorn's default closes it after 5) must
+    be answered on it: a server that closes idle connections first races clients already sending."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TIMBRE_GATEWAY_PORT": str(port),
+        "TIMBRE_CREDENTIAL_CACHE_SECONDS": "0",  # no caches: no event listener, nothing else to start
+        "TIMBRE_JOB_STATUS_CACHE_SECONDS": "0",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "gateway.main"], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open(port):
+            assert process.poll() is None and time.monotonic() < deadline, "gateway did not start"
+            time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            assert _get_health(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(6.0)
+            assert _get_health(conn).startswith(b"HTTP/1.1 200"), "the gateway closed the idle connection"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
