@@ -92,25 +92,22 @@ def ensure_database(port: int, name: str) -> None:
 
 
 def postgres_down(paths: Paths) -> bool:
-    data = paths.root / "pg"
-    if not (data / "postmaster.pid").exists():
-        return False
-    subprocess.run(
-        _as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-        check=False,
-        stdout=subprocess.DEVNULL,
-    )
-    return True
+    return _postgres_stop(paths, "fast")
 
 
 def postgres_crash(paths: Paths) -> bool:
     """Stop the cluster in `paths` as a crash would (immediate mode: every backend quits at once, no
     checkpoint; the next start runs crash recovery). For the fault suite; never used on the shared stack."""
+    return _postgres_stop(paths, "immediate")
+
+
+def _postgres_stop(paths: Paths, mode: str) -> bool:
+    """pg_ctl stop in `mode`; False when the cluster in `paths` is not running."""
     data = paths.root / "pg"
     if not (data / "postmaster.pid").exists():
         return False
     subprocess.run(
-        _as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+        _as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop"]),
         check=False,
         stdout=subprocess.DEVNULL,
     )
