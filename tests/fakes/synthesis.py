@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,26 @@ from services.synthesis.domain.jobs import Job
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.domain.webhooks import Delivery, Webhook
 from tests.fakes.data_keys import FakeDataKeys
+
+
+def finished_job(tenant_id: str, tier: int = 1) -> Job:
+    """A succeeded five-character job with fresh ids: what a webhook delivery needs to stage."""
+    return Job(
+        job_id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        voice_id=str(uuid.uuid4()),
+        user_id="",
+        tier=tier,
+        state="succeeded",
+        characters=5,
+        language="en",
+        format="wav",
+        speed=1.0,
+        pitch=0.0,
+        sample_rate=24000,
+        text_key="",
+        reservation_id="",
+    )
 
 
 class FakeQuotas:

@@ -106,6 +106,7 @@ def test_a_name_rebound_to_loopback_is_refused_at_delivery_recorded_and_not_retr
     from kit.net.egress import EgressPolicy
     from services.synthesis.adapters.webhook_sender import PinnedHttpSender
     from services.synthesis.service_layer.webhooks import Deliverer, Webhooks
+    from tests.fakes.synthesis import finished_job
 
     receiver = HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -119,7 +120,7 @@ def test_a_name_rebound_to_loopback_is_refused_at_delivery_recorded_and_not_retr
         url = f"http://rebind.attacker.test:{receiver.server_address[1]}/hook"
         hook, _ = Webhooks(synthesis.uow, egress=EgressPolicy(resolver=dns)).create(tenant_id, url, [])
         with synthesis.uow.begin() as repo:
-            job = _job(tenant_id)
+            job = finished_job(tenant_id, tier=2)
             assert synthesis.webhooks.stage(repo, job, "job.succeeded") == 1
         answers[:] = ["127.0.0.1"]  # the attacker's DNS now points inside
         deliverer = Deliverer(synthesis.uow, PinnedHttpSender(EgressPolicy(resolver=dns), 2.0), max_attempts=6)
@@ -133,26 +134,3 @@ def test_a_name_rebound_to_loopback_is_refused_at_delivery_recorded_and_not_retr
     (listed,) = rest.get("/v1/webhooks", headers=auth(key)).json()["items"]
     assert listed["webhook_id"] == hook.webhook_id and listed["disabled"]
     assert "WEBHOOK_URL_FORBIDDEN" in listed["disabled_reason"] and "127.0.0.1" in listed["disabled_reason"]
-
-
-def _job(tenant_id: str):
-    import uuid
-
-    from services.synthesis.domain.jobs import Job
-
-    return Job(
-        job_id=str(uuid.uuid4()),
-        tenant_id=tenant_id,
-        voice_id=str(uuid.uuid4()),
-        user_id="",
-        tier=2,
-        state="succeeded",
-        characters=5,
-        language="en",
-        format="wav",
-        speed=1.0,
-        pitch=0.0,
-        sample_rate=24000,
-        text_key="",
-        reservation_id="",
-    )

@@ -11,10 +11,9 @@ import pytest
 from kit.errors import InvalidArgument
 from kit.net.egress import EgressPolicy
 from services.synthesis.adapters.webhook_sender import PinnedHttpSender
-from services.synthesis.domain.jobs import Job
 from services.synthesis.service_layer.webhooks import Deliverer, Webhooks
 from tests.fakes.clock import FakeClock
-from tests.fakes.synthesis import FakeUnitOfWork
+from tests.fakes.synthesis import FakeUnitOfWork, finished_job
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 PUBLIC = "93.184.215.14"
@@ -30,25 +29,6 @@ class Rebinding:
     def __call__(self, host: str, port: int) -> list[str]:
         self.lookups += 1
         return [self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]]
-
-
-def _job() -> Job:
-    return Job(
-        job_id="11111111-1111-4111-8111-111111111111",
-        tenant_id=TENANT,
-        voice_id="22222222-2222-4222-8222-222222222222",
-        user_id="",
-        tier=1,
-        state="succeeded",
-        characters=5,
-        language="en",
-        format="wav",
-        speed=1.0,
-        pitch=0.0,
-        sample_rate=24000,
-        text_key="",
-        reservation_id="",
-    )
 
 
 @pytest.mark.parametrize(
@@ -80,7 +60,7 @@ def test_rebinding_to_loopback_after_registration_is_refused_at_delivery_and_not
     webhooks = Webhooks(uow, clock, policy)
     hook, _ = webhooks.create(TENANT, "http://rebind.attacker.test:8080/hook", [])
     with uow.begin() as repo:
-        assert webhooks.stage(repo, _job(), "job.succeeded") == 1
+        assert webhooks.stage(repo, finished_job(TENANT), "job.succeeded") == 1
     sender = PinnedHttpSender(policy, timeout_seconds=1.0)
     deliverer = Deliverer(uow, sender, max_attempts=6, disable_after=5, clock=clock)
 
