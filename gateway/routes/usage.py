@@ -1,6 +1,7 @@
-"""Usage analytics: the tenant's usage over days (JSON, or CSV with `Accept: text/csv`), and the operator's
-view across tenants, top tenants and object storage per tenant. Billing's UsageAnalyticsService answers;
-dates and groupings are validated there (400 with the field at fault)."""
+"""Usage analytics: the tenant's usage over days or months, of every voice or one (JSON, or CSV with
+`Accept: text/csv`), and the operator's view across tenants, top tenants and object storage per tenant.
+Billing's UsageAnalyticsService answers; dates and groupings are validated there (400 with the field at
+fault)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from timbre.v1 import billing_pb2
 
 router = APIRouter(tags=["usage"])
 
-TenantGroupBy = Literal["day", "voice", "language", "model"]
-OperatorGroupBy = Literal["day", "voice", "language", "model", "tenant"]
+TenantGroupBy = Literal["day", "month", "voice", "language", "model"]
+OperatorGroupBy = Literal["day", "month", "voice", "language", "model", "tenant"]
 OrderBy = Literal["characters", "requests", "compute_seconds", "audio_seconds"]
 CSV_TYPE = "text/csv"
 FROM = Query("", alias="from", description="first UTC day, YYYY-MM-DD (default: 30 days before `to`)")
 TO = Query("", alias="to", description="last UTC day, YYYY-MM-DD, inclusive (default: today)")
+VOICE = Query("", max_length=64, description="only this voice's usage (default: every voice)")
 
 
 class LatencyOut(BaseModel):
@@ -36,7 +38,10 @@ class LatencyOut(BaseModel):
 
 
 class UsageRowOut(BaseModel):
-    key: str = Field(description="the group: a day, voice id, language, model or tenant id (empty: not reported)")
+    key: str = Field(
+        description="the group: a day (YYYY-MM-DD), month (YYYY-MM), voice id, language, model or tenant id "
+        "(empty: not reported)"
+    )
     requests: int = Field(description="finished requests, failed ones included")
     failures: int
     characters: int
@@ -64,6 +69,7 @@ class UsageOut(BaseModel):
     from_date: str = Field(serialization_alias="from")
     to_date: str = Field(serialization_alias="to")
     group_by: str
+    voice_id: str | None = Field(None, description="the voice the usage is filtered to (null: every voice)")
     rows: list[UsageRowOut]
     totals: UsageRowOut
 
@@ -135,6 +141,7 @@ def usage_answer(request: Request, reply: billing_pb2.QueryUsageResponse) -> Usa
         from_date=reply.from_date,
         to_date=reply.to_date,
         group_by=reply.group_by,
+        voice_id=reply.voice_id or None,
         rows=[UsageRowOut.of(r) for r in reply.rows],
         totals=UsageRowOut.of(reply.totals),
     )
@@ -150,17 +157,19 @@ CSV_ANSWER: dict[int | str, dict] = {
     response_model=UsageOut,
     response_model_by_alias=True,
     responses=CSV_ANSWER,
-    summary="The tenant's usage per day, voice, language or model (CSV with Accept: text/csv)",
+    summary="The tenant's usage per day, month, voice, language or model, of every voice or one (CSV with "
+    "Accept: text/csv)",
 )
 def tenant_usage(
     request: Request,
     from_date: str = FROM,
     to_date: str = TO,
     group_by: TenantGroupBy = "day",
+    voice_id: str = VOICE,
     caller: Caller = TenantCaller,
 ):
     reply = request.app.state.backends.analytics.QueryUsage(
-        billing_pb2.QueryUsageRequest(from_date=from_date, to_date=to_date, group_by=group_by),
+        billing_pb2.QueryUsageRequest(from_date=from_date, to_date=to_date, group_by=group_by, voice_id=voice_id),
         metadata=caller.metadata,
     )
     return usage_answer(request, reply)
@@ -172,7 +181,7 @@ def tenant_usage(
     response_model_by_alias=True,
     responses=CSV_ANSWER,
     tags=["operator"],
-    summary="Usage of one tenant or of all (operator), per day, voice, language, model or tenant",
+    summary="Usage of one tenant or of all (operator), per day, month, voice, language, model or tenant",
 )
 def operator_usage(
     request: Request,
@@ -180,11 +189,17 @@ def operator_usage(
     to_date: str = TO,
     group_by: OperatorGroupBy = "day",
     tenant_id: str = Query("", description="empty: every tenant"),
+    voice_id: str = VOICE,
     caller: Caller = OperatorCaller,
 ):
     reply = request.app.state.backends.analytics.QueryUsage(
         billing_pb2.QueryUsageRequest(
-            tenant_id=tenant_id, all_tenants=not tenant_id, from_date=from_date, to_date=to_date, group_by=group_by
+            tenant_id=tenant_id,
+            all_tenants=not tenant_id,
+            from_date=from_date,
+            to_date=to_date,
+            group_by=group_by,
+            voice_id=voice_id,
         ),
         metadata=caller.metadata,
     )

@@ -36,11 +36,15 @@ class FakeRollups:
         merged.absorb(contribution.counters)
         self.rows[contribution.key] = _stored(merged)
 
-    def between(self, first: date, last: date, tenant_ids: list[str] | None = None) -> list[Rollup]:
+    def between(
+        self, first: date, last: date, tenant_ids: list[str] | None = None, voice_id: str | None = None
+    ) -> list[Rollup]:
         return [
             Rollup(key, _stored(counters))
             for key, counters in sorted(self.rows.items(), key=lambda kv: (kv[0].tenant_id, kv[0].day))
-            if first <= key.day <= last and (tenant_ids is None or key.tenant_id in tenant_ids)
+            if first <= key.day <= last
+            and (tenant_ids is None or key.tenant_id in tenant_ids)
+            and (voice_id is None or key.voice_id == voice_id)
         ]
 
     def top_tenants(self, first: date, last: date, order_by: str, limit: int) -> list[str]:

@@ -299,3 +299,22 @@ def test_storage_per_tenant_from_the_s3_listing(infra):
     assert store.list_sizes(f"samples/{tenant}/") == [(f"samples/{tenant}/v-1/a.wav", 1000)]
     found = Analytics(FakeAnalyticsUnitOfWork(), store, SystemClock()).tenant_storage()
     assert [(s.tenant_id, s.bytes, s.objects) for s in found] == [(tenant, 1024, 2), (other, 300, 1)]
+
+
+def test_one_voices_months_from_the_stored_rollups(engine, infra):
+    """The voice owner's portal asks for one voice grouped by month: the SQL filter keeps that voice's rows
+    of that tenant only, and every month of the range has a row."""
+    tenant, other = _tenant(), _tenant()
+    last_month = TODAY.replace(day=1) - timedelta(days=1)
+    with engine.begin() as conn:
+        rollups = SqlRollups(conn)
+        rollups.add(succeeded(RollupKey(tenant, TODAY, "v-1", "en", "m"), 30, 2.0, 0.1))
+        rollups.add(succeeded(RollupKey(tenant, last_month, "v-1", "en", "m"), 20, 1.0, 0.1))
+        rollups.add(succeeded(RollupKey(tenant, TODAY, "v-2", "en", "m"), 500, 9.0, 0.1))
+        rollups.add(succeeded(RollupKey(other, TODAY, "v-1", "en", "m"), 900, 9.0, 0.1))
+    analytics = Analytics(SqlAnalyticsUnitOfWork(engine), FakeObjectStore(), SystemClock())
+    first = (TODAY.replace(day=1) - timedelta(days=70)).replace(day=1)
+    report = analytics.usage(tenant, first.isoformat(), TODAY.isoformat(), "month", voice_id="v-1")
+    assert [r.key for r in report.rows][-2:] == [last_month.strftime("%Y-%m"), TODAY.strftime("%Y-%m")]
+    assert len(report.rows) == 4 and [r.characters for r in report.rows] == [0, 0, 20, 30]
+    assert (report.voice_id, report.totals.requests) == ("v-1", 2)

@@ -67,6 +67,14 @@ FILTERS = {
     "timbre.v1.EmbeddingService.ListAuditEvents": "voice_id filters the caller's own audit log",
 }
 
+# Id fields that only narrow the caller's own data in methods whose other ids still scope the call (so
+# another tenant's ids answer NOT_FOUND as usual): the caller's own deleted object matches nothing (OK).
+FILTER_FIELDS = {
+    "timbre.v1.UsageAnalyticsService.QueryUsage": {
+        "voice_id": "narrows the caller's own usage; a deleted voice's history is still the tenant's usage",
+    },
+}
+
 # Methods whose answer to another tenant's id is not NOT_FOUND by design, with the reason.
 EXEMPT = {
     "timbre.v1.WatermarkService.GetProvenance": (

@@ -51,6 +51,7 @@ EXEMPT = {
 # nothing (200, no items) — exactly the answer to an id that names nothing. Checked as such.
 FILTERS = {
     ("GET", "/v1/audit"): "voice_id filters the caller's own audit log",
+    ("GET", "/v1/usage"): "voice_id filters the caller's own usage",
 }
 
 # Kinds whose deleted objects their owner must no longer reach.

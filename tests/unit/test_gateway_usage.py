@@ -122,3 +122,30 @@ def test_operator_routes(gateway, analytics):
     assert top_csv.text.splitlines()[0].startswith("tenant_id,requests")
     storage = gateway.get("/v1/admin/storage", headers=OPERATOR)
     assert storage.json() == {"tenants": [{"tenant_id": "t-9", "bytes": 2048, "objects": 3}], "total_bytes": 2048}
+
+
+def test_usage_takes_a_voice_and_groups_by_month():
+    analytics = FakeAnalyticsStub(
+        usage=billing_pb2.QueryUsageResponse(
+            tenant_id="t-1",
+            from_date="2026-01-01",
+            to_date="2026-11-30",
+            group_by="month",
+            voice_id="v-1",
+            rows=[billing_pb2.UsageRow(key="2026-11", requests=2, characters=30)],
+        )
+    )
+    backends = fake_backends(tenancy=FakeTenancy(api_keys={KEY: ("t-1", "k-1")}), analytics=analytics)
+    gateway = TestClient(create_app(GatewaySettings(), backends=backends), raise_server_exceptions=False)
+    answer = gateway.get("/v1/usage?group_by=month&voice_id=v-1&from=2026-01-01", headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["group_by"], answer.json()["voice_id"], answer.json()["rows"][0]["key"]) == (
+        "month",
+        "v-1",
+        "2026-11",
+    )
+    (request,) = analytics.requests
+    assert (request.group_by, request.voice_id, request.from_date) == ("month", "v-1", "2026-01-01")
+    as_csv = gateway.get("/v1/usage?group_by=month", headers={**AUTH, "Accept": "text/csv"})
+    assert as_csv.text.startswith("month,requests,")
+    assert gateway.get("/v1/usage?group_by=week", headers=AUTH).status_code == 422

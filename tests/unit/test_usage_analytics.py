@@ -286,3 +286,50 @@ def test_an_operator_sees_every_tenant(inbox, analytics, store, as_principal):
     assert [r.key for r in servicer.ListTopTenants(billing_pb2.ListTopTenantsRequest(limit=1), None).rows] == [OTHER]
     storage = servicer.ListTenantStorage(billing_pb2.ListTenantStorageRequest(), None)
     assert (storage.total_bytes, [(t.tenant_id, t.bytes) for t in storage.tenants]) == (7, [(OTHER, 7)])
+
+
+# --- months and one voice (the voice owner's link reads these) -----------------------------------------
+
+
+def test_grouped_by_month_every_month_of_the_range_has_a_row_oldest_first(inbox, analytics):
+    inbox.deliver(_usage(datetime(2026, 9, 30, 23, tzinfo=UTC), characters=10, audio_seconds=1.0))
+    inbox.deliver(_usage(datetime(2026, 11, 1, tzinfo=UTC), characters=20, audio_seconds=2.0))
+    inbox.deliver(_usage(datetime(2026, 11, 29, tzinfo=UTC), characters=30, audio_seconds=3.0))
+    report = analytics.usage(TENANT, "2026-08-15", "2026-11-30", "month")
+    assert [(r.key, r.requests, r.characters) for r in report.rows] == [
+        ("2026-08", 0, 0),
+        ("2026-09", 1, 10),
+        ("2026-10", 0, 0),
+        ("2026-11", 2, 50),
+    ]
+    assert report.totals.characters == 60
+    year = analytics.usage(TENANT, "2025-12-01", "2026-11-30", "month")
+    assert [r.key for r in year.rows][0::11] == ["2025-12", "2026-11"] and len(year.rows) == 12
+
+
+def test_a_voice_filter_keeps_that_voices_usage_only(inbox, analytics):
+    day = datetime(2026, 11, 29, tzinfo=UTC)
+    inbox.deliver(_usage(day, characters=10))
+    inbox.deliver(_usage(day, voice_id="v-2", characters=99))
+    inbox.deliver(_usage(day, tenant=OTHER, characters=1000))  # the same voice id under another tenant
+    only = analytics.usage(TENANT, "2026-11-01", "2026-11-30", "month", voice_id="v-1")
+    assert (only.voice_id, only.totals.characters, [r.characters for r in only.rows]) == ("v-1", 10, [10])
+    assert analytics.usage(TENANT, group_by="voice", voice_id="v-2").totals.characters == 99
+    assert analytics.usage(TENANT, voice_id="nobody").totals.requests == 0
+    with pytest.raises(InvalidArgument):
+        analytics.usage(TENANT, voice_id="v" * 65)
+
+
+def test_a_service_names_the_tenant_and_voice_it_asks_for(inbox, analytics, as_principal):
+    inbox.deliver(_usage(datetime(2026, 11, 29, tzinfo=UTC), characters=10))
+    inbox.deliver(_usage(datetime(2026, 11, 29, tzinfo=UTC), voice_id="v-2", characters=5))
+    servicer = UsageAnalyticsServicer(analytics)
+    as_principal("service")
+    request = billing_pb2.QueryUsageRequest(
+        tenant_id=TENANT, voice_id="v-1", from_date="2025-12-01", to_date="2026-11-30", group_by="month"
+    )
+    reply = servicer.QueryUsage(request, None)
+    assert (reply.tenant_id, reply.voice_id, reply.group_by, len(reply.rows)) == (TENANT, "v-1", "month", 12)
+    assert (reply.rows[-1].key, reply.rows[-1].characters, reply.totals.characters) == ("2026-11", 10, 10)
+    with pytest.raises(InvalidArgument):  # a service must name the tenant
+        servicer.QueryUsage(billing_pb2.QueryUsageRequest(voice_id="v-1"), None)

@@ -16,7 +16,7 @@ from ddsketch.pb import ddsketch_pb2 as _pb2
 from ddsketch.store import DenseStore
 
 RELATIVE_ACCURACY = 0.01
-GROUP_BYS = ("day", "voice", "language", "model", "tenant")
+GROUP_BYS = ("day", "month", "voice", "language", "model", "tenant")
 ORDER_BYS = ("characters", "requests", "compute_seconds", "audio_seconds")
 QUANTILES = (0.50, 0.95, 0.99)
 # DDSketch's own protobuf messages (generated without type stubs).
@@ -211,11 +211,14 @@ class UsageReport:
     group_by: str
     rows: list[UsageRow]
     totals: UsageRow
+    voice_id: str = ""  # empty: every voice
 
 
 def group_key(key: RollupKey, group_by: str) -> str:
     if group_by == "day":
         return key.day.isoformat()
+    if group_by == "month":
+        return month_of(key.day)
     if group_by == "voice":
         return key.voice_id
     if group_by == "language":
@@ -231,10 +234,26 @@ def days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def report(tenant_id: str, first: date, last: date, group_by: str, rollups: Iterable[Rollup]) -> UsageReport:
-    """Roll-ups merged per group, plus a totals row over all of them. Grouped by day, every day of the range
-    has a row (zeros where nothing happened), oldest first; other groupings list the keys that had usage,
-    most requests first."""
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months(first: date, last: date) -> list[str]:
+    """Every calendar month ("YYYY-MM") the days first..last touch, oldest first."""
+    found = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    return found
+
+
+def report(
+    tenant_id: str, first: date, last: date, group_by: str, rollups: Iterable[Rollup], voice_id: str = ""
+) -> UsageReport:
+    """Roll-ups merged per group, plus a totals row over all of them. Grouped by day (or month), every day
+    (month) of the range has a row (zeros where nothing happened), oldest first; other groupings list the
+    keys that had usage, most requests first. `voice_id`: the rollups are that voice's only."""
     groups: dict[str, Counters] = {}
     totals = Counters()
     for rollup in rollups:
@@ -242,10 +261,12 @@ def report(tenant_id: str, first: date, last: date, group_by: str, rollups: Iter
         totals.absorb(rollup.counters)
     if group_by == "day":
         keys = [d.isoformat() for d in days(first, last)]
+    elif group_by == "month":
+        keys = months(first, last)
     else:
         keys = sorted(groups, key=lambda k: (-groups[k].requests, k))
     rows = [UsageRow.of(k, groups.get(k) or Counters()) for k in keys]
-    return UsageReport(tenant_id, first, last, group_by, rows, UsageRow.of("total", totals))
+    return UsageReport(tenant_id, first, last, group_by, rows, UsageRow.of("total", totals), voice_id)
 
 
 def top(rollups: Iterable[Rollup], order_by: str, limit: int) -> list[UsageRow]:

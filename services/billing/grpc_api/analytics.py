@@ -42,9 +42,10 @@ class UsageAnalyticsServicer(billing_pb2_grpc.UsageAnalyticsServiceServicer):
             tenant_id = None  # grouped by tenant without naming one: every tenant
         else:
             tenant_id = principal.tenant_scope(request.tenant_id)
-        found = self.analytics.usage(tenant_id, request.from_date, request.to_date, request.group_by)
+        found = self.analytics.usage(tenant_id, request.from_date, request.to_date, request.group_by, request.voice_id)
         return billing_pb2.QueryUsageResponse(
             tenant_id=found.tenant_id,
+            voice_id=found.voice_id,
             from_date=found.first.isoformat(),
             to_date=found.last.isoformat(),
             group_by=found.group_by,

@@ -25,6 +25,7 @@ MAX_DAYS = 366
 DEFAULT_DAYS_BACK = 30
 DEFAULT_TOP = 10
 MAX_TOP = 100
+MAX_VOICE_ID = 64
 
 
 def record(rollups: Rollups, contribution: Rollup) -> None:
@@ -64,13 +65,18 @@ class Analytics:
             raise InvalidArgument(f"group_by must be one of {', '.join(GROUP_BYS)}", field="group_by")
         return group_by
 
-    def usage(self, tenant_id: str | None, from_date: str = "", to_date: str = "", group_by: str = "") -> UsageReport:
-        """One tenant's usage, or every tenant's when tenant_id is None (the caller checked who may ask)."""
+    def usage(
+        self, tenant_id: str | None, from_date: str = "", to_date: str = "", group_by: str = "", voice_id: str = ""
+    ) -> UsageReport:
+        """One tenant's usage, or every tenant's when tenant_id is None (the caller checked who may ask);
+        `voice_id`: only that voice's (another tenant's voice id simply matches nothing)."""
         first, last = self.date_range(from_date, to_date)
         group = self.group_by(group_by)
+        if len(voice_id) > MAX_VOICE_ID:
+            raise InvalidArgument(f"voice_id is at most {MAX_VOICE_ID} characters", field="voice_id")
         with self.uow.read() as rollups:
-            found = rollups.between(first, last, None if tenant_id is None else [tenant_id])
-        return report(tenant_id or "", first, last, group, found)
+            found = rollups.between(first, last, None if tenant_id is None else [tenant_id], voice_id or None)
+        return report(tenant_id or "", first, last, group, found, voice_id)
 
     def top_tenants(self, from_date: str = "", to_date: str = "", order_by: str = "", limit: int = 0) -> list[UsageRow]:
         first, last = self.date_range(from_date, to_date)

@@ -18,8 +18,11 @@ class Rollups(Protocol):
         """Merge one request's contribution into the stored roll-up of its key (created if new)."""
         ...
 
-    def between(self, first: date, last: date, tenant_ids: list[str] | None = None) -> list[Rollup]:
-        """Roll-ups of days first..last (inclusive): of the given tenants, or of every tenant when None."""
+    def between(
+        self, first: date, last: date, tenant_ids: list[str] | None = None, voice_id: str | None = None
+    ) -> list[Rollup]:
+        """Roll-ups of days first..last (inclusive): of the given tenants, or of every tenant when None;
+        of one voice only when `voice_id` is given."""
         ...
 
     def top_tenants(self, first: date, last: date, order_by: str, limit: int) -> list[str]:

@@ -151,10 +151,13 @@ class SqlRollups:
         merged.absorb(contribution.counters)
         self.conn.execute(_UPDATE, {**_key_params(key), **{f"new_{k}": v for k, v in _values(merged).items()}})
 
-    def between(self, first, last, tenant_ids: list[str] | None = None) -> list[Rollup]:
+    def between(self, first, last, tenant_ids: list[str] | None = None, voice_id: str | None = None) -> list[Rollup]:
         query = select(usage_rollups).where(usage_rollups.c.day >= first, usage_rollups.c.day <= last)
         if tenant_ids is not None:
             query = query.where(usage_rollups.c.tenant_id.in_(tenant_ids))
+        if voice_id is not None:
+            # Within the primary key's (tenant, day) range: no index of its own needed.
+            query = query.where(usage_rollups.c.voice_id == voice_id)
         return [_rollup(row) for row in self.conn.execute(query.order_by(*_KEY))]
 
     def top_tenants(self, first, last, order_by: str, limit: int) -> list[str]:
