@@ -29,6 +29,7 @@ from gateway.routes import (
     cost,
     health,
     me,
+    owner,
     speech,
     tenants,
     usage,
@@ -93,7 +94,21 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(Observe)  # request ids, log lines, metrics; outermost, so it sees every answer
 
-    for module in (billing, tenants, api_keys, me, voices, consent, speech, webhooks, watermark, usage, cost, health):
+    for module in (
+        billing,
+        tenants,
+        api_keys,
+        me,
+        voices,
+        consent,
+        owner,
+        speech,
+        webhooks,
+        watermark,
+        usage,
+        cost,
+        health,
+    ):
         app.include_router(module.router)
     app.include_router(audit.router)
     openapi.document(app)

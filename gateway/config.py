@@ -16,6 +16,13 @@ class GatewaySettings(KitSettings):
     # Per API key: sustained requests per second and burst size.
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40
+    # Where people reach this gateway (TIMBRE_PUBLIC_URL): the voice owner's link is
+    # <public_url>/console/owner/<token> (a trailing slash is ignored).
+    public_url: str = "http://127.0.0.1:8080"
+    # The voice owner's routes (/v1/owner/...): per client address and, separately, per owner-link token,
+    # sustained requests per second and burst size. Low: a person reads one page; a guesser gets nowhere.
+    owner_rate_limit_per_second: float = 1.0
+    owner_rate_limit_burst: int = 10
     # Uploads larger than this are refused before they are read whole.
     max_upload_bytes: int = 50 * 1024 * 1024
     # A whole request body larger than this is refused (413) before it is read: an enrollment's files

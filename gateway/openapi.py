@@ -1,7 +1,7 @@
 """The OpenAPI document, made to say what the gateway really answers: FastAPI documents only the
 success of each route (and its own 422 shape, which the gateway replaces). Added here, per operation:
-the bearer credential it takes (a tenant's API key or the operator secret) and every error status it
-can answer, each as application/problem+json with the Problem schema."""
+the bearer credential it takes (a tenant's API key, the operator secret, or a voice owner's link token)
+and every error status it can answer, each as application/problem+json with the Problem schema."""
 
 from __future__ import annotations
 
@@ -15,12 +15,18 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from gateway.auth import operator_caller, tenant_caller
 from gateway.problems import MEDIA_TYPE
+from gateway.routes.owner import owner_caller
 from gateway.routes.schemas import Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 SECURITY_SCHEMES = {
     "apiKey": {"type": "http", "scheme": "bearer", "description": "a tenant's API key (tmb_…)"},
     "operatorSecret": {"type": "http", "scheme": "bearer", "description": "the operator secret"},
+    "ownerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a voice owner's private link token (tvo_…): opens its one consent (/v1/owner/...)",
+    },
 }
 # Any route may fail unexpectedly (500); a route that calls a service may get any of the mapped gRPC
 # statuses back (problems.HTTP_STATUS; 499 and 501 are left out: nobody hears a cancelled call's answer,
@@ -104,7 +110,11 @@ def _phrase(status: int) -> str:
 
 def _credentials_of(app: FastAPI) -> dict[tuple[str, str], str]:
     """(path, METHOD) → the security scheme of the route's credential dependency."""
-    schemes: dict[Callable[..., Any], str] = {tenant_caller: "apiKey", operator_caller: "operatorSecret"}
+    schemes: dict[Callable[..., Any], str] = {
+        tenant_caller: "apiKey",
+        operator_caller: "operatorSecret",
+        owner_caller: "ownerToken",
+    }
     found = {}
     # Included routers stay nested in app.routes; FastAPI's iterator yields the routes they hold.
     for context in iter_route_contexts(app.routes):

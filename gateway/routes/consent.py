@@ -1,4 +1,5 @@
-"""Consent of a voice's owner: challenge, spoken consent upload, status, revocation."""
+"""Consent of a voice's owner: challenge, spoken consent upload, status, revocation, and a new owner link
+(the owner's own routes are gateway/routes/owner.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.auth import Caller, TenantCaller
 from gateway.routes.audit import audited_metadata
-from gateway.routes.schemas import PROHIBITED_USES, ChallengeIn, ChallengeOut, ConsentOut, when
+from gateway.routes.schemas import (
+    PROHIBITED_USES,
+    ChallengeIn,
+    ChallengeOut,
+    ConsentOut,
+    OwnerLinkOut,
+    owner_url,
+    when,
+)
 from gateway.uploads import UploadStream
 from timbre.v1 import embedding_pb2
 
@@ -45,6 +54,8 @@ def create_challenge(
     status_code=201,
     response_model=ConsentOut,
     summary="The owner's recorded consent (same speaker as the voice; English phrases are checked by ASR)",
+    description="The answer carries the voice owner's private link (owner_token, owner_url), in this answer "
+    "only: pass it to the person whose voice it is (docs/owner-portal.md).",
 )
 def submit_consent(
     voice_id: str,
@@ -83,7 +94,7 @@ def submit_consent(
 
     with upload.sending():
         reply = request.app.state.backends.embedding.SubmitConsent(stream(), metadata=audited_metadata(request, caller))
-    return ConsentOut.of(reply.consent)
+    return ConsentOut.of(reply.consent, reply.owner_token, request.app.state.settings.public_url)
 
 
 @router.get("/v1/voices/{voice_id}/consent", response_model=ConsentOut, summary="The voice's latest consent")
@@ -104,3 +115,20 @@ def revoke_consent(voice_id: str, request: Request, caller: Caller = TenantCalle
         embedding_pb2.RevokeConsentRequest(voice_id=voice_id), metadata=audited_metadata(request, caller)
     )
     return ConsentOut.of(reply.consent)
+
+
+@router.post(
+    "/v1/voices/{voice_id}/consent/owner-link",
+    status_code=201,
+    response_model=OwnerLinkOut,
+    summary="A new private link for the voice's owner; the previous link stops working at once",
+    description="For the voice's active consent (409 CONSENT_REQUIRED without one). The token is shown in "
+    "this answer only.",
+)
+def issue_owner_link(voice_id: str, request: Request, caller: Caller = TenantCaller) -> OwnerLinkOut:
+    reply = request.app.state.backends.embedding.IssueOwnerLink(
+        embedding_pb2.IssueOwnerLinkRequest(voice_id=voice_id), metadata=audited_metadata(request, caller)
+    )
+    return OwnerLinkOut(
+        owner_token=reply.owner_token, owner_url=owner_url(request.app.state.settings.public_url, reply.owner_token)
+    )

@@ -244,9 +244,19 @@ class ConsentOut(BaseModel):
     phrase_verified: bool
     created_at: datetime | None
     revoked_at: datetime | None
+    owner_token: str | None = Field(
+        None,
+        description="The voice owner's private link token (tvo_…), in the answer that recorded the consent "
+        "only (null elsewhere): give it, or owner_url, to the person whose voice it is. It is never shown "
+        "again; POST /v1/voices/{voice_id}/consent/owner-link issues a new one.",
+    )
+    owner_url: str | None = Field(
+        None, description="The owner's page for owner_token: <public URL>/console/owner/<token> (null with it)"
+    )
 
     @classmethod
-    def of(cls, consent) -> ConsentOut:
+    def of(cls, consent, owner_token: str = "", public_url: str = "") -> ConsentOut:
+        """`owner_token`: the new consent's link, for the answer that recorded it only."""
         return cls(
             id=consent.consent_id,
             voice_id=consent.voice_id,
@@ -263,6 +273,77 @@ class ConsentOut(BaseModel):
             phrase_verified=consent.phrase_verified,
             created_at=when(consent.create_time),
             revoked_at=when(consent.revoke_time),
+            owner_token=owner_token or None,
+            owner_url=owner_url(public_url, owner_token) if owner_token else None,
+        )
+
+
+def owner_url(public_url: str, token: str) -> str:
+    """The voice owner's page in the console (console/ serves /console/owner/<token>)."""
+    return f"{public_url.rstrip('/')}/console/owner/{token}"
+
+
+class OwnerLinkOut(BaseModel):
+    owner_token: str = Field(description="The new token (tvo_…); the previous one no longer works. Shown once.")
+    owner_url: str = Field(description="<public URL>/console/owner/<token>: the page to give the voice's owner")
+
+
+OwnerConsentStatus = Literal["active", "revoked", "expired"]
+OWNER_CONSENT_STATUS: dict[int, OwnerConsentStatus] = {
+    embedding_pb2.CONSENT_STATUS_ACTIVE: "active",
+    embedding_pb2.CONSENT_STATUS_REVOKED: "revoked",
+    embedding_pb2.CONSENT_STATUS_EXPIRED: "expired",
+}
+
+
+class MonthlyGenerationsOut(BaseModel):
+    month: str = Field(description="a calendar month (UTC), YYYY-MM")
+    requests: int = Field(description="generations made with the voice: speech requests, streamed ones and jobs")
+    characters: int
+    audio_seconds: float
+
+
+class OwnerViewOut(BaseModel):
+    """What the voice's owner sees through the owner link."""
+
+    voice_id: str
+    voice_name: str
+    owner_name: str
+    tenant_name: str = Field(description="who uses the voice")
+    purpose: str
+    status: OwnerConsentStatus = Field(
+        description="revoked: by the tenant or the owner, superseded by a newer consent, or the voice deleted"
+    )
+    granted_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    generations: list[MonthlyGenerationsOut] = Field(
+        description="the last 12 calendar months (UTC), oldest first, the current month last; zeros where none"
+    )
+
+    @classmethod
+    def of(cls, view: embedding_pb2.OwnerConsentView) -> OwnerViewOut:
+        granted, expires = when(view.grant_time), when(view.expire_time)
+        assert granted is not None and expires is not None  # every consent has both
+        return cls(
+            voice_id=view.voice_id,
+            voice_name=view.voice_name,
+            owner_name=view.owner_name,
+            tenant_name=view.tenant_name,
+            purpose=view.purpose,
+            status=OWNER_CONSENT_STATUS[view.status],
+            granted_at=granted,
+            expires_at=expires,
+            revoked_at=when(view.revoke_time),
+            generations=[
+                MonthlyGenerationsOut(
+                    month=m.month,
+                    requests=m.requests,
+                    characters=m.characters,
+                    audio_seconds=round(m.audio_seconds, 3),
+                )
+                for m in view.generations
+            ],
         )
 
 

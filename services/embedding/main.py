@@ -6,6 +6,7 @@ import torch
 
 from kit.audio.codec import preload_resampler
 from kit.audio.vad import SileroVad
+from kit.clients.billing import BillingConnection
 from kit.clients.tenancy import TenancyConnection, jwks_fetcher
 from kit.crypto import VoiceVault
 from kit.db.engine import make_engine
@@ -19,16 +20,18 @@ from kit.logging import configure_logging
 from kit.models import ModelStore
 from kit.storage import open_store
 from kit.watermark import Watermarker
+from services.embedding.adapters.owner_view import BillingVoiceUsage, TenancyDirectory
 from services.embedding.adapters.quotas import TenancyQuotas
 from services.embedding.config import EmbeddingSettings
 from services.embedding.domain.audio_checks import AudioPolicy
 from services.embedding.encoders import load_encoder
 from services.embedding.events.handlers import handlers
 from services.embedding.events.index_sync import IndexSync
-from services.embedding.grpc_api.servicer import EmbeddingServicer
+from services.embedding.grpc_api.servicer import PUBLIC_METHODS, EmbeddingServicer
 from services.embedding.index.speaker_index import SpeakerIndex
 from services.embedding.service_layer.analysis import Analyzer
 from services.embedding.service_layer.consent import Consents
+from services.embedding.service_layer.owner_links import OwnerLinks
 from services.embedding.service_layer.ports import Quotas
 from services.embedding.service_layer.voices import Voices
 from services.embedding.storage.repository import SqlUnitOfWork
@@ -50,7 +53,11 @@ class EmbeddingApp:
         self.analyzer = Analyzer(encoder, SileroVad(store.require("silero_vad") / "silero_vad.onnx"), AudioPolicy())
         self.index = SpeakerIndex(encoder.dim, settings.index_ivf_threshold, settings.index_nprobe)
         self.index_sync = IndexSync(self.index, settings.kafka_bootstrap, settings.topic_prefix, encoder.name)
-        self.quotas: Quotas = quotas or TenancyQuotas(TenancyConnection(settings, settings.service_name))
+        # Calls to tenancy (quotas, the owner link's tenant name) and billing (the owner link's usage) carry
+        # this service's own token.
+        self.tenancy = TenancyConnection(settings, settings.service_name)
+        self.billing = BillingConnection(settings, self.tenancy.token)
+        self.quotas: Quotas = quotas or TenancyQuotas(self.tenancy)
         duplicate_threshold, verify_threshold = settings.thresholds()
         objects = open_store(settings)
         self.voices = Voices(
@@ -72,6 +79,9 @@ class EmbeddingApp:
             verify_threshold,
             settings.challenge_ttl_seconds,
             marker,
+        )
+        self.owner_links = OwnerLinks(
+            self.uow, self.consents, TenancyDirectory(self.tenancy), BillingVoiceUsage(self.billing)
         )
 
     def process(self) -> ServiceProcess:
@@ -107,15 +117,16 @@ class EmbeddingApp:
             )
         servicer = (
             embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server,
-            EmbeddingServicer(self.voices, self.consents),
+            EmbeddingServicer(self.voices, self.consents, self.owner_links),
             embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
         )
         definition = ServiceDefinition(
             name=settings.service_name,
             servicers=[] if settings.role == "worker" else [servicer],
             verifier=JwksVerifier(jwks_fetcher(settings.tenancy_addr)),
+            public_methods=PUBLIC_METHODS,
             workers=workers,
-            on_stop=[self.engine.dispose],
+            on_stop=[self.engine.dispose, self.billing.close, self.tenancy.close],
             ready=self.index_sync.caught_up.is_set,
         )
         return ServiceProcess(definition, settings)

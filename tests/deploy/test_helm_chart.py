@@ -39,7 +39,8 @@ SETS = {
     "operators": ["-f", "values-prod-cpu.yaml", "-f", "values-operators.yaml"],
 }
 # Who calls whom (gateway/clients.py; kit/clients/tenancy.py: every service fetches tenancy's JWKS,
-# synthesis and embedding reserve quotas there).
+# synthesis and embedding reserve quotas there; the embedding edge reads usage from billing for the
+# voice owner's portal).
 CALLERS = {
     "tenancy": {
         "gateway",
@@ -51,7 +52,7 @@ CALLERS = {
         "synthesis-worker",
         "synthesis-worker-dedicated",
     },
-    "billing": {"gateway"},
+    "billing": {"gateway", "embedding"},
     "watermark": {"gateway"},
     "embedding": {"gateway", "synthesis-worker", "synthesis-worker-dedicated"},  # builds read samples there
     "synthesis": {"gateway"},

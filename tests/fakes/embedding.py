@@ -55,9 +55,15 @@ class FakeVoiceRepository:
     def save_voice(self, voice: Voice) -> None:
         self.state.voices[voice.id] = replace(voice, updated_at=self.clock.now())
 
-    def voice(self, voice_id: str, tenant_id: str | None = None, for_update: bool = False) -> Voice | None:
+    def voice(
+        self, voice_id: str, tenant_id: str | None = None, for_update: bool = False, include_deleted: bool = False
+    ) -> Voice | None:
         voice = self.state.voices.get(voice_id)
-        if voice is None or voice.status == DELETED or tenant_id not in (None, voice.tenant_id):
+        if (
+            voice is None
+            or (voice.status == DELETED and not include_deleted)
+            or tenant_id not in (None, voice.tenant_id)
+        ):
             return None
         return voice
 
@@ -97,7 +103,7 @@ class FakeVoiceRepository:
         self.state.challenges[challenge_id] = replace(self.state.challenges[challenge_id], used_at=at)
 
     def add_consent(self, consent: Consent) -> Consent:
-        stored = replace(consent, created_at=self.clock.now())
+        stored = replace(consent, created_at=self.clock.now(), owner_token=None)  # the token is never stored
         self.state.consents.append(stored)
         return stored
 
@@ -111,6 +117,15 @@ class FakeVoiceRepository:
     def latest_consent(self, voice_id: str) -> Consent | None:
         consents = self._of(voice_id)
         return consents[0] if consents else None
+
+    def consent_by_owner_token(self, token_hash: str, for_update: bool = False) -> Consent | None:
+        found = [c for c in self.state.consents if c.owner_token_hash == token_hash]
+        return found[0] if found else None
+
+    def set_owner_token(self, consent_id: str, token_hash: str) -> None:
+        for i, consent in enumerate(self.state.consents):
+            if consent.id == consent_id:
+                self.state.consents[i] = replace(consent, owner_token_hash=token_hash)
 
     def revoke_consents(self, voice_id: str, at: datetime) -> list[Consent]:
         revoked = []

@@ -93,10 +93,15 @@ class FakeTenancy:
 
 @dataclass
 class FakeEmbedding:
-    """Upload RPCs (client streams): each drains its request stream, then waits at the gate if any."""
+    """Upload RPCs (client streams): each drains its request stream, then waits at the gate if any. The
+    owner link's RPCs answer from `owner_views` (token → view); every call's metadata is kept in `metadata`."""
 
     gate: Gate | None = None
     received: list[list[Any]] = field(default_factory=list)
+    owner_token: str = ""  # what SubmitConsent and IssueOwnerLink answer
+    owner_views: dict[str, embedding_pb2.OwnerConsentView] = field(default_factory=dict)
+    owner_requests: list[Any] = field(default_factory=list)
+    metadata: list[list[tuple[str, str]]] = field(default_factory=list)
 
     def _drain(self, requests: Iterator[Any]) -> None:
         self.received.append(list(requests))
@@ -116,8 +121,38 @@ class FakeEmbedding:
     def SubmitConsent(self, requests, metadata=None) -> embedding_pb2.SubmitConsentResponse:
         self._drain(requests)
         return embedding_pb2.SubmitConsentResponse(
-            consent=embedding_pb2.Consent(consent_id="c-1", voice_id="v-1", kind=embedding_pb2.CONSENT_KIND_SPOKEN)
+            consent=embedding_pb2.Consent(consent_id="c-1", voice_id="v-1", kind=embedding_pb2.CONSENT_KIND_SPOKEN),
+            owner_token=self.owner_token,
         )
+
+    def GetConsent(self, request, metadata=None) -> embedding_pb2.GetConsentResponse:
+        return embedding_pb2.GetConsentResponse(
+            consent=embedding_pb2.Consent(consent_id="c-1", voice_id=request.voice_id)
+        )
+
+    def IssueOwnerLink(self, request, metadata=None) -> embedding_pb2.IssueOwnerLinkResponse:
+        self.owner_requests.append(request)
+        self.metadata.append(list(metadata or []))
+        if request.voice_id != "v-1":
+            raise FakeRpcError(NotFound("voice not found"))
+        return embedding_pb2.IssueOwnerLinkResponse(owner_token=self.owner_token, consent_id="c-1")
+
+    def _owner_view(self, request, metadata) -> embedding_pb2.OwnerConsentView:
+        self.owner_requests.append(request)
+        self.metadata.append(list(metadata or []))
+        if request.owner_token not in self.owner_views:
+            raise FakeRpcError(NotFound("owner link not found", reason="OWNER_LINK_NOT_FOUND"))
+        return self.owner_views[request.owner_token]
+
+    def GetOwnerConsent(self, request, metadata=None) -> embedding_pb2.GetOwnerConsentResponse:
+        return embedding_pb2.GetOwnerConsentResponse(view=self._owner_view(request, metadata))
+
+    def RevokeOwnerConsent(self, request, metadata=None) -> embedding_pb2.RevokeOwnerConsentResponse:
+        view = self._owner_view(request, metadata)
+        view.status = embedding_pb2.CONSENT_STATUS_REVOKED
+        if not view.HasField("revoke_time"):
+            view.revoke_time.FromSeconds(1_796_000_000)
+        return embedding_pb2.RevokeOwnerConsentResponse(view=view)
 
 
 @dataclass

@@ -75,6 +75,13 @@ FILTER_FIELDS = {
     },
 }
 
+# Public methods whose credential is the voice owner's link token in the request (docs/owner-portal.md),
+# not an id nor an access token: a token that opens nothing answers NOT_FOUND, whoever calls.
+OWNER_LINK = {
+    "timbre.v1.EmbeddingService.GetOwnerConsent": "the owner link's token is the credential",
+    "timbre.v1.EmbeddingService.RevokeOwnerConsent": "the owner link's token is the credential",
+}
+
 # Methods whose answer to another tenant's id is not NOT_FOUND by design, with the reason.
 EXEMPT = {
     "timbre.v1.WatermarkService.GetProvenance": (

@@ -34,6 +34,7 @@ SHAPES = {
     "JWT": re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+"),
     "webhook secret": re.compile(r"whsec_[A-Za-z0-9_\-]{8,}"),
     "Stripe key": re.compile(r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]{8,}"),
+    "owner link token": re.compile(r"tvo_[A-Za-z0-9_\-]{16,}"),
 }
 
 

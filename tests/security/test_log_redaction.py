@@ -87,3 +87,11 @@ def test_the_run_records_its_secret_values_readable_by_its_owner_only(tmp_path):
     path = tmp_path / run_logs.SECRETS_FILE
     assert path.stat().st_mode & 0o777 == 0o600
     assert run_logs.run_secrets(tmp_path) == {"TIMBRE_OPERATOR_SECRET": "o" * 32, "TIMBRE_WATERMARK_KEY": "ab" * 32}
+
+
+def test_the_scanner_finds_an_owner_link_token(tmp_path):
+    token = "tvo_" + secrets.token_urlsafe(32)
+    log = tmp_path / "gateway-1.jsonl"
+    log.write_text(f'{{"event": "http", "route": "/v1/owner/consent"}}\n{{"event": "oops {token}"}}\n')
+    (leak,) = run_logs.scan([log], {})
+    assert (leak.line, leak.kind) == (2, "owner link token") and token not in str(leak)

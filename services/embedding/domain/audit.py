@@ -17,6 +17,8 @@ CHALLENGE_CREATED = "consent.challenge_created"
 CONSENT_GRANTED = "consent.granted"
 CONSENT_REFUSED = "consent.refused"
 CONSENT_REVOKED = "consent.revoked"
+# The tenant replaced the voice owner's link (the previous token stopped working).
+OWNER_LINK_ISSUED = "consent.owner_link_issued"
 SPEAKER_VERIFIED = "speaker.verified"
 
 ACTIONS = (
@@ -28,6 +30,7 @@ ACTIONS = (
     CONSENT_GRANTED,
     CONSENT_REFUSED,
     CONSENT_REVOKED,
+    OWNER_LINK_ISSUED,
     SPEAKER_VERIFIED,
 )
 
@@ -37,7 +40,7 @@ class Actor:
     """Who asked. `address_source`: "forwarded" (the gateway's view of its HTTP client), "peer" (the gRPC
     connection's address) or "" (no address: the system)."""
 
-    kind: str  # tenant | operator | service | system
+    kind: str  # tenant | operator | service | system | owner (the voice's owner, through the owner link)
     key_id: str = ""
     address: str = ""
     address_source: str = ""
@@ -46,6 +49,7 @@ class Actor:
 
 
 SYSTEM = Actor("system")
+OWNER = "owner"
 
 
 @dataclass(frozen=True)

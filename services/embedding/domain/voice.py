@@ -6,7 +6,7 @@ owns a voice's status; synthesis's build reports back with VoiceReady / VoiceBui
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -118,3 +118,8 @@ class Consent:
     speaker_score: float | None = None
     phrase_verified: bool = False
     revoked_at: datetime | None = None
+    # SHA-256 (hex) of the owner link's token (domain/owner_link.py); None for consents older than links.
+    owner_token_hash: str | None = None
+    # The owner link's token itself, on the consent a use case just recorded only: it is never stored,
+    # and never printed (repr) by accident.
+    owner_token: str | None = field(default=None, repr=False, compare=False)

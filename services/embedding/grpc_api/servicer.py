@@ -10,11 +10,14 @@ from kit.grpc.auth import current_principal
 from kit.grpc.client_address import forwarded_address, peer_host
 from kit.grpc.convert import page_request, page_response, ts
 from kit.logging import current
-from services.embedding.domain.audit import Actor, AuditEvent
+from services.embedding.domain import owner_link
+from services.embedding.domain.audit import OWNER, Actor, AuditEvent
+from services.embedding.domain.owner_link import OwnerView
 from services.embedding.domain.voice import Consent, Voice
 from services.embedding.grpc_api.uploads import collect
 from services.embedding.service_layer.audit import AuditTrail
 from services.embedding.service_layer.consent import Consents, ConsentTerms
+from services.embedding.service_layer.owner_links import OwnerLinks
 from services.embedding.service_layer.voices import Voices
 from timbre.v1 import embedding_pb2, embedding_pb2_grpc
 
@@ -25,6 +28,13 @@ STATUS = {
     "disabled": embedding_pb2.VOICE_STATUS_DISABLED,
 }
 KINDS = {"spoken": embedding_pb2.CONSENT_KIND_SPOKEN, "written": embedding_pb2.CONSENT_KIND_WRITTEN}
+CONSENT_STATUS = {
+    owner_link.ACTIVE: embedding_pb2.CONSENT_STATUS_ACTIVE,
+    owner_link.REVOKED: embedding_pb2.CONSENT_STATUS_REVOKED,
+    owner_link.EXPIRED: embedding_pb2.CONSENT_STATUS_EXPIRED,
+}
+# No access token: the owner link's token, in the request, is the credential (service_layer/owner_links.py).
+PUBLIC_METHODS = ("GetOwnerConsent", "RevokeOwnerConsent")
 
 
 def voice_message(row: Voice, consented: bool) -> embedding_pb2.Voice:
@@ -65,6 +75,27 @@ def consent_message(row: Consent) -> embedding_pb2.Consent:
     )
 
 
+def owner_view_message(view: OwnerView) -> embedding_pb2.OwnerConsentView:
+    return embedding_pb2.OwnerConsentView(
+        consent_id=view.consent_id,
+        voice_id=view.voice_id,
+        voice_name=view.voice_name,
+        owner_name=view.owner_name,
+        tenant_name=view.tenant_name,
+        purpose=view.purpose,
+        status=CONSENT_STATUS[view.status],
+        grant_time=ts(view.granted_at),
+        expire_time=ts(view.expires_at),
+        revoke_time=ts(view.revoked_at),
+        generations=[
+            embedding_pb2.MonthlyGenerations(
+                month=m.month, requests=m.requests, characters=m.characters, audio_seconds=m.audio_seconds
+            )
+            for m in view.generations
+        ],
+    )
+
+
 def audit_message(row: AuditEvent) -> embedding_pb2.AuditEvent:
     actor = row.actor
     return embedding_pb2.AuditEvent(
@@ -102,6 +133,20 @@ def actor_of(context) -> Actor:
     )
 
 
+def owner_actor(context) -> Actor:
+    """The voice's owner, through the owner link: no key, the client's address as the gateway forwarded it."""
+    metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+    peer = peer_host(context.peer() or "")
+    forwarded = forwarded_address(metadata)
+    return Actor(
+        kind=OWNER,
+        address=forwarded or peer,
+        address_source="forwarded" if forwarded else "peer",
+        peer=peer,
+        request_id=current("request_id") or "",
+    )
+
+
 def terms_of(details: embedding_pb2.ConsentDetails) -> ConsentTerms:
     if not details.HasField("expire_time"):
         raise InvalidArgument("details.expire_time is required")
@@ -118,9 +163,12 @@ SAMPLE_CHUNK_BYTES = 1024 * 1024
 
 
 class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
-    def __init__(self, voices: Voices, consents: Consents, audit: AuditTrail | None = None) -> None:
+    def __init__(
+        self, voices: Voices, consents: Consents, owner_links: OwnerLinks, audit: AuditTrail | None = None
+    ) -> None:
         self.voices = voices
         self.consents = consents
+        self.owner_links = owner_links
         self.audit = audit or AuditTrail(voices.uow)
 
     def _voice(self, row: Voice) -> embedding_pb2.Voice:
@@ -182,7 +230,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
             files[0].data,
             actor_of(context),
         )
-        return embedding_pb2.SubmitConsentResponse(consent=consent_message(row))
+        return embedding_pb2.SubmitConsentResponse(consent=consent_message(row), owner_token=row.owner_token or "")
 
     def GrantWrittenConsent(self, request, context):
         principal = current_principal()
@@ -191,11 +239,25 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         row = self.consents.grant_written(
             tenant_id, request.voice_id, request.document_sha256, terms_of(request.details), actor_of(context)
         )
-        return embedding_pb2.GrantWrittenConsentResponse(consent=consent_message(row))
+        return embedding_pb2.GrantWrittenConsentResponse(
+            consent=consent_message(row), owner_token=row.owner_token or ""
+        )
 
     def RevokeConsent(self, request, context):
         row = self.consents.revoke(current_principal().tenant_scope(), request.voice_id, actor_of(context))
         return embedding_pb2.RevokeConsentResponse(consent=consent_message(row))
+
+    def IssueOwnerLink(self, request, context):
+        row = self.owner_links.issue(current_principal().tenant_scope(), request.voice_id, actor_of(context))
+        return embedding_pb2.IssueOwnerLinkResponse(owner_token=row.owner_token or "", consent_id=row.id)
+
+    def GetOwnerConsent(self, request, context):
+        view = self.owner_links.view(request.owner_token)
+        return embedding_pb2.GetOwnerConsentResponse(view=owner_view_message(view))
+
+    def RevokeOwnerConsent(self, request, context):
+        view = self.owner_links.revoke(request.owner_token, owner_actor(context))
+        return embedding_pb2.RevokeOwnerConsentResponse(view=owner_view_message(view))
 
     def ListAuditEvents(self, request, context):
         page = self.audit.list(current_principal().tenant_scope(), page_request(request.page), request.voice_id)

@@ -4,6 +4,9 @@ Revocation disables the voice at once and, in the same transaction, deletes its 
 samples and consent recordings become unreadable, backups included) and tombstones its speaker-index
 entry (the issue asks that no embedding of a revoked voice remains); the objects themselves are deleted
 by the clean-up consumer of ConsentRevoked.
+
+Every consent recorded gets the voice owner's private link (domain/owner_link.py): its token is on the
+returned consent only, its SHA-256 in the record. The owner's side of the link is service_layer/owner_links.py.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -22,7 +25,7 @@ from kit.errors import FailedPrecondition, InvalidArgument, NotFound, Permission
 from kit.events.topics import VOICE_LIFECYCLE
 from kit.ids import is_uuid
 from kit.storage import ObjectStore
-from services.embedding.domain import audit
+from services.embedding.domain import audit, owner_link
 from services.embedding.domain import consent as rules
 from services.embedding.domain.audit import SYSTEM, Actor
 from services.embedding.domain.voice import DISABLED, Challenge, Consent, Voice
@@ -242,7 +245,8 @@ class Consents:
         actor: Actor,
     ) -> Consent:
         now = self.clock.now()
-        tx.voices.revoke_consents(voice_id, now)  # a new consent supersedes the previous one
+        tx.voices.revoke_consents(voice_id, now)  # a new consent supersedes the previous one (and its link)
+        token = owner_link.new_token()
         consent = tx.voices.add_consent(
             Consent(
                 id=str(uuid.uuid4()),
@@ -259,6 +263,7 @@ class Consents:
                 speaker_score=evidence.speaker_score,
                 phrase_verified=evidence.phrase_verified,
                 created_at=now,
+                owner_token_hash=owner_link.digest(token),
             )
         )
         granted = events_pb2.ConsentGranted(
@@ -271,26 +276,33 @@ class Consents:
         tx.outbox.add(VOICE_LIFECYCLE, voice_id, granted, tenant_id=tenant_id)
         record_audit(tx, tenant_id, audit.CONSENT_GRANTED, actor, voice_id, consent.id, kind=kind)
         self.voices.publish_embedding(tx, voice_id, tenant_id, embedding, list(terms.authorized_tenant_ids))
-        return consent
+        return replace(consent, owner_token=token)
 
     def revoke(self, tenant_id: str, voice_id: str, actor: Actor = SYSTEM) -> Consent:
         with self.uow.begin() as tx:
             voice = tx.voices.voice(voice_id, tenant_id, for_update=True)
             if voice is None:
                 raise NotFound("voice not found")
-            revoked = tx.voices.revoke_consents(voice_id, self.clock.now())
-            if not revoked:
-                raise NotFound("the voice has no active consent")
-            tx.voices.save_voice(voice.disabled())
-            record_audit(tx, tenant_id, audit.CONSENT_REVOKED, actor, voice_id, revoked[0].id)
-            tx.outbox.add(
-                VOICE_LIFECYCLE,
-                voice_id,
-                events_pb2.ConsentRevoked(voice_id=voice_id, tenant_id=tenant_id, consent_id=revoked[0].id),
-                tenant_id=tenant_id,
-            )
-            self.voices.shred(tx, voice_id)
+            revoked = self.revoke_locked(tx, voice, actor)
         self.voices.index.remove(voice_id)
+        return revoked
+
+    def revoke_locked(self, tx: Transaction, voice: Voice, actor: Actor) -> Consent:
+        """Revocation inside `tx`, whose caller locked `voice` (the tenant's DELETE and the owner link
+        both come here): the consent revoked, the voice disabled and shredded, the event staged. The
+        caller removes the voice from this replica's speaker index once `tx` has committed."""
+        revoked = tx.voices.revoke_consents(voice.id, self.clock.now())
+        if not revoked:
+            raise NotFound("the voice has no active consent")
+        tx.voices.save_voice(voice.disabled())
+        record_audit(tx, voice.tenant_id, audit.CONSENT_REVOKED, actor, voice.id, revoked[0].id)
+        tx.outbox.add(
+            VOICE_LIFECYCLE,
+            voice.id,
+            events_pb2.ConsentRevoked(voice_id=voice.id, tenant_id=voice.tenant_id, consent_id=revoked[0].id),
+            tenant_id=voice.tenant_id,
+        )
+        self.voices.shred(tx, voice.id)
         return revoked[0]
 
     def get(self, tenant_id: str, voice_id: str) -> Consent:

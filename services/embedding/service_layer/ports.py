@@ -4,7 +4,7 @@ fakes: tests/fakes/)."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 import numpy as np
@@ -18,6 +18,7 @@ from kit.paging import PageRequest
 from kit.storage import ObjectStore
 from services.embedding.domain.audit import AuditEvent
 from services.embedding.domain.duplicates import Match
+from services.embedding.domain.owner_link import MonthlyGenerations
 from services.embedding.domain.voice import Challenge, Consent, Sample, Voice
 
 __all__ = [
@@ -28,10 +29,12 @@ __all__ = [
     "PhraseRecogniser",
     "Quotas",
     "SpeakerIndexPort",
+    "TenantDirectory",
     "Transaction",
     "UnitOfWork",
     "VoiceActivity",
     "VoiceRepository",
+    "VoiceUsage",
     "WatermarkDetector",
 ]
 
@@ -60,8 +63,11 @@ class VoiceRepository(Protocol):
     def save_voice(self, voice: Voice) -> None:
         """Writes the voice's status, analysis and embedding fields."""
 
-    def voice(self, voice_id: str, tenant_id: str | None = None, for_update: bool = False) -> Voice | None:
-        """A voice that is not deleted; with tenant_id, only that tenant's. Malformed ids: None."""
+    def voice(
+        self, voice_id: str, tenant_id: str | None = None, for_update: bool = False, include_deleted: bool = False
+    ) -> Voice | None:
+        """A voice that is not deleted (unless include_deleted); with tenant_id, only that tenant's.
+        Malformed ids: None."""
 
     def reservation_of(self, voice_id: str) -> str | None:
         """The voice's quota reservation, whatever its status (deleted voices included)."""
@@ -89,6 +95,27 @@ class VoiceRepository(Protocol):
 
     def revoke_consents(self, voice_id: str, at: datetime) -> list[Consent]:
         """Revokes the voice's unrevoked consents and returns them, newest first."""
+
+    def consent_by_owner_token(self, token_hash: str, for_update: bool = False) -> Consent | None:
+        """The consent whose owner link's token has this SHA-256 (hex), whatever its state."""
+
+    def set_owner_token(self, consent_id: str, token_hash: str) -> None:
+        """Replaces the consent's owner-link digest: the previous token no longer finds it."""
+
+
+class TenantDirectory(Protocol):
+    """Tenancy as the owner link sees it: a tenant's display name (adapter: adapters/owner_view.py)."""
+
+    def tenant_name(self, tenant_id: str) -> str: ...
+
+
+class VoiceUsage(Protocol):
+    """Billing's usage analytics of one voice (adapter: adapters/owner_view.py). Raises
+    kit.errors.Unavailable when billing cannot answer: the owner link then fails rather than show zeros."""
+
+    def monthly(self, tenant_id: str, voice_id: str, first: date, last: date) -> list[MonthlyGenerations]:
+        """The voice's generations per calendar month of the days first..last (months without any may
+        be left out)."""
 
 
 class AuditLog(Protocol):

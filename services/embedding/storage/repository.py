@@ -70,10 +70,14 @@ class SqlVoiceRepository:
             .values(**values, embedding=_embedding_bytes(voice), updated_at=func.now())
         )
 
-    def voice(self, voice_id: str, tenant_id: str | None = None, for_update: bool = False) -> Voice | None:
+    def voice(
+        self, voice_id: str, tenant_id: str | None = None, for_update: bool = False, include_deleted: bool = False
+    ) -> Voice | None:
         if not is_uuid(voice_id):
             return None
-        query = select(voices).where(voices.c.id == voice_id, voices.c.status.in_(VISIBLE))
+        query = select(voices).where(voices.c.id == voice_id)
+        if not include_deleted:
+            query = query.where(voices.c.status.in_(VISIBLE))
         if tenant_id is not None:
             query = query.where(voices.c.tenant_id == tenant_id)
         if for_update:
@@ -125,7 +129,7 @@ class SqlVoiceRepository:
         self.conn.execute(update(challenges).where(challenges.c.id == challenge_id).values(used_at=at))
 
     def add_consent(self, consent: Consent) -> Consent:
-        values = _written(consent, "created_at", "revoked_at")
+        values = _written(consent, "created_at", "revoked_at", "owner_token")
         return _consent(self.conn.execute(insert(consents).values(**values).returning(consents)).one())
 
     def active_consent(self, voice_id: str, at: datetime) -> Consent | None:
@@ -141,6 +145,14 @@ class SqlVoiceRepository:
             select(consents).where(consents.c.voice_id == voice_id).order_by(consents.c.created_at.desc())
         ).first()
         return _consent(row) if row else None
+
+    def consent_by_owner_token(self, token_hash: str, for_update: bool = False) -> Consent | None:
+        query = select(consents).where(consents.c.owner_token_hash == token_hash)
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
+        return _consent(row) if row else None
+
+    def set_owner_token(self, consent_id: str, token_hash: str) -> None:
+        self.conn.execute(update(consents).where(consents.c.id == consent_id).values(owner_token_hash=token_hash))
 
     def revoke_consents(self, voice_id: str, at: datetime) -> list[Consent]:
         rows = self.conn.execute(

@@ -94,6 +94,8 @@ consents = Table(
     Column("phrase_verified", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
+    # SHA-256 (hex) of the owner link's token (migration 0004): the link is looked up by it.
+    Column("owner_token_hash", String(64), unique=True),
 )
 
 # Each voice's data key, wrapped by the deployment's KEK: deleting the row shreds its samples and consent recordings.

@@ -227,11 +227,17 @@ def test_random_bytes_that_do_not_parse_are_invalid_argument(surface, method):
 
 
 def public_paths() -> set[str]:
-    """The methods the services open to anonymous callers (token exchange, JWKS, Stripe's webhook)."""
+    """The methods the services open to anonymous callers (token exchange, JWKS, Stripe's webhook, the voice
+    owner's link)."""
     from services.billing.grpc_api.accounts import PUBLIC_METHODS as BILLING_PUBLIC
+    from services.embedding.grpc_api.servicer import PUBLIC_METHODS as EMBEDDING_PUBLIC
     from services.tenancy.grpc_api.servicer import PUBLIC_METHODS as TENANCY_PUBLIC
 
-    return {*BILLING_PUBLIC, *(f"/timbre.v1.TenancyService/{name}" for name in TENANCY_PUBLIC)}
+    return {
+        *BILLING_PUBLIC,
+        *(f"/timbre.v1.TenancyService/{name}" for name in TENANCY_PUBLIC),
+        *(f"/timbre.v1.EmbeddingService/{name}" for name in EMBEDDING_PUBLIC),
+    }
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.path)

@@ -42,9 +42,10 @@ def test_every_error_response_is_a_problem_unless_it_documents_its_own_body(spec
 def test_every_route_behind_a_credential_says_which_and_documents_its_refusals(spec):
     schemes = spec["components"]["securitySchemes"]
     secured = {label: op["security"][0] for label, op in operations(spec) if "security" in op}
-    assert {next(iter(s)) for s in secured.values()} == set(schemes) == {"apiKey", "operatorSecret"}
+    assert {next(iter(s)) for s in secured.values()} == set(schemes) == {"apiKey", "operatorSecret", "ownerToken"}
     assert secured["GET /v1/me"] == {"apiKey": []}
     assert secured["POST /v1/tenants"] == {"operatorSecret": []}
+    assert secured["GET /v1/owner/consent"] == secured["POST /v1/owner/consent/revoke"] == {"ownerToken": []}
     public = {label for label, _ in operations(spec)} - set(secured)
     assert public == {"POST /v1/stripe/webhook", "GET /.well-known/jwks.json", "GET /health", "GET /ready"}
     for label, operation in operations(spec):

@@ -18,6 +18,7 @@ with (list keys → revoke one), which would leave the rest of the run answering
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -78,11 +79,16 @@ CHECKS = [
 
 class Credentials:
     """The Authorization header each operation's `security` asks for: a tenant's API key (a fresh tenant
-    whenever `renew` is called) or the operator secret."""
+    whenever `renew` is called), the operator secret, or a voice owner's link token (a well-formed one that
+    opens nothing: the owner routes answer it 404, as they do any unknown link)."""
 
     def __init__(self, new_tenant_key: Callable[[], str], operator_secret: str) -> None:
         self._new_tenant_key = new_tenant_key
-        self._by_scheme = {"apiKey": new_tenant_key(), "operatorSecret": operator_secret}
+        self._by_scheme = {
+            "apiKey": new_tenant_key(),
+            "operatorSecret": operator_secret,
+            "ownerToken": "tvo_" + secrets.token_urlsafe(32),
+        }
 
     def renew(self) -> None:
         self._by_scheme["apiKey"] = self._new_tenant_key()
@@ -111,6 +117,8 @@ def gateway_app(tenancy, billing, embedding, watermark, synthesis_edge):
         synthesis_addr=synthesis_edge,
         rate_limit_per_second=10_000,
         rate_limit_burst=10_000,
+        owner_rate_limit_per_second=10_000,
+        owner_rate_limit_burst=10_000,
     )
     return create_app(settings)
 

@@ -57,7 +57,8 @@ app.kubernetes.io/component: {{ .name }}
 The processes, and the facts about each that the code fixes (kit/config.py ports, who calls whom:
 gateway/clients.py calls every edge; every service fetches tenancy's JWKS (kit/clients/tenancy.py),
 synthesis and embedding also reserve quotas there; synthesis workers read the voices' samples from the
-embedding edges, which alone hold their keys: services/synthesis/adapters/samples.py). Keys are the values' component keys.
+embedding edges, which alone hold their keys: services/synthesis/adapters/samples.py; the embedding
+edges read a voice's usage from billing for the voice owner's portal: services/embedding/adapters/owner_view.py). Keys are the values' component keys.
   role: TIMBRE_ROLE (edge | worker) where the service has both
   db/kafka/s3/models: which stores it reaches
   secrets: watermark (TIMBRE_WATERMARK_KEY), service (TIMBRE_SERVICE_SECRET), operator, stripe,
@@ -118,7 +119,7 @@ embedding:
   s3: true
   models: true
   secrets: [watermark, service, dataKek]
-  calls: [tenancy]
+  calls: [tenancy, billing]
 embeddingWorker:
   name: embedding-worker
   service: embedding
@@ -359,6 +360,10 @@ filesystem is read-only), local Stripe off. */}}
 {{- if and (ne $c.name "gateway") (has "embedding" $c.calls) }}
 - name: TIMBRE_EMBEDDING_ADDR
   value: {{ include "timbre.grpcAddr" (dict "root" $root "key" "embedding") | quote }}
+{{- end }}
+{{- if and (ne $c.name "gateway") (has "billing" $c.calls) }}
+- name: TIMBRE_BILLING_ADDR
+  value: {{ include "timbre.grpcAddr" (dict "root" $root "key" "billing") | quote }}
 {{- end }}
 {{- if $c.kafka }}
 {{ include "timbre.kafkaEnv" $root }}
