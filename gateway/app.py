@@ -15,6 +15,7 @@ from gateway.auth import CREDENTIAL_HITS
 from gateway.body_limit import BodyLimit
 from gateway.clients import AsyncReads, Backends, connect
 from gateway.config import GatewaySettings
+from gateway.console import mount_console
 from gateway.credential_cache import CredentialCache
 from gateway.job_status_cache import JobStatusCache
 from gateway.job_status_fast_path import JobStatusFastPath
@@ -111,6 +112,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(audit.router)
+    mount_console(app, getattr(settings, "console_dir", None))
     openapi.document(app)
     if credentials is not None and job_statuses is not None:
         # Polls answered from the caches before routing; just inside Observe (the first in the list is

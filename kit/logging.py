@@ -25,9 +25,11 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 _SECRET_KEY = re.compile(r"(secret|password|token|api_key|authorization|private)", re.I)
-# API keys, JWTs, webhook signing secrets, Stripe secret/restricted keys and Stripe webhook secrets.
+# API keys, voice owners' link tokens, JWTs, webhook signing secrets, Stripe secret/restricted keys and
+# Stripe webhook secrets.
 _SECRET_VALUE = re.compile(
     r"tmb_[a-z0-9]+_[A-Za-z0-9_\-]{8,}"
+    r"|tvo_[A-Za-z0-9_\-]{16,}"
     r"|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"
     r"|whsec_[A-Za-z0-9_\-]{8,}"
     r"|\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]{8,}"

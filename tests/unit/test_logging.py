@@ -27,6 +27,15 @@ def test_json_lines_carry_ids_and_never_secrets(capsys):
     assert key not in line["note"] and line["user"] == "ann"
 
 
+def test_a_voice_owners_link_token_is_redacted_wherever_it_appears(capsys):
+    configure_logging("unit", "INFO")
+    owner = "tvo_" + "b" * 43
+    get_logger("t").info("owner_page", path=f"/console/owner/{owner}", note=f"link {owner} sent")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert owner not in json.dumps(line)
+    assert line["path"] == "/console/owner/***"
+
+
 def test_standard_library_logs_are_json_too(capsys):
     configure_logging("unit", "INFO")
     logging.getLogger("kafka").warning("broker down")
