@@ -7,6 +7,7 @@ BUF := .venv/bin/buf
 PROTOS := $(wildcard proto/timbre/v1/*.proto)
 CODE := kit gateway services cli devstack
 
+.PHONY: console test-console test-browser
 .PHONY: help system venv proto models stripe-mock lint lint-python lint-proto format breaking up down status demo test test-unit test-integration test-faults test-log-secrets bench clean
 
 help:
@@ -15,6 +16,7 @@ help:
 	@echo "make up|down|status   the local stack on 127.0.0.1 (logs in .run/logs)"
 	@echo "make lint     ruff (lint + format check), mypy, import contracts, buf lint + format check + breaking-change check against HEAD~1"
 	@echo "make format   ruff format + ruff check --fix"
+	@echo "make console  build the web console (console/, served by the gateway at /console/)"
 	@echo "make bench    benchmarks (bench/)"
 	@echo "make images   container images (deploy/docker) on Timbre's own Docker daemon; VARIANT=cuda for the GPU image"
 	@echo "make compose-up|compose-down   the stack as containers (deploy/compose; gateway http://127.0.0.1:18080); VOLUMES=1 removes its volumes too"
@@ -80,16 +82,18 @@ down: venv
 status: venv
 	$(TIMBRE) stack status
 
-demo: models stripe-mock
+demo: models stripe-mock console
 	$(TIMBRE) demo
 
 # Every test: unit, integration, e2e, isolation, fuzzing, the scale-out processes, the Helm chart's
 # checks; then the fault suite (its own PostgreSQL and Kafka, killed under load), the container stage
 # (images + the compose stack running the demo; skipped with its reason where no Docker daemon can
 # start), and last the check that no secret reached any log those runs wrote.
-test: models stripe-mock lint
+test: models stripe-mock lint console
 	rm -rf .run/test-logs
-	$(PY) -m pytest tests -m "not containers and not faults" --durations=15
+	$(MAKE) --no-print-directory test-console
+	$(PY) -m pytest tests -m "not containers and not faults and not browser" --durations=15
+	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-faults
 	$(MAKE) --no-print-directory test-containers
 	$(MAKE) --no-print-directory test-log-secrets
@@ -103,6 +107,37 @@ FAULT_LOAD_S ?= 1500
 test-faults: models stripe-mock
 	TIMBRE_FAULTS_JOBS=$(FAULT_JOBS) TIMBRE_FAULTS_STREAMS=20 TIMBRE_FAULTS_UNARY=10 TIMBRE_FAULTS_LOAD_S=$(FAULT_LOAD_S) \
 	  $(PY) -m pytest -m faults tests/faults -s
+
+# --- the web console (console/: React + TypeScript, Vite) ------------------------------------------
+# npm's cache lives under ~/.cache like every other download; `npm ci` installs exactly the lockfile.
+NPM_CACHE := $(HOME)/.cache/npm
+CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.ts console/tsconfig.json
+
+console/node_modules/.installed: console/package.json console/package-lock.json | system
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("console: Node.js >= 20.19 is needed (found "+process.versions.node+")"); process.exit(1) }'
+	cd console && npm ci --no-audit --no-fund --prefer-offline --cache $(NPM_CACHE)
+	touch $@
+
+# The typed API client is generated from the gateway's OpenAPI document (routes and schemas in gateway/).
+console/openapi.json: scripts/export_openapi.py $(wildcard gateway/*.py gateway/routes/*.py) timbre/v1/__init__.py
+	$(PY) scripts/export_openapi.py $@
+
+console/src/api/schema.d.ts: console/openapi.json console/node_modules/.installed
+	cd console && npm run --silent api
+
+console/dist/index.html: console/src/api/schema.d.ts $(CONSOLE_SOURCES) console/node_modules/.installed
+	cd console && npm run --silent build
+
+console: console/dist/index.html
+
+# Component and API-client tests (Vitest, jsdom): seconds.
+test-console: console
+	cd console && npx vitest run
+
+# The console end to end in headless Chromium against the stack (tests/browser, console/e2e); screenshots
+# and figures in .run/console-e2e. About 3 minutes.
+test-browser: models stripe-mock console
+	$(PY) -m pytest -m browser tests/browser -s
 
 # Greps every log the test runs above wrote (.run/test-logs) and the stack's (.run/logs) for secrets.
 test-log-secrets: proto
@@ -130,7 +165,7 @@ container-tools:
 
 # Base rootfs (debootstrap) -> timbre/base -> timbre/timbre:$(VARIANT) and the infrastructure images;
 # quick when nothing changed. Starts Timbre's dockerd (scripts/start_dockerd.sh) when none answers.
-images: container-tools stripe-mock
+images: container-tools stripe-mock console
 	scripts/build_images.sh
 
 compose-up: images models
@@ -142,7 +177,7 @@ compose-down: container-tools
 # The test starts Timbre's Docker daemon and builds the images itself (a no-op when current), and skips
 # with the reason where no daemon can start (not root, no docker.io): so a failed tools install is
 # reported by the test, not here.
-test-containers: models stripe-mock
+test-containers: models stripe-mock console
 	-@scripts/install_container_tools.sh
 	$(PY) -m pytest -m containers tests/containers
 

@@ -99,8 +99,9 @@ def consent() -> None:
 
 def grant_written_consent(
     settings: KitSettings, voice_id: str, document_sha256: str, expires: datetime, owner: str, purpose: str
-) -> embedding_pb2.Consent:
-    """GrantWrittenConsent as the operator (shared with `timbre demo`)."""
+) -> embedding_pb2.GrantWrittenConsentResponse:
+    """GrantWrittenConsent as the operator (shared with `timbre demo`): the consent, and the voice
+    owner's link token (shown only in this answer)."""
     from google.protobuf.timestamp_pb2 import Timestamp
 
     from timbre.v1 import embedding_pb2, embedding_pb2_grpc
@@ -115,14 +116,10 @@ def grant_written_consent(
         prohibited_uses_acknowledged=[v.name for v in embedding_pb2.ProhibitedUse.DESCRIPTOR.values if v.number],
     )
     with operator_channel(settings, settings.embedding_addr) as channel:
-        return (
-            embedding_pb2_grpc.EmbeddingServiceStub(channel)
-            .GrantWrittenConsent(
-                embedding_pb2.GrantWrittenConsentRequest(
-                    voice_id=voice_id, document_sha256=document_sha256, details=details
-                )
+        return embedding_pb2_grpc.EmbeddingServiceStub(channel).GrantWrittenConsent(
+            embedding_pb2.GrantWrittenConsentRequest(
+                voice_id=voice_id, document_sha256=document_sha256, details=details
             )
-            .consent
         )
 
 
@@ -133,13 +130,14 @@ def grant_written_consent(
 @click.option("--owner", default="voice owner (written form)", show_default=True)
 @click.option("--purpose", default="as stated in the signed consent form", show_default=True)
 def grant_consent(voice_id: str, document_sha256: str, expires: datetime, owner: str, purpose: str) -> None:
-    """Record a digitally signed written consent for a voice; prints the consent as JSON."""
+    """Record a digitally signed written consent for a voice; prints the consent as JSON, with the
+    voice owner's private link token (shown this once: the owner's page is <gateway>/console/owner/<token>)."""
     import grpc
 
     from kit.config import KitSettings
 
     try:
-        row = grant_written_consent(
+        granted = grant_written_consent(
             KitSettings(), voice_id, document_sha256.lower(), expires.replace(tzinfo=UTC), owner, purpose
         )
     except grpc.RpcError as error:
@@ -147,10 +145,12 @@ def grant_consent(voice_id: str, document_sha256: str, expires: datetime, owner:
     click.echo(
         json.dumps(
             {
-                "consent_id": row.consent_id,
+                "consent_id": granted.consent.consent_id,
                 "voice_id": voice_id,
                 "kind": "written",
                 "expires": expires.date().isoformat(),
+                "owner_token": granted.owner_token,
+                "owner_page": f"/console/owner/{granted.owner_token}",
             }
         )
     )

@@ -144,7 +144,7 @@ def demo(gateway: str, no_stack: bool) -> None:
 
         _step(5, "the owner's signed consent form, recorded by the operator (timbre admin consent grant)")
         form = b"I, Joe (sample speaker), consent to Timbre's demo tenant speaking in my voice. Signed 2026-11-26."
-        consent = grant_written_consent(
+        granted = grant_written_consent(
             settings,
             voice_id,
             hashlib.sha256(form).hexdigest(),
@@ -152,7 +152,8 @@ def demo(gateway: str, no_stack: bool) -> None:
             "Joe (sample speaker)",
             "Timbre demo",
         )
-        click.echo(f"    consent {consent.consent_id} (written)")
+        click.echo(f"    consent {granted.consent.consent_id} (written)")
+        owner_page = f"{gateway}/console/owner/{granted.owner_token}"
 
         _step(6, "wait until the synthesis service has built the clone (status ready)")
         voice = _wait_voice(http, voice_id)
@@ -201,6 +202,11 @@ def demo(gateway: str, no_stack: bool) -> None:
         click.echo(json.dumps(usage, indent=2))
         click.echo(json.dumps(_billing(http), indent=2))
     click.secho("demo: done", fg="green")
+    # The console is the gateway's /console/ (built by `make console`; `make demo` builds it first).
+    click.echo(f"console: open {gateway}/console/ and sign in with the demo tenant's API key:")
+    click.echo(f"    {api_key}")
+    click.echo(f"    (kept in {state / 'demo-tenant.json'}; the browser keeps it in the tab's sessionStorage only)")
+    click.echo(f"the sample voice's owner sees its use and can revoke consent at {owner_page}")
 
 
 def _usage_today(http: httpx.Client, spoken: int, timeout: float = 60) -> dict:

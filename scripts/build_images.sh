@@ -142,17 +142,17 @@ build() {
   say "$tag ready in $((SECONDS - started)) s"
 }
 
-# The working tree's files that git tracks or would track (nothing ignored: no .venv, .run, caches).
-tree_tar() {
-  git ls-files -z --cached --others --exclude-standard -- "$@" |
-    tar --null -T - --ignore-failed-read -cf - 2>/dev/null
-}
-
 build_timbre() {
   local index=()
   [ -n "${TORCH_INDEX_URL:-}" ] && index=(--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL")
-  tree_tar pyproject.toml buf.yaml buf.gen.yaml requirements/base.lock proto scripts/protoc_gen_grpc_python.py \
-    timbre/__init__.py kit services gateway cli devstack deploy/docker |
+  # The context: the working tree's files that git tracks or would track (nothing ignored: no .venv,
+  # .run, caches), and the console's build output, which git ignores, by name.
+  [ -f console/dist/index.html ] || fail "the console is not built: run \`make console\` (\`make images\` does)"
+  {
+    git ls-files -z --cached --others --exclude-standard -- pyproject.toml buf.yaml buf.gen.yaml requirements/base.lock \
+      proto scripts/protoc_gen_grpc_python.py timbre/__init__.py kit services gateway cli devstack deploy/docker
+    find console/dist -type f -print0
+  } | tar --null -T - --ignore-failed-read -cf - 2>/dev/null |
     build "timbre/timbre:$variant" deploy/docker/Dockerfile --target "$variant" \
       --build-arg "VARIANT=$variant" --build-arg "BASE_IMAGE=$base_tag" "${index[@]}"
 }

@@ -18,6 +18,9 @@ required=(
   "git:git"                                 # buf breaking compares against the previous commit
   "make:make"
   "wrk:wrk"                                 # the gateway load benchmark (bench/load)
+  "chromium:chromium"                       # the console's browser tests (tests/browser, playwright-core drives it)
+  "fonts-thai-tlwg:/usr/share/fonts/truetype/tlwg"  # Thai glyphs for the console's screenshots
+  "nodejs:node"                             # builds the console (Vite); Node.js >= 20.19
 )
 
 present() {

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.containers
@@ -121,6 +122,11 @@ def test_compose_stack_runs_the_demo(tmp_path, capsys):
         assert "demo: done" in output, output
         for language in ("th", "en"):
             assert (tmp_path / "demo-state" / "demo" / f"speech-{language}.mp3").stat().st_size > 1000
+        console = f"http://127.0.0.1:{PORTS['GATEWAY']}/console/"
+        assert f"console: open {console}" in output, output
+        shell = httpx.get(console, timeout=30)  # the image carries the console's build
+        assert shell.status_code == 200 and '<div id="root">' in shell.text, shell.text[:500]
+        assert "script-src 'self'" in shell.headers["content-security-policy"]
     except BaseException:
         logs = compose("logs", "--no-color", "--tail", "40", check=False, timeout=120)
         print(logs.stdout[-20000:])
