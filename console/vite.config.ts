@@ -12,6 +12,13 @@ export default defineConfig({
     assetsInlineLimit: 0,
     sourcemap: false,
     target: "es2022",
+    rollupOptions: {
+      onwarn(warning, warn) {
+        // react-router marks its modules "use client" (for React Server Components); meaningless here.
+        if (warning.code === "MODULE_LEVEL_DIRECTIVE") return;
+        warn(warning);
+      },
+    },
   },
   server: { proxy: { "/v1": "http://127.0.0.1:8080" } },
   test: {

@@ -1,7 +1,8 @@
 """The web console (console/, a React app built by `make console` into console/dist), served at
 /console/ as static files.
 
-Vite names every asset by its content hash, so /console/assets/* is cached for a year; the pages
+Vite names every asset by its content hash, so /console/assets/* is cached for a year (sent brotli- or
+gzip-compressed from the copies the build wrote, when the browser takes them); the pages
 themselves (index.html for every console route, e.g. /console/voices or a voice owner's
 /console/owner/<token>) are revalidated on each visit so a deploy shows at once. Every answer carries
 a Content-Security-Policy that allows the console's own scripts, styles and API calls and nothing
@@ -55,6 +56,30 @@ def _secured(response: Response, cache_control: str) -> Response:
     return response
 
 
+# Precompressed copies written by the build (console/scripts/precompress.mjs), best first.
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+
+
+def _accepts(accept_encoding: str, coding: str) -> bool:
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip() == coding:
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def _asset_response(asset: Path, accept_encoding: str) -> FileResponse:
+    """The asset, or its precompressed copy when the browser takes that encoding."""
+    for coding, suffix in ENCODINGS:
+        compressed = asset.with_name(asset.name + suffix)
+        if _accepts(accept_encoding, coding) and compressed.is_file():
+            media_type = FileResponse(asset).media_type
+            return FileResponse(
+                compressed, media_type=media_type, headers={"Content-Encoding": coding, "Vary": "Accept-Encoding"}
+            )
+    return FileResponse(asset, headers={"Vary": "Accept-Encoding"})
+
+
 def console_page(root: Path):
     """The endpoint for every path under /console/: a hashed asset, or the app shell."""
     root = root.resolve()
@@ -66,7 +91,7 @@ def console_page(root: Path):
             # Assets only from inside the build folder: "..", symlinks out and absolute names are refused.
             if not asset.is_relative_to(root / "assets") or not asset.is_file():
                 raise HTTPException(404, "no such console asset")
-            return _secured(FileResponse(asset), IMMUTABLE)
+            return _secured(_asset_response(asset, request.headers.get("accept-encoding", "")), IMMUTABLE)
         index = root / "index.html"
         if not index.is_file():
             raise HTTPException(

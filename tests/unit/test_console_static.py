@@ -3,6 +3,7 @@ every console route, immutable hashed assets, the security headers, nothing from
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ def build(tmp_path: Path) -> Path:
     (root / "assets").mkdir(parents=True)
     (root / "index.html").write_text('<!doctype html><script type="module" src="/console/assets/app-1a2b.js"></script>')
     (root / "assets" / "app-1a2b.js").write_text("console.log('app')")
+    (root / "assets" / "app-1a2b.js.gz").write_bytes(gzip.compress(b"console.log('app')"))
     (tmp_path / "secret.txt").write_text("outside the build")
     return root
 
@@ -42,10 +44,22 @@ def test_every_console_route_gets_the_app_shell_revalidated_with_the_policy(buil
 
 
 def test_hashed_assets_are_cached_for_a_year(build):
-    answer = client(build).get("/console/assets/app-1a2b.js")
+    answer = client(build).get("/console/assets/app-1a2b.js", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in answer.headers
     assert answer.status_code == 200 and answer.text == "console.log('app')"
     assert answer.headers["cache-control"] == IMMUTABLE
     assert answer.headers["content-security-policy"] == CSP
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"), [("gzip, deflate", "gzip"), ("br", None), ("br, gzip;q=0.5", "gzip"), ("gzip;q=0", None)]
+)
+def test_the_build_s_compressed_copy_goes_to_a_browser_that_takes_it(build, accept, coding):
+    answer = client(build).get("/console/assets/app-1a2b.js", headers={"accept-encoding": accept})
+    assert answer.headers.get("content-encoding") == coding
+    assert answer.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert answer.headers["vary"] == "Accept-Encoding"
+    assert answer.text == "console.log('app')"  # httpx undoes the encoding
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ export function Recorder({ onRecorded, minSeconds = 0 }: { onRecorded: (recordin
   const [state, setState] = useState<"idle" | "recording" | "done" | "denied">("idle");
   const [seconds, setSeconds] = useState(0);
   const [level, setLevel] = useState(0);
+  const [recordedType, setRecordedType] = useState("");
   const stopRef = useRef<() => void>(() => {});
   useEffect(() => () => stopRef.current(), []);
 
@@ -66,6 +67,7 @@ export function Recorder({ onRecorded, minSeconds = 0 }: { onRecorded: (recordin
       setSeconds(elapsed);
       setLevel(0);
       setState("done");
+      setRecordedType(type);
       onRecorded({ blob: new Blob(chunks, { type }), seconds: elapsed, filename: `recording.${extension}` });
     };
     stopRef.current = () => {
@@ -89,7 +91,7 @@ export function Recorder({ onRecorded, minSeconds = 0 }: { onRecorded: (recordin
             ● {state === "done" ? t("rec.again") : t("rec.start")}
           </button>
         )}
-        <span className="timer" aria-live="off">
+        <span className="timer" aria-live="off" data-recorded-type={recordedType || undefined}>
           {state === "done" ? t("rec.ready", { n: whole }) : t("rec.timer", { n: whole })}
         </span>
       </div>
