@@ -111,7 +111,8 @@ test-faults: models stripe-mock
 # --- the web console (console/: React + TypeScript, Vite) ------------------------------------------
 # npm's cache lives under ~/.cache like every other download; `npm ci` installs exactly the lockfile.
 NPM_CACHE := $(HOME)/.cache/npm
-CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.ts console/tsconfig.json
+CONSOLE_SOURCES := $(shell find console/src console/scripts -type f 2>/dev/null) console/index.html console/vite.config.ts \
+  console/tsconfig.json
 
 console/node_modules/.installed: console/package.json console/package-lock.json | system
 	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("console: Node.js >= 20.19 is needed (found "+process.versions.node+")"); process.exit(1) }'
