@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,29 +23,15 @@ import numpy as np
 import pytest
 
 from kit.audio.codec import decode, encode
+from tests.stack_cli import REPO, timbre
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-TIMBRE = str(Path(sys.executable).with_name("timbre"))
 GATEWAY = "http://127.0.0.1:8080"
 OUT = REPO / ".run" / "console-e2e"
 LEFTOVERS = REPO / ".run" / "console-e2e-tenants.json"
 VOICES = REPO / "tests" / "data" / "dev-voices"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def operator_env() -> dict[str, str]:
-    """The environment an operator has: no test overrides, the stack's own secrets file."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMBRE_")}
-    env["TIMBRE_ENV_FILE"] = str(REPO / ".run" / "secrets.env")
-    return env
-
-
-def timbre(*args: str) -> str:
-    return subprocess.run(
-        [TIMBRE, *args], cwd=REPO, env=operator_env(), check=True, capture_output=True, text=True, timeout=300
-    ).stdout
 
 
 def auth(key: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import grpc
 import httpx
@@ -18,24 +17,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devstack.processes import port_open
+from tests.stack_cli import REPO
+from tests.stack_cli import timbre as run
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-TIMBRE = str(Path(sys.executable).with_name("timbre"))
-
-
-def operator_env() -> dict[str, str]:
-    """The environment an operator has: no test overrides, the stack's own secrets file."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMBRE_")}
-    env["TIMBRE_ENV_FILE"] = str(REPO / ".run" / "secrets.env")
-    return env
-
-
-def run(*args: str) -> str:
-    return subprocess.run(
-        [TIMBRE, *args], cwd=REPO, env=operator_env(), check=True, capture_output=True, text=True, timeout=300
-    ).stdout
 
 
 def test_stack_up_admin_cli_and_gateway():

@@ -2,9 +2,10 @@ import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../api/problem";
 import { I18nProvider, type Lang } from "../i18n";
-import { FormatSelect } from "../pages/Speak";
+import { FormatSelect } from "./fields";
 import { BarChart } from "./BarChart";
 import { ErrorBox } from "./ErrorBox";
+import { ConfirmButton, Table } from "./Table";
 
 const inLang = (lang: Lang, node: React.ReactNode) => render(<I18nProvider lang={lang}>{node}</I18nProvider>);
 
@@ -68,5 +69,38 @@ describe("BarChart", () => {
     expect(bars).toHaveLength(2);
     expect(Number(bars[1].getAttribute("height"))).toBeGreaterThan(Number(bars[0].getAttribute("height")));
     expect(screen.getByRole("table").textContent).toContain("2026-11");
+  });
+});
+
+describe("Table", () => {
+  it("labels every cell with its column, for the narrow-screen cards", () => {
+    const { container } = inLang(
+      "en",
+      <Table
+        rows={[{ id: "a", n: 1 }, { id: "b", n: 2 }]}
+        rowKey={(r) => r.id}
+        rowData={(r) => ({ "data-row": r.id })}
+        columns={[
+          { label: "Id", cell: (r) => r.id },
+          { label: "Count", cell: (r) => r.n * 10 },
+        ]}
+      />,
+    );
+    expect(screen.getAllByRole("columnheader").map((th) => th.textContent)).toEqual(["Id", "Count"]);
+    const cells = Array.from(container.querySelectorAll('tr[data-row="b"] td'));
+    expect(cells.map((td) => [td.getAttribute("data-label"), td.textContent])).toEqual([["Id", "b"], ["Count", "20"]]);
+  });
+});
+
+describe("ConfirmButton", () => {
+  it("acts only when the user confirms", async () => {
+    let done = 0;
+    inLang("en", <ConfirmButton onConfirmed={() => (done += 1)}>Delete</ConfirmButton>);
+    window.confirm = () => false;
+    screen.getByRole("button", { name: "Delete" }).click();
+    expect(done).toBe(0);
+    window.confirm = () => true;
+    screen.getByRole("button", { name: "Delete" }).click();
+    expect(done).toBe(1);
   });
 });

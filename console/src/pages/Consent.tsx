@@ -6,6 +6,8 @@ import type { components } from "../api/schema";
 import { CopyButton, useAction, usePoll } from "../components/bits";
 import { ErrorBox } from "../components/ErrorBox";
 import { Recorder, type Recording } from "../components/Recorder";
+import { ConfirmButton } from "../components/Table";
+import { type Lang, LanguageSelect } from "../components/fields";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 
@@ -111,17 +113,12 @@ export function Consent() {
                 >
                   {t("consent.rotate")}
                 </button>
-                <button
-                  type="button"
-                  className="danger"
+                <ConfirmButton
                   disabled={action.busy}
-                  onClick={() =>
-                    window.confirm(t("common.confirm")) &&
-                    void action.run(async () => afterChange(await unwrap(api.DELETE("/v1/voices/{voice_id}/consent", path)), "consent.revoked"))
-                  }
+                  onConfirmed={() => void action.run(async () => afterChange(await unwrap(api.DELETE("/v1/voices/{voice_id}/consent", path)), "consent.revoked"))}
                 >
                   {t("consent.revoke")}
-                </button>
+                </ConfirmButton>
               </div>
             ) : null}
           </>
@@ -136,7 +133,7 @@ export function Consent() {
 
 function RecordConsent({ voiceId, onGranted }: { voiceId: string; onGranted: (consent: ConsentOut) => Promise<void> }) {
   const { t, lang } = useI18n();
-  const [language, setLanguage] = useState<"th" | "en">(lang);
+  const [language, setLanguage] = useState<Lang>(lang);
   const [challenge, setChallenge] = useState<Challenge>();
   const [recording, setRecording] = useState<Recording | null>(null);
   const [ownerName, setOwnerName] = useState("");
@@ -168,11 +165,7 @@ function RecordConsent({ voiceId, onGranted }: { voiceId: string; onGranted: (co
     >
       <h2 id="record-consent">{t("consent.step1")}</h2>
       <div className="row">
-        <label htmlFor="challenge-language">{t("common.language")}</label>
-        <select id="challenge-language" value={language} onChange={(e) => setLanguage(e.target.value as "th" | "en")}>
-          <option value="th">{t("lang.th")}</option>
-          <option value="en">{t("lang.en")}</option>
-        </select>
+        <LanguageSelect id="challenge-language" value={language} onChange={setLanguage} />
         <button
           type="button"
           className="secondary"

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { api, unwrap } from "../api/client";
 import { CopyButton, useAction, usePoll } from "../components/bits";
 import { ErrorBox } from "../components/ErrorBox";
+import { ConfirmButton, Table } from "../components/Table";
 import { useI18n } from "../i18n";
 
 const EVENTS = ["job.succeeded", "job.failed"] as const;
@@ -60,52 +61,36 @@ function ApiKeys() {
       {secret ? <ShownOnce secret={secret} warning={t("keys.secretOnce")} testId="new-key" /> : null}
       <ErrorBox error={keys.error ?? act.error} />
       {keys.value ? (
-        <div className="table-wrap">
-          <table className="stack">
-            <thead>
-              <tr>
-                <th scope="col">{t("keys.prefix")}</th>
-                <th scope="col">{t("keys.name")}</th>
-                <th scope="col">{t("keys.created")}</th>
-                <th scope="col">{t("keys.lastUsed")}</th>
-                <th scope="col">{t("voices.actions")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.value.items.map((key) => (
-                <tr key={key.id}>
-                  <td data-label={t("keys.prefix")}>
-                    <code>{key.prefix}…</code>
-                  </td>
-                  <td data-label={t("keys.name")}>{key.name || t("common.none")}</td>
-                  <td data-label={t("keys.created")}>{formatDate(key.created_at)}</td>
-                  <td data-label={t("keys.lastUsed")}>{formatDate(key.last_used_at)}</td>
-                  <td data-label={t("voices.actions")}>
-                    {key.revoked_at ? (
-                      <span className="status status-disabled">{t("keys.revoked")}</span>
-                    ) : (
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={t("keys.revokeKey", { name: key.name || key.prefix })}
-                        disabled={act.busy}
-                        onClick={() =>
-                          window.confirm(t("common.confirm")) &&
-                          void act.run(async () => {
-                            await unwrap(api.DELETE("/v1/api-keys/{key_id}", { params: { path: { key_id: key.id } } }));
-                            await keys.refresh();
-                          })
-                        }
-                      >
-                        {t("keys.revoke")}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          rows={keys.value.items}
+          rowKey={(key) => key.id}
+          columns={[
+            { label: t("keys.prefix"), cell: (key) => <code>{key.prefix}…</code> },
+            { label: t("keys.name"), cell: (key) => key.name || t("common.none") },
+            { label: t("keys.created"), cell: (key) => formatDate(key.created_at) },
+            { label: t("keys.lastUsed"), cell: (key) => formatDate(key.last_used_at) },
+            {
+              label: t("voices.actions"),
+              cell: (key) =>
+                key.revoked_at ? (
+                  <span className="status status-disabled">{t("keys.revoked")}</span>
+                ) : (
+                  <ConfirmButton
+                    label={t("keys.revokeKey", { name: key.name || key.prefix })}
+                    disabled={act.busy}
+                    onConfirmed={() =>
+                      void act.run(async () => {
+                        await unwrap(api.DELETE("/v1/api-keys/{key_id}", { params: { path: { key_id: key.id } } }));
+                        await keys.refresh();
+                      })
+                    }
+                  >
+                    {t("keys.revoke")}
+                  </ConfirmButton>
+                ),
+            },
+          ]}
+        />
       ) : null}
     </section>
   );
@@ -152,54 +137,41 @@ function Webhooks() {
       <ErrorBox error={hooks.error ?? act.error} />
       {hooks.value && hooks.value.items.length === 0 ? <p className="muted">{t("hooks.empty")}</p> : null}
       {hooks.value?.items.length ? (
-        <div className="table-wrap">
-          <table className="stack">
-            <thead>
-              <tr>
-                <th scope="col">URL</th>
-                <th scope="col">{t("hooks.events")}</th>
-                <th scope="col">{t("hooks.health")}</th>
-                <th scope="col">{t("keys.created")}</th>
-                <th scope="col">{t("voices.actions")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {hooks.value.items.map((hook) => (
-                <tr key={hook.webhook_id}>
-                  <td className="wrap" data-label="URL">
-                    <code>{hook.url}</code>
-                  </td>
-                  <td data-label={t("hooks.events")}>{hook.events.join(", ")}</td>
-                  <td data-label={t("hooks.health")}>
-                    {hook.disabled
-                      ? `${t("hooks.disabled")} ${hook.disabled_reason ?? ""}`
-                      : hook.consecutive_failures
-                        ? t("hooks.failing", { n: hook.consecutive_failures })
-                        : t("hooks.ok")}
-                  </td>
-                  <td data-label={t("keys.created")}>{formatDate(hook.created_at)}</td>
-                  <td data-label={t("voices.actions")}>
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={t("hooks.remove", { url: hook.url })}
-                      disabled={act.busy}
-                      onClick={() =>
-                        window.confirm(t("common.confirm")) &&
-                        void act.run(async () => {
-                          await unwrap(api.DELETE("/v1/webhooks/{webhook_id}", { params: { path: { webhook_id: hook.webhook_id } } }));
-                          await hooks.refresh();
-                        })
-                      }
-                    >
-                      {t("common.delete")}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          rows={hooks.value.items}
+          rowKey={(hook) => hook.webhook_id}
+          columns={[
+            { label: "URL", className: "wrap", cell: (hook) => <code>{hook.url}</code> },
+            { label: t("hooks.events"), cell: (hook) => hook.events.join(", ") },
+            {
+              label: t("hooks.health"),
+              cell: (hook) =>
+                hook.disabled
+                  ? `${t("hooks.disabled")} ${hook.disabled_reason ?? ""}`
+                  : hook.consecutive_failures
+                    ? t("hooks.failing", { n: hook.consecutive_failures })
+                    : t("hooks.ok"),
+            },
+            { label: t("keys.created"), cell: (hook) => formatDate(hook.created_at) },
+            {
+              label: t("voices.actions"),
+              cell: (hook) => (
+                <ConfirmButton
+                  label={t("hooks.remove", { url: hook.url })}
+                  disabled={act.busy}
+                  onConfirmed={() =>
+                    void act.run(async () => {
+                      await unwrap(api.DELETE("/v1/webhooks/{webhook_id}", { params: { path: { webhook_id: hook.webhook_id } } }));
+                      await hooks.refresh();
+                    })
+                  }
+                >
+                  {t("common.delete")}
+                </ConfirmButton>
+              ),
+            },
+          ]}
+        />
       ) : null}
     </section>
   );

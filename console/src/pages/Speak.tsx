@@ -3,30 +3,12 @@ import { api, unwrap } from "../api/client";
 import { ApiError, problemOf } from "../api/problem";
 import { saveBlob, useAction, usePoll } from "../components/bits";
 import { ErrorBox } from "../components/ErrorBox";
+import { type Format, FormatSelect, type Lang, LanguageSelect, VoiceSelect } from "../components/fields";
 import { useI18n } from "../i18n";
 import { useMe } from "../me";
 import { EXTENSIONS, MEDIA_TYPES, playStream } from "../player";
 
 export const MAX_SPEECH_CHARACTERS = 5000;
-export const FORMATS = ["mp3", "wav", "flac", "ogg"] as const;
-type Format = (typeof FORMATS)[number];
-
-export function FormatSelect({ value, onChange, allowed }: { value: Format; onChange: (f: Format) => void; allowed: string[] }) {
-  const { t } = useI18n();
-  return (
-    <>
-      <label htmlFor="format">{t("speak.format")}</label>
-      <select id="format" value={value} onChange={(e) => onChange(e.target.value as Format)}>
-        {FORMATS.map((format) => (
-          <option key={format} value={format} disabled={!allowed.includes(format)}>
-            {allowed.includes(format) ? format : t("speak.notInTier", { format })}
-          </option>
-        ))}
-      </select>
-    </>
-  );
-}
-
 export function useReadyVoices() {
   return usePoll(() => unwrap(api.GET("/v1/voices", { params: { query: { page_size: 100 } } })), []);
 }
@@ -38,7 +20,7 @@ export function Speak() {
   const ready = (voices.value?.items ?? []).filter((v) => v.status === "ready" && v.has_active_consent);
   const [voiceId, setVoiceId] = useState("");
   const [text, setText] = useState("");
-  const [language, setLanguage] = useState<"th" | "en">("th");
+  const [language, setLanguage] = useState<Lang>("th");
   const [speed, setSpeed] = useState(1);
   const [pitch, setPitch] = useState(0);
   const [format, setFormat] = useState<Format>("mp3");
@@ -81,14 +63,7 @@ export function Speak() {
           });
         }}
       >
-        <label htmlFor="speak-voice">{t("speak.voice")}</label>
-        <select id="speak-voice" value={chosen} onChange={(e) => setVoiceId(e.target.value)} required>
-          {ready.map((voice) => (
-            <option key={voice.id} value={voice.id}>
-              {voice.name}
-            </option>
-          ))}
-        </select>
+        <VoiceSelect id="speak-voice" voices={ready} value={chosen} onChange={setVoiceId} />
         <label htmlFor="speak-text">{t("speak.text")}</label>
         <textarea id="speak-text" rows={5} required value={text} onChange={(e) => setText(e.target.value)} aria-describedby="speak-counter" />
         <p id="speak-counter" className={tooLong ? "counter over" : "counter"} aria-live="polite">
@@ -97,11 +72,7 @@ export function Speak() {
         </p>
         <div className="grid">
           <div>
-            <label htmlFor="speak-language">{t("common.language")}</label>
-            <select id="speak-language" value={language} onChange={(e) => setLanguage(e.target.value as "th" | "en")}>
-              <option value="th">{t("lang.th")}</option>
-              <option value="en">{t("lang.en")}</option>
-            </select>
+            <LanguageSelect id="speak-language" value={language} onChange={setLanguage} />
           </div>
           <div>
             <FormatSelect value={format} onChange={setFormat} allowed={me.limits.formats} />

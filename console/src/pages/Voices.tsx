@@ -5,6 +5,8 @@ import type { components } from "../api/schema";
 import { ProgressBar, useAction, usePoll } from "../components/bits";
 import { ErrorBox } from "../components/ErrorBox";
 import { Recorder, type Recording } from "../components/Recorder";
+import { ConfirmButton, Table } from "../components/Table";
+import { type Lang, LanguageSelect } from "../components/fields";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 import { useMe } from "../me";
@@ -28,56 +30,52 @@ export function Voices() {
       <ErrorBox error={voices.error ?? remove.error} />
       {voices.value && voices.value.items.length === 0 ? <p className="muted">{t("voices.empty")}</p> : null}
       {voices.value?.items.length ? (
-        <div className="table-wrap">
-          <table className="stack">
-            <thead>
-              <tr>
-                <th scope="col">{t("voices.name")}</th>
-                <th scope="col">{t("voices.status")}</th>
-                <th scope="col">{t("voices.speech")}</th>
-                <th scope="col">{t("voices.consent")}</th>
-                <th scope="col">{t("voices.actions")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {voices.value.items.map((voice) => (
-                <tr key={voice.id} data-voice-id={voice.id}>
-                  <td data-label={t("voices.name")}>{voice.name}</td>
-                  <td data-label={t("voices.status")}>
-                    <span className={`status status-${voice.status}`}>{t(`voices.status.${voice.status}` as MessageKey)}</span>
-                    {voice.status === "processing" ? <ProgressBar value={voice.progress} label={t("enroll.progress", { p: Math.round(voice.progress * 100) })} /> : null}
-                    {voice.status_reason ? (
-                      <div className="muted small">
-                        <code>{voice.status_reason}</code> {voice.status_detail}
-                      </div>
-                    ) : null}
-                  </td>
-                  <td data-label={t("voices.speech")}>{t("common.seconds", { n: voice.speech_seconds.toFixed(1) })}</td>
-                  <td data-label={t("voices.consent")}>{voice.has_active_consent ? t("common.yes") : t("common.no")}</td>
-                  <td className="actions" data-label={t("voices.actions")}>
-                    <Link to={`/voices/${voice.id}/consent`}>{t("voices.manageConsent")}</Link>
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={t("voices.deleteVoice", { name: voice.name })}
-                      disabled={remove.busy}
-                      onClick={() =>
-                        window.confirm(t("common.confirm")) &&
-                        void remove.run(async () => {
-                          await unwrap(api.DELETE("/v1/voices/{voice_id}", { params: { path: { voice_id: voice.id } } }));
-                          await voices.refresh();
-                          await refreshMe();
-                        })
-                      }
-                    >
-                      {t("common.delete")}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          rows={voices.value.items}
+          rowKey={(voice) => voice.id}
+          rowData={(voice) => ({ "data-voice-id": voice.id })}
+          columns={[
+            { label: t("voices.name"), cell: (voice) => voice.name },
+            {
+              label: t("voices.status"),
+              cell: (voice) => (
+                <>
+                  <span className={`status status-${voice.status}`}>{t(`voices.status.${voice.status}` as MessageKey)}</span>
+                  {voice.status === "processing" ? <ProgressBar value={voice.progress} label={t("enroll.progress", { p: Math.round(voice.progress * 100) })} /> : null}
+                  {voice.status_reason ? (
+                    <div className="muted small">
+                      <code>{voice.status_reason}</code> {voice.status_detail}
+                    </div>
+                  ) : null}
+                </>
+              ),
+            },
+            { label: t("voices.speech"), cell: (voice) => t("common.seconds", { n: voice.speech_seconds.toFixed(1) }) },
+            { label: t("voices.consent"), cell: (voice) => (voice.has_active_consent ? t("common.yes") : t("common.no")) },
+            {
+              label: t("voices.actions"),
+              className: "actions",
+              cell: (voice) => (
+                <>
+                  <Link to={`/voices/${voice.id}/consent`}>{t("voices.manageConsent")}</Link>
+                  <ConfirmButton
+                    label={t("voices.deleteVoice", { name: voice.name })}
+                    disabled={remove.busy}
+                    onConfirmed={() =>
+                      void remove.run(async () => {
+                        await unwrap(api.DELETE("/v1/voices/{voice_id}", { params: { path: { voice_id: voice.id } } }));
+                        await voices.refresh();
+                        await refreshMe();
+                      })
+                    }
+                  >
+                    {t("common.delete")}
+                  </ConfirmButton>
+                </>
+              ),
+            },
+          ]}
+        />
       ) : null}
       <Enroll
         onEnrolled={async () => {
@@ -92,7 +90,7 @@ export function Voices() {
 function Enroll({ onEnrolled }: { onEnrolled: () => Promise<void> }) {
   const { t } = useI18n();
   const [name, setName] = useState("");
-  const [language, setLanguage] = useState<"th" | "en">("th");
+  const [language, setLanguage] = useState<Lang>("th");
   const [source, setSource] = useState<"upload" | "record">("record");
   const [files, setFiles] = useState<File[]>([]);
   const [recording, setRecording] = useState<Recording | null>(null);
@@ -125,11 +123,7 @@ function Enroll({ onEnrolled }: { onEnrolled: () => Promise<void> }) {
       <p className="rule">{t("enroll.rule")}</p>
       <label htmlFor="voice-name">{t("enroll.name")}</label>
       <input id="voice-name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />
-      <label htmlFor="voice-language">{t("common.language")}</label>
-      <select id="voice-language" value={language} onChange={(e) => setLanguage(e.target.value as "th" | "en")}>
-        <option value="th">{t("lang.th")}</option>
-        <option value="en">{t("lang.en")}</option>
-      </select>
+      <LanguageSelect id="voice-language" value={language} onChange={setLanguage} />
       <fieldset>
         <legend>{t("enroll.source")}</legend>
         <label className="inline">
