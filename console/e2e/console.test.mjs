@@ -261,7 +261,7 @@ describe("the console, as a pro tenant", () => {
     figures.speak.download_bytes = bytes.length;
     assert.ok(bytes.length > 2000);
     assert.ok(bytes.subarray(0, 3).toString() === "ID3" || (bytes[0] === 0xff && (bytes[1] & 0xe0) === 0xe0), "an mp3 file");
-    await shoot(page, "speak-1280-en");
+    await shoot(page, "speak-played-1280-en");
   });
 
   test("runs a job: progress shown while it runs, then the download", async () => {
@@ -289,7 +289,7 @@ describe("the console, as a pro tenant", () => {
     await (await download).saveAs(file);
     figures.job.download_bytes = readFileSync(file).length;
     assert.ok(figures.job.download_bytes > 2000);
-    await shoot(page, "jobs-1280-en");
+    await shoot(page, "jobs-done-1280-en");
   });
 
   test("checks the downloaded file's watermark and shows its provenance", async () => {
@@ -301,7 +301,7 @@ describe("the console, as a pro tenant", () => {
     assert.equal((await page.getByTestId("detected-generation").textContent()).trim(), state.generationId);
     await page.getByText("Provenance").waitFor();
     assert.match(await verdict.textContent(), new RegExp(state.voiceId));
-    await shoot(page, "watermark-1280-en");
+    await shoot(page, "watermark-found-1280-en");
   });
 
   test("creates an API key and a webhook, each secret shown once, then revokes the key", async () => {
@@ -316,7 +316,7 @@ describe("the console, as a pro tenant", () => {
     await page.getByLabel("Endpoint URL (https)").fill(hook);
     await page.getByRole("button", { name: "Add webhook" }).click();
     assert.ok((await page.getByTestId("new-webhook-secret").inputValue()).length > 16);
-    await shoot(page, "keys-1280-en");
+    await shoot(page, "keys-created-1280-en");
     await page.getByRole("button", { name: `Remove webhook ${hook}` }).click();
     await page.getByText("No webhooks.").waitFor();
     await page.getByRole("button", { name: "Revoke key console-made" }).click();
@@ -429,6 +429,9 @@ describe("every page, both widths", () => {
       const context = await newContext(lang, { width, height: width === 390 ? 844 : 900 });
       const p = await context.newPage();
       watch(p);
+      await p.goto(`${BASE}/`);
+      await p.locator("#api-key").waitFor();
+      await shoot(p, `signin-${width}-${lang}`);
       await signIn(p, env("PRO_KEY"));
       for (const [name, path] of PAGES) {
         await p.goto(`${BASE}${path}`);

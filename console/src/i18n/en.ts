@@ -155,6 +155,7 @@ export const en = {
   "speak.streaming": "Playing as it arrives…",
   "speak.done": "Done: {kb} KB.",
   "speak.generation": "Generation id",
+  "speak.waitingConsent": "The consent just recorded is still reaching the speech service: trying again…",
   "speak.player": "Generated speech",
 
   "jobs.title": "Jobs",

@@ -157,6 +157,7 @@ export const th: Record<MessageKey, string> = {
   "speak.streaming": "กำลังเล่นขณะรับข้อมูล…",
   "speak.done": "เสร็จแล้ว: {kb} KB",
   "speak.generation": "รหัสการสร้าง",
+  "speak.waitingConsent": "ความยินยอมที่เพิ่งบันทึกกำลังส่งไปยังบริการสร้างเสียง: กำลังลองอีกครั้ง…",
   "speak.player": "เสียงที่สร้าง",
 
   "jobs.title": "งาน",

@@ -9,6 +9,7 @@ import { useMe } from "../me";
 import { EXTENSIONS, MEDIA_TYPES, playStream } from "../player";
 
 export const MAX_SPEECH_CHARACTERS = 5000;
+const CONSENT_PROPAGATION_MS = 60_000;
 export function useReadyVoices() {
   return usePoll(() => unwrap(api.GET("/v1/voices", { params: { query: { page_size: 100 } } })), []);
 }
@@ -26,6 +27,7 @@ export function Speak() {
   const [format, setFormat] = useState<Format>("mp3");
   const [received, setReceived] = useState(0);
   const [streaming, setStreaming] = useState(false);
+  const [waiting, setWaiting] = useState(false);
   const [generationId, setGenerationId] = useState<string | null>(null);
   const [clip, setClip] = useState<Blob | null>(null);
   const audio = useRef<HTMLAudioElement>(null);
@@ -46,16 +48,29 @@ export function Speak() {
             setClip(null);
             setGenerationId(null);
             setReceived(0);
-            const { response } = await api.POST("/v1/voices/{voice_id}/speech", {
-              params: { path: { voice_id: chosen } },
-              body: { text, language, speed, pitch, format, stream: true },
-              parseAs: "stream",
-            });
-            if (!response.ok || !response.body) throw new ApiError(await problemOf(response));
+            const voice = ready.find((v) => v.id === chosen);
+            const waitUntil = Date.now() + CONSENT_PROPAGATION_MS;
+            let response: Response;
+            for (;;) {
+              ({ response } = await api.POST("/v1/voices/{voice_id}/speech", {
+                params: { path: { voice_id: chosen } },
+                body: { text, language, speed, pitch, format, stream: true },
+                parseAs: "stream",
+              }));
+              if (response.ok && response.body) break;
+              const problem = await problemOf(response);
+              // A consent just recorded reaches the speech service through the voice's events a moment
+              // after the voice shows ready (longest on a stack that has just started): worth a retry.
+              if (problem.reason !== "CONSENT_REQUIRED" || !voice?.has_active_consent || Date.now() > waitUntil) throw new ApiError(problem);
+              setWaiting(true);
+              await new Promise((resolve) => window.setTimeout(resolve, 1000));
+            }
+            setWaiting(false);
             setGenerationId(response.headers.get("Timbre-Generation-Id"));
             setStreaming(true);
+            const body = response.body as ReadableStream<Uint8Array<ArrayBuffer>>;
             try {
-              setClip(await playStream(audio.current!, response.body, MEDIA_TYPES[format], setReceived));
+              setClip(await playStream(audio.current!, body, MEDIA_TYPES[format], setReceived));
             } finally {
               setStreaming(false);
               void refresh();
@@ -94,6 +109,7 @@ export function Speak() {
         <button type="submit" disabled={busy || !chosen || !text.trim() || tooLong || !me.limits.formats.includes(format)}>
           {t("speak.submit")}
         </button>
+        {waiting && busy ? <p className="muted" role="status">{t("speak.waitingConsent")}</p> : null}
         <ErrorBox error={error} />
       </form>
       <div className="card" aria-live="polite">
