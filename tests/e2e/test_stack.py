@@ -17,6 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devstack.processes import port_open
+from tests.integration.synthesis_stack import free_port
 from tests.stack_cli import REPO
 from tests.stack_cli import timbre as run
 
@@ -39,14 +40,8 @@ def test_stack_up_admin_cli_and_gateway():
     assert httpx.get("http://127.0.0.1:8080/ready").status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_service_shuts_down_gracefully_on_sigterm(infra):
-    grpc_port, metrics_port = _free_port(), _free_port()
+    grpc_port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
         "TIMBRE_GRPC_PORT": str(grpc_port),
@@ -114,7 +109,7 @@ def _get_health(conn: socket.socket) -> bytes:
 def test_gateway_keeps_an_idle_connection_longer_than_uvicorns_default():
     """A client that reuses a connection after 6 s of quiet (uvicorn's default closes it after 5) must
     be answered on it: a server that closes idle connections first races clients already sending."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TIMBRE_GATEWAY_PORT": str(port),

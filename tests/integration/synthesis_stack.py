@@ -5,6 +5,7 @@ workers (voice builds, jobs, relay, webhooks) in a child process that a test may
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -20,10 +21,27 @@ from tests.integration.conftest import wait_serving
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Test servers' ports come from below Linux's ephemeral range (32768-60999), and clear of the fixed
+# ports the stacks use (2xxxx, 5xxxx): a port the kernel chose (bind to 0) is one it may also hand to an
+# outgoing connection before the server that was given it binds, which happened once, to an embedding
+# replica of the fault suite ("Address already in use").
+_PORTS = range(30000, 32700)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now and that no earlier call of this process returned."""
+    for port in random.sample(_PORTS, len(_PORTS)):
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 @dataclass
