@@ -15,6 +15,7 @@ owner token in the path never reaches a log line.
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -73,7 +74,8 @@ def _asset_response(asset: Path, accept_encoding: str) -> FileResponse:
     for coding, suffix in ENCODINGS:
         compressed = asset.with_name(asset.name + suffix)
         if _accepts(accept_encoding, coding) and compressed.is_file():
-            media_type = FileResponse(asset).media_type
+            # The original's type (what FileResponse would guess for it), not the .br/.gz file's.
+            media_type = mimetypes.guess_type(asset.name)[0]
             return FileResponse(
                 compressed, media_type=media_type, headers={"Content-Encoding": coding, "Vary": "Accept-Encoding"}
             )
