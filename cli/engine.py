@@ -1,7 +1,7 @@
 """`timbre engine clone|speak`: the voice engine as a local tool (no stack needed).
 
-The engine is the embedded default unless --engine (or TIMBRE_ENGINE) names a Coqui model whose
-weights are in the model store, e.g. --engine coqui:xtts_v2.
+The engine is the embedded default unless --engine (or TIMBRE_ENGINE) names a Coqui model or an
+F5-TTS checkpoint whose weights are in the model store, e.g. --engine coqui:xtts_v2 or f5:thai.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ENGINE_OPTION = click.option(
     "engine_name",
     default=None,
     envvar="TIMBRE_ENGINE",
-    help="embedded (default) or coqui:<model> (xtts_v2, vits, tortoise, bark)",
+    help="embedded (default), coqui:<model> (xtts_v2, vits, tortoise, bark) or f5:<model> (e.g. f5:thai)",
 )
 
 

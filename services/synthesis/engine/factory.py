@@ -1,4 +1,5 @@
-"""Which engine a worker runs: TIMBRE_ENGINE = "embedded" (the default) or "coqui:<model>"."""
+"""Which engine a worker runs: TIMBRE_ENGINE = "embedded" (the default), "coqui:<model>" or
+"f5:<model>" (an F5-TTS checkpoint placed in the store, e.g. f5:thai)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,14 @@ def make_engine(choice: str | None = None, store: ModelStore | None = None) -> V
         from services.synthesis.engine.coqui import CoquiEngine
 
         return CoquiEngine(choice.split(":", 1)[1], store)
+    if choice.startswith("f5:"):
+        from services.synthesis.engine.f5 import F5Engine
+
+        return F5Engine(choice.split(":", 1)[1], store)
     if choice != "embedded":
         raise InvalidArgument(
-            f"unknown engine {choice!r}; use 'embedded' or 'coqui:<model>' (xtts_v2, vits, tortoise, bark)",
+            f"unknown engine {choice!r}; use 'embedded', 'coqui:<model>' (xtts_v2, vits, tortoise, bark) "
+            "or 'f5:<model>' (an F5-TTS checkpoint in MODEL_PATH/f5/<model>/, e.g. f5:thai)",
             field="engine",
         )
     from services.synthesis.engine.embedded import EmbeddedEngine
