@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from kit.config import ServiceSettings
 from kit.contract_codes import TIER_NAMES
 
@@ -27,6 +29,13 @@ class SynthesisSettings(ServiceSettings):
     # checked its token (a request queued for a thread is unauthenticated, and its token ages meanwhile),
     # and job reads still get threads while every slot is busy.
     grpc_workers: int = 64
+    # Worker processes (`python -m services.synthesis.worker_pool`, the image's synthesis-worker role): each
+    # holds its own model copy and generates one request at a time on it (engine/coqui.py serialises a
+    # copy), so more processes per GPU let one's CPU work (text, resampling, marks, Kafka) overlap
+    # another's GPU work, at one model copy of GPU memory each (XTTS-v2: ~2 GiB of weights).
+    workers_per_gpu: int = Field(default=1, ge=1)
+    # Worker processes where no GPU is visible (each a model copy in RAM and its own torch threads).
+    cpu_workers: int = Field(default=1, ge=1)
     # Loaded voices kept in memory per worker (TIMBRE_VOICE_CACHE_SIZE): loading one costs more than a
     # short sentence's synthesis.
     voice_cache_size: int = 32

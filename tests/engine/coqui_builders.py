@@ -28,8 +28,10 @@ def xtts_vocab(path: Path) -> None:
     tokenizer.save(str(path))
 
 
-def build_xtts(folder: Path) -> Path:
-    """XTTS-v2 architecture at 2 GPT layers × 64 channels (random weights) in folder/."""
+def build_xtts(folder: Path, max_audio_tokens: int = 40) -> Path:
+    """XTTS-v2 architecture at 2 GPT layers × 64 channels (random weights) in folder/. It speaks at most
+    max_audio_tokens - 3 GPT tokens (~46 ms of audio each) a sentence: greedy decoding of random weights
+    rarely stops earlier, so a streamed sentence yields about that many tokens / stream_chunk_size chunks."""
     from TTS.tts.configs.xtts_config import XttsArgs, XttsAudioConfig, XttsConfig
     from TTS.tts.models.xtts import Xtts
 
@@ -39,7 +41,7 @@ def build_xtts(folder: Path) -> Path:
         gpt_layers=2,
         gpt_n_model_channels=64,
         gpt_n_heads=2,
-        gpt_max_audio_tokens=40,
+        gpt_max_audio_tokens=max_audio_tokens,
         gpt_num_audio_tokens=1026,
         gpt_start_audio_token=1024,
         gpt_stop_audio_token=1025,

@@ -8,20 +8,30 @@ each model (load_model is cached).
 Voice artifacts: XTTS-v2 stores its conditioning latents (GPT prompt latents + speaker embedding),
 computed once at build time; the other models condition on reference audio at synthesis time, so
 their artifact holds the reference itself (16 kHz, 30 s at most).
+
+Streaming: XTTS-v2 speaks each sentence through its streaming inference, so the first audio leaves
+after the first `stream_chunk_size` GPT tokens instead of the whole sentence; the other models
+speak a sentence at a time. Requests to one model copy are serialised (model_lock): XTTS keeps
+per-generation state on the model itself, so two generations interleaved on one copy would corrupt
+each other. Concurrency comes from more copies, i.e. more worker processes (worker_pool.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import queue
 import tempfile
+import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from kit.audio.codec import encode, resample
+from kit.audio.codec import StreamResampler, encode, resample
 from kit.errors import InvalidArgument
 from kit.models import ModelStore
 from services.synthesis.engine.interface import (
@@ -75,6 +85,15 @@ XTTS_LANGUAGES = (
 )
 MAX_REFERENCE_SECONDS = 30
 ARTIFACT_KIND = "timbre-coqui-v1"
+# XTTS-v2 GPT tokens per streamed chunk (TIMBRE_XTTS_STREAM_CHUNK_SIZE; ~21.5 tokens per second of
+# speech). Fewer tokens: earlier first audio, but more vocoder work, since every chunk re-decodes all
+# of the sentence's latents so far (a sentence of n tokens costs about n / (2 * size) whole decodes):
+# 20 puts the first audio about a second of speech in, at a few decodes per sentence.
+STREAM_CHUNK_TOKENS = 20
+
+_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+_END = object()
 
 
 def device() -> str:
@@ -139,14 +158,39 @@ def load_model(model: str, folder: str, on: str):
     return api.to(on)
 
 
+def model_lock(model: object) -> threading.Lock:
+    """The lock of one loaded model copy: every engine on that copy generates under it."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(model, threading.Lock())
+
+
+def stream_chunk_tokens() -> int:
+    return int(os.environ.get("TIMBRE_XTTS_STREAM_CHUNK_SIZE") or STREAM_CHUNK_TOKENS)
+
+
 class CoquiEngine(VoiceEngine):
-    def __init__(self, model: str, store: ModelStore | None = None, on: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        store: ModelStore | None = None,
+        on: str | None = None,
+        stream_chunk_size: int | None = None,
+        greedy: bool = False,
+    ) -> None:
+        """stream_chunk_size: XTTS-v2 tokens per streamed chunk (default TIMBRE_XTTS_STREAM_CHUNK_SIZE, else
+        STREAM_CHUNK_TOKENS; 0: one chunk per sentence). greedy: XTTS-v2 takes the likeliest token at
+        every step instead of sampling, so the same text speaks the same way (tests, reproducible benchmarks)."""
         self.store = store or ModelStore()
         self.model_name = model
         self.name = f"coqui-{model}"
         self.folder = require(self.store, model)
         self.device = on or device()
         self.model = load_model(model, str(self.folder), self.device)
+        self.lock = model_lock(self.model)
+        self.stream_chunk_size = stream_chunk_tokens() if stream_chunk_size is None else stream_chunk_size
+        if self.stream_chunk_size < 0:
+            raise InvalidArgument("stream_chunk_size must be 0 or more", field="stream_chunk_size")
+        self.greedy = greedy
         if model == "xtts_v2":
             self.native_rate = int(self.model.config.audio.output_sample_rate)
             self.languages = tuple(getattr(self.model.config, "languages", None) or XTTS_LANGUAGES)
@@ -171,10 +215,12 @@ class CoquiEngine(VoiceEngine):
         if self.model_name == "xtts_v2":
             rate = int(self.model.config.audio.sample_rate)
             audios = [torch.from_numpy(resample(r, REFERENCE_RATE, rate))[None].to(self.device) for r in references]
-            report("speaker embedding", 0.2)
-            embeddings = [self.model.get_speaker_embedding(a, rate) for a in audios]
-            report("prompt latents", 0.6)
-            state["gpt_cond_latent"] = self.model.get_gpt_cond_latents(torch.cat(audios, dim=-1), rate).cpu()
+            with self.lock:  # stateless passes, but one copy serves one request at a time (GPU memory)
+                report("speaker embedding", 0.2)
+                embeddings = [self.model.get_speaker_embedding(a, rate) for a in audios]
+                report("prompt latents", 0.6)
+                latents = self.model.get_gpt_cond_latents(torch.cat(audios, dim=-1), rate)
+            state["gpt_cond_latent"] = latents.cpu()
             state["speaker_embedding"] = torch.stack(embeddings).mean(dim=0).cpu()
         else:
             joined = np.concatenate(references)[:cap]
@@ -191,7 +237,9 @@ class CoquiEngine(VoiceEngine):
         if voice is None and self.model_name == "xtts_v2":
             raise InvalidArgument("XTTS-v2 speaks only in a cloned voice: give a voice artifact", field="voice")
         state = voice
-        rate = self.output_rate(options)
+        pitched = abs(options.pitch) > 1e-6
+        # One resampler for the whole text: its filter state carries across chunks, so seams are clean.
+        resampler = StreamResampler(self.native_rate, self.output_rate(options))
         with contextlib.ExitStack() as stack:
             speaker_wav = None
             if state is not None and "reference" in state:
@@ -201,27 +249,92 @@ class CoquiEngine(VoiceEngine):
                 handle.flush()
                 speaker_wav = handle.name
             for chunk in chunk_text(normalise(text, options.language), options.language):
-                audio = self._speak(chunk, state, speaker_wav, options)
-                if abs(options.pitch) > 1e-6:
-                    audio = _pitch_shift(audio, self.native_rate, options.pitch)
-                yield resample(audio, self.native_rate, rate)
+                if self.model_name == "xtts_v2" and not pitched:
+                    assert state is not None
+                    pieces = self._xtts_stream(chunk, state, options)
+                else:
+                    # A pitch shift needs the whole sentence: shifting streamed chunks one by one
+                    # would click at every seam. So a pitched request streams a sentence at a time.
+                    audio = self._speak(chunk, state, speaker_wav, options)
+                    pieces = iter([_pitch_shift(audio, self.native_rate, options.pitch) if pitched else audio])
+                for piece in pieces:
+                    out = resampler(piece)
+                    if len(out):
+                        yield out
+        tail = resampler(None)
+        if len(tail):
+            yield tail
+
+    def _xtts_stream(self, chunk: str, state: dict, options: SpeechOptions) -> Iterator[np.ndarray]:
+        """One sentence through XTTS-v2's streaming inference, a chunk of audio per stream_chunk_size tokens.
+
+        The sentence's generator runs in a thread of its own, under the model copy's lock, and hands
+        its chunks over a queue. Lock per sentence: the generator's state (the prompt embedding that
+        `compute_embeddings` stores on the model and every GPT step reads) lives exactly that long, and
+        other requests get their turn at sentence boundaries rather than waiting for a whole long text.
+        The thread: the lock is held for as long as the model computes, never while our caller is
+        slow to take a chunk (a gRPC stream waiting on a slow client), and when the caller stops early
+        (closes this generator) the thread stops at its next chunk and releases the lock."""
+        handoff: queue.SimpleQueue = queue.SimpleQueue()
+        abandoned = threading.Event()
+
+        def produce() -> None:
+            try:
+                with self.lock:
+                    if abandoned.is_set():  # the caller left while this sentence waited for its turn
+                        return
+                    stream = self.model.inference_stream(
+                        chunk,
+                        options.language,
+                        state["gpt_cond_latent"].to(self.device),
+                        state["speaker_embedding"].to(self.device),
+                        stream_chunk_size=self.stream_chunk_size,
+                        speed=options.speed,
+                        enable_text_splitting=False,  # chunk_text has split the text already
+                        **self._sampling(),
+                    )
+                    for wav in stream:
+                        if abandoned.is_set():
+                            stream.close()
+                            return
+                        handoff.put(wav.detach().float().cpu().numpy().reshape(-1))
+                handoff.put(_END)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                handoff.put(exc)
+
+        threading.Thread(target=produce, name=f"{self.name}-sentence", daemon=True).start()
+        try:
+            while (item := handoff.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            abandoned.set()
+
+    def _sampling(self) -> dict:
+        # Greedy as top-k 1: XTTS's streaming generator samples whatever do_sample says (coqui-tts 0.28
+        # sample_stream), and do_sample=False would only drop the top-k/top-p filters before it samples.
+        return {"top_k": 1} if self.greedy else {}
 
     @torch.inference_mode()
     def _speak(self, chunk: str, state: dict | None, speaker_wav: str | None, options: SpeechOptions) -> np.ndarray:
-        if self.model_name == "xtts_v2":
-            assert state is not None, "XTTS speaks from the conditioning latents its artifact holds"
-            out = self.model.inference(
-                chunk,
-                options.language,
-                state["gpt_cond_latent"].to(self.device),
-                state["speaker_embedding"].to(self.device),
-                speed=options.speed,
-            )
-            return np.asarray(out["wav"], dtype=np.float32).reshape(-1)
-        kwargs = {"speaker_wav": speaker_wav} if speaker_wav else {}
-        if getattr(self.model, "is_multi_lingual", False):
-            kwargs["language"] = options.language
-        return np.asarray(self.model.tts(chunk, speed=options.speed, **kwargs), dtype=np.float32).reshape(-1)
+        """One sentence, whole, under the model copy's lock."""
+        with self.lock:
+            if self.model_name == "xtts_v2":
+                assert state is not None, "XTTS speaks from the conditioning latents its artifact holds"
+                out = self.model.inference(
+                    chunk,
+                    options.language,
+                    state["gpt_cond_latent"].to(self.device),
+                    state["speaker_embedding"].to(self.device),
+                    speed=options.speed,
+                    **self._sampling(),
+                )
+                return np.asarray(out["wav"], dtype=np.float32).reshape(-1)
+            kwargs = {"speaker_wav": speaker_wav} if speaker_wav else {}
+            if getattr(self.model, "is_multi_lingual", False):
+                kwargs["language"] = options.language
+            return np.asarray(self.model.tts(chunk, speed=options.speed, **kwargs), dtype=np.float32).reshape(-1)
 
 
 def _pitch_shift(audio: np.ndarray, rate: int, semitones: float) -> np.ndarray:

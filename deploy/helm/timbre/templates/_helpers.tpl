@@ -151,7 +151,7 @@ synthesis:
 synthesisWorker:
   name: synthesis-worker
   service: synthesis
-  module: services.synthesis.main
+  module: services.synthesis.worker_pool
   role: worker
   jobPool: shared
   grpcPort: 50053
@@ -167,7 +167,7 @@ synthesisWorker:
 synthesisWorkerDedicated:
   name: synthesis-worker-dedicated
   service: synthesis
-  module: services.synthesis.main
+  module: services.synthesis.worker_pool
   role: worker
   jobPool: dedicated
   grpcPort: 50053
@@ -331,6 +331,10 @@ filesystem is read-only), local Stripe off. */}}
 {{- if $v.workerClass }}
 - name: TIMBRE_WORKER_CLASS
   value: {{ $v.workerClass | quote }}
+{{- end }}
+{{- if $v.workersPerGpu }}
+- name: TIMBRE_WORKERS_PER_GPU
+  value: {{ $v.workersPerGpu | quote }}
 {{- end }}
 {{- end }}
 {{- if $c.models }}
