@@ -12,5 +12,9 @@ FORMAT_CODES = {
     "wav": common_pb2.AUDIO_FORMAT_WAV,
     "flac": common_pb2.AUDIO_FORMAT_FLAC,
     "ogg": common_pb2.AUDIO_FORMAT_OGG,
+    "pcm_16000": common_pb2.AUDIO_FORMAT_PCM_16000,
+    "pcm_22050": common_pb2.AUDIO_FORMAT_PCM_22050,
+    "pcm_24000": common_pb2.AUDIO_FORMAT_PCM_24000,
+    "ulaw_8000": common_pb2.AUDIO_FORMAT_ULAW_8000,
 }
 FORMAT_NAMES = {v: k for k, v in FORMAT_CODES.items()}

@@ -35,7 +35,11 @@ class SpeechIn(BaseModel):
     # Lengths are checked by the service (5000 here, 100000 for jobs) so the error names the limit.
     text: str = Field(min_length=1, max_length=200_000)
     language: str = "th"
-    format: Literal["mp3", "wav", "flac", "ogg"] = "mp3"
+    format: Literal["mp3", "wav", "flac", "ogg", "pcm_16000", "pcm_22050", "pcm_24000", "ulaw_8000"] = Field(
+        "mp3",
+        description="pcm_* is headerless 16-bit little-endian mono PCM at that rate, ulaw_8000 G.711 µ-law at 8 kHz; "
+        "these fix the sample rate (sample_rate must be 0 or the same)",
+    )
     speed: float = Field(1.0, ge=0.5, le=2.0)
     pitch: float = Field(0.0, ge=-12, le=12)
     # Bounded here too: a number beyond int32 cannot even be put into the request to the service.
@@ -98,7 +102,13 @@ class JobList(BaseModel):
     "/v1/voices/{voice_id}/speech",
     summary="Speak text (≤ 5000 characters) in a ready voice",
     response_class=Response,  # audio only: no JSON success body to document
-    responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {}, "audio/ogg": {}}}},
+    responses={
+        200: {
+            "content": {
+                m: {} for m in ("audio/mpeg", "audio/wav", "audio/flac", "audio/ogg", "audio/pcm", "audio/basic")
+            }
+        }
+    },
 )
 def speak(voice_id: str, body: SpeechIn, request: Request, caller: Caller = TenantCaller) -> Response:
     stub = request.app.state.backends.synthesis

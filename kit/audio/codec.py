@@ -26,8 +26,22 @@ FORMATS = {
     "mp3": ("mp3", "libmp3lame", "audio/mpeg"),
     "ogg": ("ogg", "libopus", "audio/ogg"),
     "m4a": ("ipod", "aac", "audio/mp4"),
+    # Headerless, for real-time and telephony clients (as the hosted voice APIs offer): 16-bit
+    # little-endian PCM at a fixed rate, and G.711 µ-law at 8 kHz (audio/basic is exactly that).
+    "pcm_16000": ("s16le", "pcm_s16le", "audio/pcm;rate=16000"),
+    "pcm_22050": ("s16le", "pcm_s16le", "audio/pcm;rate=22050"),
+    "pcm_24000": ("s16le", "pcm_s16le", "audio/pcm;rate=24000"),
+    "ulaw_8000": ("mulaw", "pcm_mulaw", "audio/basic"),
 }
+# Formats that name their own sample rate: the audio is made at that rate whatever else is asked.
+FIXED_RATES = {"pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000, "ulaw_8000": 8000}
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def fixed_rate(fmt: str) -> int | None:
+    """The sample rate a headerless format carries implicitly, or None for self-describing files."""
+    return FIXED_RATES.get(fmt)
+
 
 # FFmpeg's demuxers that may read an upload (mov/mp4/m4a and matroska/webm are one demuxer each); FFmpeg
 # refuses any other right after probing, before that demuxer parses anything (fewer parsers, fewer bugs).
@@ -231,9 +245,15 @@ def to_pcm16(samples: np.ndarray) -> bytes:
 
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str = "wav", bitrate: int | None = None) -> bytes:
-    """Encode float mono samples as wav, flac, mp3, ogg (Opus) or m4a (AAC)."""
+    """Encode float mono samples as wav, flac, mp3, ogg (Opus), m4a (AAC), or headerless PCM / µ-law
+    (resampled to the format's own rate when `sample_rate` differs)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    implied = fixed_rate(fmt)
+    if implied and implied != sample_rate:
+        samples, sample_rate = resample(samples, sample_rate, implied), implied
+    if FORMATS[fmt][1] == "pcm_s16le" and implied:
+        return to_pcm16(samples)
     if fmt == "wav":
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as out:

@@ -69,7 +69,7 @@ generations = Table(
     Column("kind", String(10), nullable=False),  # unary | stream | job
     Column("model", String(60), nullable=False),
     Column("language", String(16), nullable=False),
-    Column("format", String(8), nullable=False),
+    Column("format", String(16), nullable=False),
     Column("characters", Integer, nullable=False),
     Column("audio_seconds", Float, nullable=False),
     Column("compute_seconds", Float, nullable=False),
@@ -89,7 +89,7 @@ jobs = Table(
     Column("progress", Float, nullable=False, server_default="0"),
     Column("characters", Integer, nullable=False),
     Column("language", String(16), nullable=False),
-    Column("format", String(8), nullable=False),
+    Column("format", String(16), nullable=False),
     Column("speed", Float, nullable=False),
     Column("pitch", Float, nullable=False),
     Column("sample_rate", Integer, nullable=False),

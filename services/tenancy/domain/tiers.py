@@ -19,10 +19,13 @@ class TierLimits:
         return fmt in self.formats
 
 
+# Headerless PCM and µ-law for voice agents and telephony: paid tiers, like the lossless files.
+REALTIME_FORMATS = ("pcm_16000", "pcm_22050", "pcm_24000", "ulaw_8000")
+
 TIERS: dict[str, TierLimits] = {
     "free": TierLimits("free", 10_000, 1, 1, ("mp3",)),
-    "pro": TierLimits("pro", 500_000, 10, 5, ("mp3", "wav", "flac")),
-    "enterprise": TierLimits("enterprise", UNLIMITED, UNLIMITED, 50, ("mp3", "wav", "flac", "ogg")),
+    "pro": TierLimits("pro", 500_000, 10, 5, ("mp3", "wav", "flac", *REALTIME_FORMATS)),
+    "enterprise": TierLimits("enterprise", UNLIMITED, UNLIMITED, 50, ("mp3", "wav", "flac", "ogg", *REALTIME_FORMATS)),
 }
 
 
