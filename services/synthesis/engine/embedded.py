@@ -33,15 +33,14 @@ from services.synthesis.engine.interface import (
     save_artifact,
 )
 from services.synthesis.engine.mel import HOP, RATE, log_mel
-from services.synthesis.engine.text import chunk_text, normalise
+from services.synthesis.engine.text import chunk_text, normalise, split_first
 from services.synthesis.engine.vocoder import load_vocoder
 
 ARTIFACT_KIND = "timbre-embedded-v1"
 MIN_REFERENCE_SECONDS = 3.0
-FIRST_WINDOW = 24  # frames (0.28 s) in the first vocoder window: the first audio comes early
-# The second window (1.5 s) completes, with the first, the service's first marked segment (1.47 s):
-# it can mark and send it without waiting for a whole 400-frame window.
-SECOND_WINDOW = 128
+# The first vocoder windows grow from 12 frames (0.14 s): the first audio comes after a short window,
+# and each next window is vocoded while the audio before it plays, so a live listener is not starved.
+START_WINDOWS = (12, 48, 128, 192)
 VOCODER_WINDOW = 400  # frames per later window (4.6 s): context overhead 8% (160 frames cost 28%)
 VOCODER_CONTEXT = 16  # frames of context on each side of a window
 CORPUS_CACHE = 4  # base corpora kept spoken (language, pitch): 2.5–5 MB each
@@ -276,8 +275,9 @@ class EmbeddedEngine(VoiceEngine):
         resampler = StreamResampler(RATE, self.output_rate(options))
         base = self._base(options.language)
         # One schedule across the whole text: the short windows happen once, at the very start.
-        sizes = itertools.chain([FIRST_WINDOW, SECOND_WINDOW], itertools.repeat(VOCODER_WINDOW))
-        for chunk in chunk_text(normalise(text, options.language), options.language):
+        sizes = itertools.chain(START_WINDOWS, itertools.repeat(VOCODER_WINDOW))
+        chunks = chunk_text(normalise(text, options.language), options.language)
+        for chunk in split_first(chunks, options.language) if options.realtime else chunks:
             samples = base.speak_at_pitch(chunk, options.speed, voice_ratio * pitch_ratio)
             if convert is None and abs(pitch_ratio - 1.0) < 1e-4:
                 pieces = iter([samples])  # the base voice as it is: no vocoder round trip

@@ -29,6 +29,9 @@ class SpeechOptions:
     speed: float = 1.0
     pitch: float = 0.0  # semitones
     sample_rate: int = 0  # 0: the engine's native rate
+    # A live stream: engines that speak a sentence at a time speak its first few words on their own
+    # first, so the listener hears something sooner (text.split_first).
+    realtime: bool = False
 
     def checked(self, max_chars: int, text: str, languages: tuple[str, ...] = LANGUAGES) -> SpeechOptions:
         if not text.strip():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from kit.ids import is_uuid
 from kit.logging import get_logger
 from kit.watermark import SLOT_SECONDS
 from services.synthesis import metrics
-from services.synthesis.domain.generations import MAX_SHORT_TEXT, Generation
+from services.synthesis.domain.generations import MAX_SHORT_TEXT, Generation, audio_rate
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.engine.interface import SpeechOptions
 from services.synthesis.service_layer.artifacts import Artifacts
@@ -33,6 +33,10 @@ from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.speech")
 API_VERSION = "v1"
+# A stream's first marked piece: two mark slots (128 ms), sent as soon as the engine has made them.
+FIRST_PIECE_SLOTS = 2
+# Below this much sent-but-unplayed audio, a stream sends whatever whole slots it has (see marked_segments).
+LOW_WATER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class SpeechRequest:
     format: str = "mp3"
 
     def options(self) -> SpeechOptions:
-        return SpeechOptions(self.language, self.speed, self.pitch, self.sample_rate)
+        return SpeechOptions(self.language, self.speed, self.pitch, audio_rate(self.format, self.sample_rate))
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class Speaker:
         quota_ttl_seconds: int,
         clock: Clock | None = None,
         worker_class: str = "cpu",
+        first_piece_slots: int = FIRST_PIECE_SLOTS,
     ) -> None:
         self.uow = uow
         self.artifacts = artifacts
@@ -128,6 +133,7 @@ class Speaker:
         self.marker = marker
         self.quotas = quotas
         self.segment_seconds = segment_seconds
+        self.first_piece_slots = first_piece_slots
         self.quota_ttl = quota_ttl_seconds
         self.clock = clock or SystemClock()
         self.worker_class = worker_class
@@ -184,6 +190,7 @@ class Speaker:
         generation_id: int,
         max_chars: int = MAX_SHORT_TEXT,
         progress: Callable[[int], None] | None = None,
+        growing: bool = False,
     ) -> Iterator[np.ndarray]:
         """The engine's PCM regrouped into marked segments of whole mark slots (≥ segment_seconds).
 
@@ -191,24 +198,38 @@ class Speaker:
         marked from its place in the block, so the concatenation carries one continuous mark
         (independently marked pieces would each start their own grid, and detection over the whole
         would fail).
+
+        `growing` (streams): the first segment leaves as soon as the engine has produced
+        `first_piece_slots` whole slots, and each later one may be twice as long as the one before,
+        up to segment_seconds. The first audio then waits for a few slots, not a whole segment, and
+        only the first second or so is cut finely (each cut costs the mark a little at its seam).
+        A listener who started playing at the first piece is never kept waiting for a bigger one:
+        while less than LOW_WATER_SECONDS of what was sent remains unplayed, any whole slots leave.
         """
         voice = self.artifacts.voice(state)
         rate = self.rate_of(options)
         slot = SLOT_SECONDS * rate
-        # Whole slots per segment; -1 absorbs the rounding of slot boundaries to samples.
-        minimum = max(1, math.ceil(self.segment_seconds / SLOT_SECONDS - 1e-9)) * slot - 1
+        full = max(1, math.ceil(self.segment_seconds / SLOT_SECONDS - 1e-9))
+        target = min(full, self.first_piece_slots) if growing else full
         pending = np.zeros(0, np.float32)
         emitted = emitted_slots = 0
+        first_sent_at = 0.0
         for chunk in self.engine.synthesize(text, voice, options, max_chars=max_chars):
             pending = np.concatenate([pending, chunk])
             if progress:
                 progress(len(chunk))
             slots = int((emitted + len(pending)) / slot)
             boundary = round(slots * slot)
-            if boundary - emitted >= minimum:
+            unplayed = emitted / rate - (self.clock.monotonic() - first_sent_at) if emitted else 0.0
+            starving = growing and emitted and unplayed < LOW_WATER_SECONDS
+            # Whole slots per segment; -1 absorbs the rounding of slot boundaries to samples.
+            if boundary - emitted >= (1 if starving else target) * slot - 1:
+                if not emitted:
+                    first_sent_at = self.clock.monotonic()
                 cut = boundary - emitted
                 yield self.marker.embed(pending[:cut], rate, generation_id, first_slot=emitted_slots)
                 pending, emitted, emitted_slots = pending[cut:], boundary, slots
+                target = min(full, target * 2)
         if len(pending):
             yield self.marker.embed(pending, rate, generation_id, first_slot=emitted_slots)
 
@@ -386,7 +407,8 @@ class Speaker:
         except BaseException:
             self.quotas.release(reservation)
             raise
-        return generation_id, self._stream(caller, request, state, options, reservation, generation_id)
+        live = replace(options, realtime=True)
+        return generation_id, self._stream(caller, request, state, live, reservation, generation_id)
 
     def _stream(
         self,
@@ -401,7 +423,7 @@ class Speaker:
         encoder = StreamEncoder(request.format, rate)
         samples = 0
         with self._settled(caller, request, state, reservation, "stream", generation_id) as run:
-            for segment in self.marked_segments(state, request.text, options, generation_id):
+            for segment in self.marked_segments(state, request.text, options, generation_id, growing=True):
                 samples += len(segment)
                 piece = encoder.encode(segment)
                 if piece:

@@ -73,3 +73,25 @@ def chunk_text(text: str, language: str, limit: int = MAX_CHUNK_CHARS) -> list[s
     for sentence in sentences:
         chunks.extend(_split_long(sentence, limit, language))
     return chunks
+
+
+FIRST_WORDS_CHARS = 16  # ~2–3 English words: what a live stream's engine speaks before anything else
+
+
+def split_first(chunks: list[str], language: str, limit: int = FIRST_WORDS_CHARS) -> list[str]:
+    """The first chunk's first clause or first few words on their own, the rest of it after: a live
+    stream's first audio then waits for those words, not the whole first sentence (at the price of
+    a phrase break there)."""
+    if not chunks or len(chunks[0]) <= limit:
+        return chunks
+    first, rest = chunks[0], chunks[1:]
+    phrases = first.split(" ")
+    if language == "th" and len(phrases[0]) <= limit:  # a Thai space ends a phrase: the natural cut
+        parts = _split_long(first, limit, "en")  # joins whole space-separated phrases up to the limit
+    else:
+        parts = _split_long(first, limit, language)
+    if len(parts) < 2:
+        return chunks
+    head = parts[0]
+    tail = first[first.index(head) + len(head) :].strip() if head in first else " ".join(parts[1:])
+    return [head, tail, *rest] if tail else chunks
