@@ -1,11 +1,11 @@
 """Synthesis through the platform: time to the first audio byte of a streamed 200-character text
-through the REST gateway (p50/p95), next to the engine's own first chunk in the same run (the ratio is
-the platform's overhead: auth, quota, the first marked segment's audio, encoding, gRPC and HTTP), and
-long-form jobs per minute on this machine.
+through the REST gateway (p50/p95) per format, at 1, 4 and 16 concurrent streams, next to the
+engine's own first chunk in the same run (the difference is the platform's share: auth, quota, the
+first marked piece, encoding, gRPC and HTTP), and long-form jobs per minute on this machine.
 
 Starts the local stack if needed (`timbre stack up`). Usage:
-  python -m bench.synthesis_latency [--requests 10] [--jobs 6] [--job-chars 600]
-"""
+  python -m bench.synthesis_latency [--requests 10] [--formats pcm_24000,mp3] [--concurrency 1,4,16]
+                                    [--jobs 6] [--job-chars 600]"""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from cli.admin import grant_written_consent
 from cli.client import operator_channel
 from kit.config import KitSettings
 from kit.grpc.convert import TIER_CODES
+from services.synthesis.config import SynthesisSettings
 from timbre.v1 import tenancy_pb2, tenancy_pb2_grpc
 
 GATEWAY = "http://127.0.0.1:8080"
@@ -91,23 +92,47 @@ def _ready_voice(http: httpx.Client, settings: KitSettings) -> dict:
     return current
 
 
-def time_to_first_byte(http: httpx.Client, voice_id: str, requests: int) -> tuple[list[float], list[float]]:
-    first, total = [], []
-    for _ in range(requests):
-        started = time.perf_counter()
-        with http.stream(
-            "POST",
-            f"/v1/voices/{voice_id}/speech",
-            json={"text": TEXT_200, "language": "en", "format": "mp3", "stream": True},
-        ) as reply:
-            reply.raise_for_status()
-            got_first = None
-            for piece in reply.iter_raw():
-                if piece and got_first is None:
-                    got_first = time.perf_counter()
-        first.append((got_first - started) * 1000)
-        total.append((time.perf_counter() - started) * 1000)
-    return first, total
+def first_audio_byte(http: httpx.Client, voice_id: str, fmt: str) -> tuple[float, float, float]:
+    """One streamed request: (ms to its first audio byte, ms to its end, the longest stall in ms).
+
+    A stall (headerless PCM only, whose bytes are its duration): how far an arriving piece came after
+    the audio before it would have finished playing, had playback started at the first byte."""
+    started = time.perf_counter()
+    got_first = None
+    received = stall = 0.0
+    bytes_per_second = 2 * int(fmt.split("_")[1]) if fmt.startswith("pcm_") else 0
+    with http.stream(
+        "POST",
+        f"/v1/voices/{voice_id}/speech",
+        json={"text": TEXT_200, "language": "en", "format": fmt, "stream": True},
+    ) as reply:
+        reply.raise_for_status()
+        for piece in reply.iter_raw():
+            if not piece:
+                continue
+            now = time.perf_counter()
+            if got_first is None:
+                got_first = now
+            elif bytes_per_second:
+                stall = max(stall, now - got_first - received / bytes_per_second)
+            received += len(piece)
+    assert got_first is not None, "an empty answer"
+    return (got_first - started) * 1000, (time.perf_counter() - started) * 1000, stall * 1000
+
+
+def time_to_first_byte(
+    http: httpx.Client, voice_id: str, fmt: str, requests: int, concurrency: int = 1
+) -> tuple[list[float], list[float], list[float]]:
+    """`requests` streamed requests per client, `concurrency` clients at once (threads, one connection each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def client(_: int) -> list[tuple[float, float, float]]:
+        with httpx.Client(base_url=GATEWAY, timeout=300, headers=dict(http.headers)) as own:
+            return [first_audio_byte(own, voice_id, fmt) for _ in range(requests)]
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = [r for per_client in pool.map(client, range(concurrency)) for r in per_client]
+    return [r[0] for r in results], [r[1] for r in results], [r[2] for r in results]
 
 
 def engine_first_chunk(tenant_id: str, voice_id: str, requests: int) -> tuple[list[float], list[float]]:
@@ -115,21 +140,18 @@ def engine_first_chunk(tenant_id: str, voice_id: str, requests: int) -> tuple[li
     (what the service's first marked segment waits for: STREAM_SEGMENT_SECONDS of audio)."""
     import torch
 
-    from kit.storage import open_store
-    from kit.storage.keys import artifact_key
-    from services.synthesis.config import SynthesisSettings
     from services.synthesis.engine.factory import make_engine
     from services.synthesis.engine.interface import SpeechOptions
 
     torch.set_num_threads(1)
     engine = make_engine(os.environ.get("TIMBRE_ENGINE"))
-    artifact = open_store(KitSettings()).get(artifact_key(tenant_id, voice_id))
+    artifact = _artifact(tenant_id, voice_id)
     list(engine.synthesize("Warm up.", artifact, SpeechOptions(language="en")))
     first, block = [], []
     segment = int(SynthesisSettings().stream_segment_seconds * engine.native_rate)
     for _ in range(requests):
         started = time.perf_counter()
-        chunks = engine.synthesize(TEXT_200, artifact, SpeechOptions(language="en"))
+        chunks = engine.synthesize(TEXT_200, artifact, SpeechOptions(language="en", realtime=True))
         produced = len(next(chunks))
         first.append((time.perf_counter() - started) * 1000)
         while produced < segment:
@@ -137,6 +159,26 @@ def engine_first_chunk(tenant_id: str, voice_id: str, requests: int) -> tuple[li
         block.append((time.perf_counter() - started) * 1000)
         chunks.close()
     return first, block
+
+
+def _artifact(tenant_id: str, voice_id: str) -> bytes:
+    """The voice's artifact as the service reads it: stored encrypted under the voice's data key."""
+    from kit.crypto import VoiceVault
+    from kit.db.engine import make_engine as make_db
+    from kit.events.outbox import Outbox
+    from kit.storage import open_store
+    from kit.storage.keys import artifact_key
+    from services.synthesis.storage.repository import SqlUnitOfWork
+    from services.synthesis.storage.tables import SCHEMA
+
+    settings = SynthesisSettings()
+    db = make_db(settings.database_url, 1)
+    try:
+        with SqlUnitOfWork(db, Outbox(SCHEMA, settings.service_name)).read() as repo:
+            wrapped = repo.data_keys.data_key(voice_id)
+    finally:
+        db.dispose()
+    return VoiceVault(open_store(settings), settings.kek_ring()).get(wrapped, artifact_key(tenant_id, voice_id))
 
 
 def jobs_per_minute(http: httpx.Client, voice_id: str, jobs: int, chars: int) -> tuple[float, float, float]:
@@ -172,43 +214,65 @@ def _queue_depth() -> float:
     return float(line.split()[-1]) if line else 0.0
 
 
+STREAM_FORMATS = ("pcm_24000", "wav", "ulaw_8000", "mp3", "ogg", "flac")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=10, help="streamed requests per format at one stream")
+    parser.add_argument("--formats", default=",".join(STREAM_FORMATS))
+    parser.add_argument("--concurrency", default="1,4,16", help="concurrent streams to measure at")
     parser.add_argument("--jobs", type=int, default=6)
     parser.add_argument("--job-chars", type=int, default=600)
     args = parser.parse_args()
+    formats = args.formats.split(",")
+    levels = [int(c) for c in args.concurrency.split(",")]
     from devstack import stack
 
     stack.up()
     settings = KitSettings()
+    table: dict[tuple[str, int], dict[str, float]] = {}
     with httpx.Client(base_url=GATEWAY, timeout=300) as http:
         voice_id = _bench_voice(http, settings)
-        first, total = time_to_first_byte(http, voice_id, args.requests)
+        time_to_first_byte(http, voice_id, "pcm_24000", 2)  # warm the path (connections, caches)
         engine, engine_block = engine_first_chunk(_tenant_of(http), voice_id, args.requests)
+        totals: dict[str, float] = {}
+        longest_stall: dict[int, float] = {}
+        for level in levels:
+            for fmt in formats if level == 1 else ("pcm_24000", "mp3"):
+                # Each client makes enough requests for a p95 at this level (at least 2 each, 20 in all).
+                per_client = args.requests if level == 1 else max(2, -(-20 // level))
+                first, total, stalls = time_to_first_byte(http, voice_id, fmt, per_client, level)
+                table[fmt, level] = percentiles(first)
+                if fmt.startswith("pcm_"):
+                    longest_stall[level] = max(stalls)
+                if level == 1:
+                    totals[fmt] = statistics.median(total)
         per_minute, audio_minutes, depth = jobs_per_minute(http, voice_id, args.jobs, args.job_chars)
-    gateway, own, own_block = percentiles(first), percentiles(engine), percentiles(engine_block)
+    own, own_block = percentiles(engine), percentiles(engine_block)
     print(
         f"machine: {machine_facts()}; engine {os.environ.get('TIMBRE_ENGINE', 'embedded')}, one torch thread "
         f"per process, stack on this machine"
     )
-    print(f"text: {len(TEXT_200)} characters, streamed mp3, {args.requests} requests")
+    print(f"text: {len(TEXT_200)} characters, streamed through the REST gateway; {args.requests} requests a format")
     print(
-        f"first audio byte through the gateway: p50 {gateway['p50']:.0f} ms  p95 {gateway['p95']:.0f} ms "
-        f"(whole answer p50 {statistics.median(total):.0f} ms)"
-    )
-    print(f"engine's own first chunk (same run):  p50 {own['p50']:.0f} ms  p95 {own['p95']:.0f} ms")
-    print(
-        f"engine's first segment of audio (STREAM_SEGMENT_SECONDS: the service's first marked segment): "
-        f"p50 {own_block['p50']:.0f} ms  "
-        f"p95 {own_block['p95']:.0f} ms"
+        f"engine's own first chunk (same text and voice, in this process): "
+        f"p50 {own['p50']:.0f} ms  p95 {own['p95']:.0f} ms"
     )
     print(
-        f"platform overhead: first byte / engine first chunk = {gateway['p50'] / own['p50']:.2f}× at p50 "
-        f"(+{gateway['p50'] - own['p50']:.0f} ms, of which waiting for the first segment's audio "
-        f"{own_block['p50'] - own['p50']:.0f} ms; the rest, auth + quota + marking + encoding + gRPC + HTTP, "
-        f"{gateway['p50'] - own_block['p50']:.0f} ms)"
+        f"engine's first {SynthesisSettings().stream_segment_seconds:.3f} s of audio (what a stream waited for before "
+        f"slot-granular pieces): p50 {own_block['p50']:.0f} ms"
     )
+    print(
+        f"{'format':<10} {'streams':>7} {'first byte p50':>15} {'p95':>8} "
+        f"{'platform share p50':>19} {'whole answer':>13}"
+    )
+    for (fmt, level), stats in table.items():
+        share = f"{stats['p50'] - own['p50']:+.0f} ms" if level == 1 else ""
+        whole = f"{totals[fmt]:.0f} ms" if level == 1 else ""
+        print(f"{fmt:<10} {level:>7} {stats['p50']:>12.0f} ms {stats['p95']:>5.0f} ms {share:>19} {whole:>13}")
+    stalls = ", ".join(f"{level} stream(s) {ms:.0f} ms" for level, ms in longest_stall.items())
+    print(f"longest stall of a PCM stream played from its first byte (0: never starved): {stalls}")
     print(
         f"jobs: {args.jobs} × {args.job_chars} characters → {per_minute:.2f} jobs/min, "
         f"{audio_minutes:.2f} minutes of audio per minute; max queue depth seen {depth:.0f}"
