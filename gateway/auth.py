@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fastapi import Depends, HTTPException, Request
 from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from gateway.credential_cache import Credential, CredentialCache, credential_digest
 from gateway.ratelimit import RateLimiter
@@ -42,7 +43,7 @@ class Caller:
         return bearer(self.token)
 
 
-def _credential(request: Request) -> tuple[str, str]:
+def _credential(request: HTTPConnection) -> tuple[str, str]:
     """The presented secret and its digest (the only name the gateway's memory keeps it under)."""
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer ") or not header[7:].strip():
@@ -60,18 +61,19 @@ def _credential(request: Request) -> tuple[str, str]:
     return secret, digest
 
 
-def _address_bucket(request: Request) -> str:
+def _address_bucket(request: HTTPConnection) -> str:
     return "addr:" + (request.client.host if request.client else "unknown")
 
 
-def _limit(request: Request, bucket: str, detail: str) -> None:
+def _limit(request: HTTPConnection, bucket: str, detail: str) -> None:
     limiter: RateLimiter = request.app.state.limiter
     wait = limiter.acquire(bucket)
     if wait:
         raise HTTPException(429, detail, headers={"Retry-After": RateLimiter.retry_after(wait)})
 
 
-async def tenant_caller(request: Request) -> Caller:
+async def tenant_caller(request: HTTPConnection) -> Caller:
+    # HTTPConnection: the same check for a WebSocket's opening handshake as for a request.
     # A coroutine so that a cache hit costs no trip through the threadpool; the exchange itself (a
     # blocking gRPC call) still runs there.
     secret, digest = _credential(request)

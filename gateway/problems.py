@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 
 from kit.grpc.status import error_info
 from kit.logging import current, get_logger
@@ -76,7 +77,7 @@ def _retry_after(metadata: dict[str, str]) -> str | None:
     return None
 
 
-def from_rpc_error(request: Request, error: grpc.RpcError) -> JSONResponse:
+def from_rpc_error(request: HTTPConnection, error: grpc.RpcError) -> JSONResponse:
     code = error.code()
     info = error_info(error)
     metadata = dict(info.metadata) if info else {}

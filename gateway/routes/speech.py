@@ -31,11 +31,14 @@ JOB_STATUS_HITS = JOB_STATUS_READS.labels("hit")
 JOB_STATUS_ASKED = JOB_STATUS_READS.labels("asked")
 
 
+FormatName = Literal["mp3", "wav", "flac", "ogg", "pcm_16000", "pcm_22050", "pcm_24000", "ulaw_8000"]
+
+
 class SpeechIn(BaseModel):
     # Lengths are checked by the service (5000 here, 100000 for jobs) so the error names the limit.
     text: str = Field(min_length=1, max_length=200_000)
     language: str = "th"
-    format: Literal["mp3", "wav", "flac", "ogg", "pcm_16000", "pcm_22050", "pcm_24000", "ulaw_8000"] = Field(
+    format: FormatName = Field(
         "mp3",
         description="pcm_* is headerless 16-bit little-endian mono PCM at that rate, ulaw_8000 G.711 µ-law at 8 kHz; "
         "these fix the sample rate (sample_rate must be 0 or the same)",

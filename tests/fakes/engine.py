@@ -21,6 +21,7 @@ class FakeEngine(VoiceEngine):
         self.chunks = chunks
         self.loads: list[bytes] = []
         self.spoken_with: list[object] = []
+        self.spoken: list[tuple[str, SpeechOptions]] = []  # each call's text and options, in order
         self.fail_after: int | None = None
         self.failure: Exception = RuntimeError("the engine died")
 
@@ -33,6 +34,7 @@ class FakeEngine(VoiceEngine):
 
     def _stream(self, text: str, voice: object, options: SpeechOptions) -> Iterator[np.ndarray]:
         self.spoken_with.append(voice)
+        self.spoken.append((text, options))
         rate = self.output_rate(options)
         total = int(len(text) * self.seconds_per_character * rate)
         tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(total) / rate)).astype(np.float32)

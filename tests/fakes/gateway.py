@@ -197,6 +197,24 @@ class FakeAudioStream:
         return True
 
 
+class FakeLiveCall:
+    """A bidirectional call as the gateway sees it: an iterator of replies that can be cancelled."""
+
+    def __init__(self, replies) -> None:
+        self._replies = replies
+        self.cancelled = False
+
+    def __iter__(self) -> FakeLiveCall:
+        return self
+
+    def __next__(self) -> synthesis_pb2.SynthesizeLiveResponse:
+        return next(self._replies)
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        return True
+
+
 @dataclass
 class FakeSynthesis:
     """Finished jobs' audio (job id → bytes) read back in chunks of `chunk_size`, like the service."""
@@ -207,6 +225,33 @@ class FakeSynthesis:
     content_type: str = "audio/wav"
     reads: list[synthesis_pb2.ReadJobAudioRequest] = field(default_factory=list)
     streams: list[FakeAudioStream] = field(default_factory=list)
+    live_sessions: list[list[synthesis_pb2.SynthesizeLiveRequest]] = field(default_factory=list)
+
+    def SynthesizeLive(self, requests, metadata=None) -> FakeLiveCall:
+        """Echoes each text piece as its "audio", as it arrives; a voice in `failures` fails the call."""
+        received: list[synthesis_pb2.SynthesizeLiveRequest] = []
+        self.live_sessions.append(received)
+
+        def replies():
+            characters = sequence = 0
+            for request in requests:
+                received.append(request)
+                if request.voice_id in self.failures:
+                    raise FakeRpcError(self.failures[request.voice_id])
+                characters += len(request.text)
+                if request.text:
+                    yield synthesis_pb2.SynthesizeLiveResponse(
+                        generation_id="2147483700",
+                        sequence=sequence,
+                        audio=request.text.encode(),
+                        characters=characters,
+                    )
+                    sequence += 1
+            yield synthesis_pb2.SynthesizeLiveResponse(
+                generation_id="2147483700", sequence=sequence, last=True, characters=characters, audio_seconds=1.5
+            )
+
+        return FakeLiveCall(replies())
 
     def ReadJobAudio(self, request: synthesis_pb2.ReadJobAudioRequest, metadata=None) -> FakeAudioStream:
         self.reads.append(request)

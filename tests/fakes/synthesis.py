@@ -48,6 +48,7 @@ class FakeQuotas:
     def __init__(self) -> None:
         self.reserved: list[tuple[str, dict]] = []
         self.committed: list[str] = []
+        self.committed_characters: dict[str, int] = {}  # what a commit named, when not the reserved amount
         self.released: list[str] = []
         self.refuse: Exception | None = None
 
@@ -62,6 +63,8 @@ class FakeQuotas:
 
     def commit(self, reservation_id: str, characters: int = -1) -> None:
         self.committed.append(reservation_id)
+        if characters >= 0:
+            self.committed_characters[reservation_id] = characters
 
     def release(self, reservation_id: str) -> None:
         self.released.append(reservation_id)

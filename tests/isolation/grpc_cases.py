@@ -110,6 +110,7 @@ def _speech(message: Message) -> None:
 NEEDS: dict[str, Callable[[Message], None]] = {
     "timbre.v1.SynthesisService.Synthesize": _speech,
     "timbre.v1.SynthesisService.SynthesizeStream": _speech,
+    "timbre.v1.SynthesisService.SynthesizeLive": _speech,
     "timbre.v1.SynthesisService.SubmitJob": _speech,
     "timbre.v1.EmbeddingService.CreateConsentChallenge": lambda m: setattr(m, "language", "en"),
     "timbre.v1.EmbeddingService.SubmitConsent": lambda m: m.metadata.details.CopyFrom(consent_details()),  # type: ignore[attr-defined]
@@ -198,6 +199,8 @@ def build_request(method: Method, ids: Ids) -> Message | list[Message]:
         message.idempotency_key = ids.idempotency_key  # type: ignore[attr-defined]
     if not method.descriptor.client_streaming:
         return message
+    if "chunk" not in request_class.DESCRIPTOR.fields_by_name:
+        return [message]  # a live session: its opening message (with its text) is the whole input
     return [message, audio_chunk(request_class)]
 
 

@@ -43,6 +43,10 @@ class SpeechOptions:
                 limit=max_chars,
                 characters=len(text),
             )
+        return self.checked_settings(languages)
+
+    def checked_settings(self, languages: tuple[str, ...] = LANGUAGES) -> SpeechOptions:
+        """The options without a text (a live session's text arrives later)."""
         if self.language not in languages:
             raise InvalidArgument(
                 f"language {self.language!r} is not offered; one of {', '.join(languages)}", field="language"

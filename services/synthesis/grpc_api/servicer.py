@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Iterator
 
 import grpc
 
+from kit.errors import InvalidArgument
 from kit.grpc.auth import current_principal
 from kit.grpc.convert import page_request, page_response
 from services.synthesis.grpc_api.convert import (
@@ -19,6 +22,7 @@ from services.synthesis.grpc_api.convert import (
 )
 from services.synthesis.grpc_api.speech_slots import SpeechSlots
 from services.synthesis.service_layer.jobs import Jobs
+from services.synthesis.service_layer.live import DEFAULT_LIVE_CHARACTERS, LiveSpeaker, LiveText
 from services.synthesis.service_layer.speech import Speaker
 from services.synthesis.service_layer.webhooks import Webhooks
 from timbre.v1 import synthesis_pb2, synthesis_pb2_grpc
@@ -33,6 +37,7 @@ class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
         self.speaker = speaker
         self.jobs = jobs
         self.webhooks = webhooks
+        self.live = LiveSpeaker(speaker)
         # The caller is authenticated (the interceptor ran) before a request waits here for a slot.
         self.slots = slots or SpeechSlots(16, 60.0)
 
@@ -67,6 +72,29 @@ class SynthesisServicer(synthesis_pb2_grpc.SynthesisServiceServicer):
                 )
             finally:
                 pieces.close()  # a client gone mid-stream: the speaker releases the reservation
+
+    def SynthesizeLive(self, request_iterator, context):
+        caller = caller_of(current_principal())
+        opening = next(request_iterator, None)
+        if opening is None or not opening.voice_id:
+            raise InvalidArgument("a live session opens with a message naming its voice", field="voice_id")
+        inputs = (LiveText(m.text, m.flush) for m in itertools.chain([opening], request_iterator))
+        request = speech_request(opening.voice_id, "", opening.options)
+        with self.slots.held():
+            generation_id, totals, pieces = self.live.open(
+                caller, request, opening.max_characters or DEFAULT_LIVE_CHARACTERS, inputs
+            )
+            reply = functools.partial(synthesis_pb2.SynthesizeLiveResponse, generation_id=str(generation_id))
+            sequence = 0
+            try:
+                for piece in pieces:
+                    yield reply(sequence=sequence, audio=piece, characters=totals.characters)
+                    sequence += 1
+                yield reply(
+                    sequence=sequence, last=True, characters=totals.characters, audio_seconds=totals.audio_seconds
+                )
+            finally:
+                pieces.close()  # a client gone mid-session: the reservation is released, nothing counted
 
     def SubmitJob(self, request, context):
         job = self.jobs.submit(

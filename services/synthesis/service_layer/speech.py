@@ -8,7 +8,7 @@ writes the generation row with its GenerationCompleted and UsageRecorded events 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -35,6 +35,8 @@ log = get_logger("synthesis.speech")
 API_VERSION = "v1"
 # A stream's first marked piece: two mark slots (128 ms), sent as soon as the engine has made them.
 FIRST_PIECE_SLOTS = 2
+# A marker in a chunk stream (mark_chunks): send what is pending now (a live session's flush).
+FLUSH = np.zeros(0, np.float32)
 # Below this much sent-but-unplayed audio, a stream sends whatever whole slots it has (see marked_segments).
 LOW_WATER_SECONDS = 1.0
 
@@ -156,20 +158,27 @@ class Speaker:
         max_chars: int = MAX_SHORT_TEXT,
         idempotency_key: str = "",
         ttl_seconds: int = 0,
+        characters: int | None = None,
     ) -> tuple[VoiceState, SpeechOptions, str]:
         """Checks in order (text and options, voice and consent), then reserves characters, a
         concurrency slot and the format with tenancy. Returns (voice, options, reservation id).
 
         The reservation lives `ttl_seconds` (default: the speech TTL), longer for long texts. It only
         bounds how long a caller that died mid-work holds the tenant's slot: usage recorded after it
-        lapsed is still counted (late commit, or tenancy settling it from UsageRecorded)."""
-        options = request.options().checked(max_chars, request.text, self.engine.languages)
+        lapsed is still counted (late commit, or tenancy settling it from UsageRecorded).
+
+        `characters`: reserve this many instead of the text's (a live session, whose text is to come)."""
+        if characters is None:
+            options = request.options().checked(max_chars, request.text, self.engine.languages)
+        else:
+            options = request.options().checked_settings(self.engine.languages)
+        reserved = len(request.text) if characters is None else characters
         code = format_code(request.format)
         state = self.voice_for(caller.tenant_id, request.voice_id)
-        ttl = max(ttl_seconds or self.quota_ttl, int(len(request.text) * 0.1))
+        ttl = max(ttl_seconds or self.quota_ttl, int(reserved * 0.1))
         reservation = self.quotas.reserve(
             caller.tenant_id,
-            characters=len(request.text),
+            characters=reserved,
             job_slots=1,
             format=code,
             ttl_seconds=ttl,
@@ -207,14 +216,36 @@ class Speaker:
         while less than LOW_WATER_SECONDS of what was sent remains unplayed, any whole slots leave.
         """
         voice = self.artifacts.voice(state)
-        rate = self.rate_of(options)
+        chunks = self.engine.synthesize(text, voice, options, max_chars=max_chars)
+        yield from self.mark_chunks(chunks, self.rate_of(options), generation_id, progress, growing)
+
+    def mark_chunks(
+        self,
+        chunks: Iterable[np.ndarray],
+        rate: int,
+        generation_id: int,
+        progress: Callable[[int], None] | None = None,
+        growing: bool = False,
+    ) -> Iterator[np.ndarray]:
+        """marked_segments' cutting and marking, for any source of PCM chunks. A chunk that `is FLUSH`
+        sends what is pending now, padded with silence to a whole slot (the grid must not shift)."""
         slot = SLOT_SECONDS * rate
         full = max(1, math.ceil(self.segment_seconds / SLOT_SECONDS - 1e-9))
         target = min(full, self.first_piece_slots) if growing else full
         pending = np.zeros(0, np.float32)
         emitted = emitted_slots = 0
         first_sent_at = 0.0
-        for chunk in self.engine.synthesize(text, voice, options, max_chars=max_chars):
+        for chunk in chunks:
+            if chunk is FLUSH:
+                if len(pending):
+                    slots = math.ceil((emitted + len(pending)) / slot - 1e-9)
+                    boundary = round(slots * slot)
+                    padded = np.pad(pending, (0, max(0, boundary - emitted - len(pending))))
+                    if not emitted:
+                        first_sent_at = self.clock.monotonic()
+                    yield self.marker.embed(padded, rate, generation_id, first_slot=emitted_slots)
+                    pending, emitted, emitted_slots = np.zeros(0, np.float32), boundary, slots
+                continue
             pending = np.concatenate([pending, chunk])
             if progress:
                 progress(len(chunk))
@@ -310,7 +341,14 @@ class Speaker:
     # --- unary and streamed --------------------------------------------------------------------
 
     def failed(
-        self, caller: Caller, state: VoiceState, request: SpeechRequest, kind: str, generation_id: int, error: Exception
+        self,
+        caller: Caller,
+        state: VoiceState,
+        request: SpeechRequest,
+        kind: str,
+        generation_id: int,
+        error: Exception,
+        characters: int | None = None,
     ) -> None:
         """GenerationFailed for a unary or streamed generation that broke after admission (analytics counts
         failures by voice, language and model). Best effort: a failure to announce it is logged and must
@@ -331,7 +369,7 @@ class Speaker:
                         voice_id=state.voice_id,
                         language=request.language,
                         model=self.model_of(state),
-                        characters=len(request.text),
+                        characters=len(request.text) if characters is None else characters,
                         kind=kind,
                         generation_ref=ref,
                     ),
@@ -349,27 +387,37 @@ class Speaker:
         reservation: str,
         kind: str,
         generation_id: int = 0,
+        spoken: Callable[[], int] | None = None,
     ) -> Generator[_Run, None, None]:
         """Around one generation: any failure (or a streaming client going away) releases the
         reservation, success commits it; either way the request is counted. Yields the run (its start time).
 
         A failure (an Exception) is also announced as GenerationFailed. A client that went away is not a
         failure of the generation: gRPC closes the stream's generator (GeneratorExit) and a cancelled
-        caller's task raises CancelledError, both BaseExceptions that only release the reservation."""
+        caller's task raises CancelledError, both BaseExceptions that only release the reservation.
+
+        `spoken`: the characters actually spoken, when they are not the request's text (a live session
+        reserves its allowance and commits what it spoke; nothing spoken releases the reservation)."""
+        characters = spoken or (lambda: len(request.text))
         run = _Run(self.clock.monotonic(), generation_id)
         try:
             yield run
         except Exception as error:
             self.quotas.release(reservation)
-            self.count(caller, request.language, len(request.text), "error")
-            self.failed(caller, state, request, kind, run.generation_id, error)
+            self.count(caller, request.language, characters(), "error")
+            self.failed(caller, state, request, kind, run.generation_id, error, characters())
             raise
         except BaseException:
             self.quotas.release(reservation)
-            self.count(caller, request.language, len(request.text), "error")
+            self.count(caller, request.language, characters(), "error")
             raise
-        self.quotas.commit(reservation)
-        self.count(caller, request.language, len(request.text), "ok", self.clock.monotonic() - run.started)
+        if spoken is None:
+            self.quotas.commit(reservation)
+        elif characters():
+            self.quotas.commit(reservation, characters())
+        else:
+            self.quotas.release(reservation)
+        self.count(caller, request.language, characters(), "ok", self.clock.monotonic() - run.started)
 
     def synthesize(self, caller: Caller, request: SpeechRequest) -> SpeechResult:
         state, options, reservation = self.admit(caller, request)
