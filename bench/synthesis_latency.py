@@ -135,6 +135,46 @@ def time_to_first_byte(
     return [r[0] for r in results], [r[1] for r in results], [r[2] for r in results]
 
 
+def websocket_first_audio(key: str, voice_id: str, requests: int, gap: float) -> tuple[list[float], list[float]]:
+    """Live sessions over the WebSocket, TEXT_200 sent a word at a time `gap` seconds apart (an LLM's
+    pace): (ms from the first word to the first audio, ms from the first sentence's last word to it)."""
+    import threading
+
+    from websockets.sync.client import connect
+
+    words = TEXT_200.split(" ")
+    from_first, from_sentence = [], []
+    url = f"ws://{GATEWAY.split('://', 1)[1]}/v1/voices/{voice_id}/speech/ws"
+
+    def feed(socket, sentence_sent: list[float]) -> None:
+        for word in words[1:]:
+            time.sleep(gap)
+            socket.send(json.dumps({"text": word + " "}))
+            if word.endswith(".") and not sentence_sent:
+                sentence_sent.append(time.perf_counter())
+        socket.send(json.dumps({"end": True}))
+
+    for _ in range(requests):
+        with connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as socket:
+            sentence_sent: list[float] = []
+            started = time.perf_counter()
+            socket.send(json.dumps({"format": "pcm_24000", "language": "en", "text": words[0] + " "}))
+            feeder = threading.Thread(target=feed, args=(socket, sentence_sent))
+            feeder.start()
+            first_audio = None
+            while True:
+                frame = socket.recv()
+                if isinstance(frame, bytes):
+                    first_audio = first_audio or time.perf_counter()
+                elif json.loads(frame)["event"] != "start":
+                    break  # done (or an error, which the assertion below reports)
+            feeder.join()
+        assert first_audio is not None, f"no audio: {frame!r}"
+        from_first.append((first_audio - started) * 1000)
+        from_sentence.append((first_audio - sentence_sent[0]) * 1000)
+    return from_first, from_sentence
+
+
 def engine_first_chunk(tenant_id: str, voice_id: str, requests: int) -> tuple[list[float], list[float]]:
     """The same engine, artifact and text in this process: its first chunk, and its first marked segment of audio
     (what the service's first marked segment waits for: STREAM_SEGMENT_SECONDS of audio)."""
@@ -248,6 +288,9 @@ def main() -> None:
                     longest_stall[level] = max(stalls)
                 if level == 1:
                     totals[fmt] = statistics.median(total)
+        live_first, live_sentence = websocket_first_audio(
+            http.headers["Authorization"][7:], voice_id, args.requests, 0.03
+        )
         per_minute, audio_minutes, depth = jobs_per_minute(http, voice_id, args.jobs, args.job_chars)
     own, own_block = percentiles(engine), percentiles(engine_block)
     print(
@@ -271,6 +314,12 @@ def main() -> None:
         share = f"{stats['p50'] - own['p50']:+.0f} ms" if level == 1 else ""
         whole = f"{totals[fmt]:.0f} ms" if level == 1 else ""
         print(f"{fmt:<10} {level:>7} {stats['p50']:>12.0f} ms {stats['p95']:>5.0f} ms {share:>19} {whole:>13}")
+    live, after_sentence = percentiles(live_first), percentiles(live_sentence)
+    print(
+        f"WebSocket, pcm_24000, the text a word every 30 ms: first audio {live['p50']:.0f} ms after the first word "
+        f"(p95 {live['p95']:.0f}); {after_sentence['p50']:.0f} ms after the first sentence's last word "
+        f"(p95 {after_sentence['p95']:.0f}; the engine's first chunk {own['p50']:.0f})"
+    )
     stalls = ", ".join(f"{level} stream(s) {ms:.0f} ms" for level, ms in longest_stall.items())
     print(f"longest stall of a PCM stream played from its first byte (0: never starved): {stalls}")
     print(

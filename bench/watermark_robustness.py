@@ -8,6 +8,8 @@ tempo and pitch edits, whose alignment is not known sample for sample). Tempo an
 through FFmpeg's filters (`bench.audio_edits`), each also followed by an MP3 64 kbps re-encode.
 False positives: unmarked 3 s segments of both kinds of speech, with the full search on (the clip
 as it is and the whole tempo × pitch grid, as the service searches), unless --fp-plain.
+Streamed: each clip also marked as a stream sends it (pieces of 2, 4, 8, 16, then 23 slots from their
+places in the block), read whole, in its first 3 s, in a random 3 s crop and after MP3 64 kbps.
 Quality: SNR and wide-band PESQ of marked vs clean. Speed: embed and detect × real time, 1 thread:
 detection of marked clips as they are, of the edited ones, and of unmarked ones (the whole grid searched).
 
@@ -217,6 +219,19 @@ def _robustness_job(args):
             found.watermarked and found.generation_id == generation_id,
             _bit_accuracy(marker, attacked, marked, generation_id, alignment),
         )
+    streamed = _streamed(marker, clean, generation_id)
+    crop_at = int(rng.integers(0, RATE * 2 - 1))
+    for name, (attacked, alignment) in {
+        "streamed pieces": (streamed, (0, 1.0)),
+        "streamed, first 3 s": (streamed[: 3 * RATE], (0, 1.0)),
+        "streamed, random 3 s crop": (streamed[crop_at : crop_at + 3 * RATE], (crop_at, 1.0)),
+        "streamed → mp3 64 kbps": (_codec(streamed, "mp3", 64000), (0, 1.0)),
+    }.items():
+        found = marker.detect(attacked, RATE)
+        rows[name] = (
+            found.watermarked and found.generation_id == generation_id,
+            _bit_accuracy(marker, attacked, streamed, generation_id, alignment),
+        )
     return {
         "voice": voice,
         "dev": index < 0,
@@ -229,6 +244,20 @@ def _robustness_job(args):
         "detect": detect_seconds,
         "rows": rows,
     }
+
+
+def _streamed(marker, clean: np.ndarray, generation_id: int) -> np.ndarray:
+    """The clip marked as a stream sends it (services/synthesis Speaker.mark_chunks): pieces of 2, 4, 8,
+    16, then 23 slots, each marked from its place in the block."""
+    from kit.watermark import SLOT_SECONDS
+
+    slot = SLOT_SECONDS * RATE
+    pieces, start_slot, size = [], 0, 2
+    while round(start_slot * slot) < len(clean):
+        a, b = round(start_slot * slot), min(len(clean), round((start_slot + size) * slot))
+        pieces.append(marker.embed(clean[a:b], RATE, generation_id, first_slot=start_slot))
+        start_slot, size = start_slot + size, min(23, size * 2)
+    return np.concatenate(pieces)
 
 
 def _baseline(clean: np.ndarray) -> float:

@@ -12,7 +12,7 @@ from kit.contract_codes import TIER_NAMES
 
 class SynthesisSettings(ServiceSettings):
     service_name: str = "synthesis"
-    # "embedded" (CPU, offline) or "coqui:<model>" with the model's files in the store (docs/models.md).
+    # "embedded" (CPU, offline), "coqui:<model>" or "f5:<model>" with the model's files in the store (docs/models.md).
     engine: str = "embedded"
     torch_threads: int = 1
     # The kind of machine usage is priced at in billing's cost report ("cpu", "gpu-nvidia-a10g", ...).

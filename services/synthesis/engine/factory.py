@@ -33,4 +33,15 @@ def make_engine(choice: str | None = None, store: ModelStore | None = None) -> V
         )
     from services.synthesis.engine.embedded import EmbeddedEngine
 
-    return EmbeddedEngine(store)
+    return EmbeddedEngine(store, device=embedded_device())
+
+
+def embedded_device() -> str:
+    """Where the embedded engine's vocoder runs: TIMBRE_EMBEDDED_DEVICE (cpu, cuda, cuda:1), else a GPU
+    when the worker has one (the float vocoder), else the CPU (the int8 one)."""
+    configured = os.environ.get("TIMBRE_EMBEDDED_DEVICE", "").strip()
+    if configured:
+        return configured
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
