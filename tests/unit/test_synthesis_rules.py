@@ -168,8 +168,8 @@ def test_speaker_marks_a_stream_in_segments_that_detect_as_one_mark():
 
 
 def test_a_stream_marked_in_growing_pieces_detects_as_one_mark_from_its_first_seconds():
-    """The streamed schedule: a 2-slot first piece, then, while the listener has less than a second
-    to play, whatever whole slots each engine chunk completes (here the embedded engine's first
+    """The streamed schedule: the whole slots of the first chunk (2 here), then, while the listener
+    has less than a second to play, whatever whole slots each engine chunk completes (here the embedded engine's first
     chunks, made faster than real time with a clock that stands still). The concatenation, its first
     3 s and a 3 s piece across the finely cut start all read as one mark."""
     import uuid

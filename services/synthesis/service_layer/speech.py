@@ -33,8 +33,10 @@ from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.speech")
 API_VERSION = "v1"
-# A stream's first marked piece: two mark slots (128 ms), sent as soon as the engine has made them.
-FIRST_PIECE_SLOTS = 2
+# A stream's first marked piece: whatever whole slots (64 ms) the engine's first chunk completes, one at
+# least. Not two: resampled to 8 kHz, the embedded engine's 0.14 s first chunk falls a few samples short
+# of two slots (the resampler's filter delay), and the first audio would wait for the next chunk.
+FIRST_PIECE_SLOTS = 1
 # A marker in a chunk stream (mark_chunks): send what is pending now (a live session's flush).
 FLUSH = np.zeros(0, np.float32)
 # Below this much sent-but-unplayed audio, a stream sends whatever whole slots it has (see marked_segments).
