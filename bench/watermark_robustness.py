@@ -8,7 +8,7 @@ tempo and pitch edits, whose alignment is not known sample for sample). Tempo an
 through FFmpeg's filters (`bench.audio_edits`), each also followed by an MP3 64 kbps re-encode.
 False positives: unmarked 3 s segments of both kinds of speech, with the full search on (the clip
 as it is and the whole tempo × pitch grid, as the service searches), unless --fp-plain.
-Streamed: each clip also marked as a stream may send it (pieces of 1, 2, 4, 8, 16, then 23 slots from
+Streamed: each clip also marked as a stream may send it (pieces of 2, 4, 8, 16, then 23 slots from
 their places in the block), read whole, in its first 3 s, in a random 3 s crop and after MP3 64 kbps.
 Quality: SNR and wide-band PESQ of marked vs clean. Speed: embed and detect × real time, 1 thread:
 detection of marked clips as they are, of the edited ones, and of unmarked ones (the whole grid searched).
@@ -248,11 +248,11 @@ def _robustness_job(args):
 
 def _streamed(marker, clean: np.ndarray, generation_id: int) -> np.ndarray:
     """The clip marked as a stream may send it (services/synthesis Speaker.mark_chunks, its finest
-    schedule): pieces of 1, 2, 4, 8, 16, then 23 slots, each marked from its place in the block."""
+    schedule): pieces of 2, 4, 8, 16, then 23 slots, each marked from its place in the block."""
     from kit.watermark import SLOT_SECONDS
 
     slot = SLOT_SECONDS * RATE
-    pieces, start_slot, size = [], 0, 1
+    pieces, start_slot, size = [], 0, 2
     while round(start_slot * slot) < len(clean):
         a, b = round(start_slot * slot), min(len(clean), round((start_slot + size) * slot))
         pieces.append(marker.embed(clean[a:b], RATE, generation_id, first_slot=start_slot))

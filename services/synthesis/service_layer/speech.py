@@ -33,10 +33,10 @@ from timbre.v1 import events_pb2
 
 log = get_logger("synthesis.speech")
 API_VERSION = "v1"
-# A stream's first marked piece: whatever whole slots (64 ms) the engine's first chunk completes, one at
-# least. Not two: resampled to 8 kHz, the embedded engine's 0.14 s first chunk falls a few samples short
-# of two slots (the resampler's filter delay), and the first audio would wait for the next chunk.
-FIRST_PIECE_SLOTS = 1
+# A stream's pieces start at two slots (128 ms) and double. The very first leaves with whatever whole
+# slots the engine's first chunk completes, one at least: resampled to 8 kHz, the embedded engine's
+# 0.14 s first chunk falls a few samples short of two slots (the resampler's filter delay).
+FIRST_PIECE_SLOTS = 2
 # A marker in a chunk stream (mark_chunks): send what is pending now (a live session's flush).
 FLUSH = np.zeros(0, np.float32)
 # Below this much sent-but-unplayed audio, a stream sends whatever whole slots it has (see marked_segments).
@@ -254,7 +254,7 @@ class Speaker:
             slots = int((emitted + len(pending)) / slot)
             boundary = round(slots * slot)
             unplayed = emitted / rate - (self.clock.monotonic() - first_sent_at) if emitted else 0.0
-            starving = growing and emitted and unplayed < LOW_WATER_SECONDS
+            starving = growing and (not emitted or unplayed < LOW_WATER_SECONDS)
             # Whole slots per segment; -1 absorbs the rounding of slot boundaries to samples.
             if boundary - emitted >= (1 if starving else target) * slot - 1:
                 if not emitted:
