@@ -16,7 +16,6 @@ import numpy as np
 
 from kit.audio.stream_encoder import StreamEncoder
 from kit.errors import InvalidArgument
-from services.synthesis import metrics
 from services.synthesis.domain.generations import MAX_SHORT_TEXT
 from services.synthesis.domain.voices import VoiceState
 from services.synthesis.engine.interface import SpeechOptions
@@ -93,12 +92,7 @@ class LiveSpeaker:
             for segment in speaker.mark_chunks(chunks, rate, generation_id, growing=True):
                 samples += len(segment)
                 totals.audio_seconds = samples / rate
-                piece = encoder.encode(segment)
-                if piece:
-                    if run.first_chunk_at is None:
-                        run.first_chunk_at = speaker.clock.monotonic() - run.started
-                        metrics.FIRST_CHUNK.labels(speaker.engine.name).observe(run.first_chunk_at)
-                    yield piece
+                yield from speaker.encoded(segment, encoder, run)
             tail = encoder.finish()
             elapsed = speaker.clock.monotonic() - run.started
             if totals.characters:

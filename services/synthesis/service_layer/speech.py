@@ -448,6 +448,16 @@ class Speaker:
                 )
         return SpeechResult(generation_id, audio, request.format, rate, seconds)
 
+    def encoded(self, segment: np.ndarray, encoder: StreamEncoder, run: _Run) -> Iterator[bytes]:
+        """A marked segment's encoded bytes, if the codec has any yet; the first ones time the run's
+        first chunk."""
+        piece = encoder.encode(segment)
+        if piece:
+            if run.first_chunk_at is None:
+                run.first_chunk_at = self.clock.monotonic() - run.started
+                metrics.FIRST_CHUNK.labels(self.engine.name).observe(run.first_chunk_at)
+            yield piece
+
     def stream(self, caller: Caller, request: SpeechRequest) -> tuple[int, Generator[bytes, None, None]]:
         """Checks and reserves now (errors before the first chunk); the iterator yields encoded
         pieces whose concatenation is one file. Usage is recorded only when the stream completes."""
@@ -475,12 +485,7 @@ class Speaker:
         with self._settled(caller, request, state, reservation, "stream", generation_id) as run:
             for segment in self.marked_segments(state, request.text, options, generation_id, growing=True):
                 samples += len(segment)
-                piece = encoder.encode(segment)
-                if piece:
-                    if run.first_chunk_at is None:
-                        run.first_chunk_at = self.clock.monotonic() - run.started
-                        metrics.FIRST_CHUNK.labels(self.engine.name).observe(run.first_chunk_at)
-                    yield piece
+                yield from self.encoded(segment, encoder, run)
             tail = encoder.finish()
             elapsed = self.clock.monotonic() - run.started
             with self.uow.begin() as repo:
