@@ -31,6 +31,10 @@ JOB_STATUS_HITS = JOB_STATUS_READS.labels("hit")
 JOB_STATUS_ASKED = JOB_STATUS_READS.labels("asked")
 
 
+# Every format's media type: the files', and headerless PCM (audio/pcm;rate=…) and µ-law (audio/basic).
+AUDIO_MEDIA: dict[str, dict] = {
+    m: {} for m in ("audio/mpeg", "audio/wav", "audio/flac", "audio/ogg", "audio/pcm", "audio/basic")
+}
 FormatName = Literal["mp3", "wav", "flac", "ogg", "pcm_16000", "pcm_22050", "pcm_24000", "ulaw_8000"]
 
 
@@ -105,13 +109,7 @@ class JobList(BaseModel):
     "/v1/voices/{voice_id}/speech",
     summary="Speak text (≤ 5000 characters) in a ready voice",
     response_class=Response,  # audio only: no JSON success body to document
-    responses={
-        200: {
-            "content": {
-                m: {} for m in ("audio/mpeg", "audio/wav", "audio/flac", "audio/ogg", "audio/pcm", "audio/basic")
-            }
-        }
-    },
+    responses={200: {"content": AUDIO_MEDIA}},
 )
 def speak(voice_id: str, body: SpeechIn, request: Request, caller: Caller = TenantCaller) -> Response:
     stub = request.app.state.backends.synthesis
@@ -219,7 +217,6 @@ def cancel_job(job_id: str, request: Request, caller: Caller = TenantCaller) -> 
     return JobOut.of(reply.job)
 
 
-AUDIO_MEDIA: dict[str, dict] = {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {}, "audio/ogg": {}}
 AUDIO_HEADERS = {
     "Content-Length": {"schema": {"type": "integer"}},
     "Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}},

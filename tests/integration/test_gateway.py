@@ -41,7 +41,7 @@ def test_operator_creates_tenant_and_tenant_reads_me(gateway, settings):
         "characters_per_month": 500000,
         "voice_profiles": 10,
         "concurrent_jobs": 5,
-        "formats": ["mp3", "wav", "flac"],
+        "formats": ["mp3", "wav", "flac", "pcm_16000", "pcm_22050", "pcm_24000", "ulaw_8000"],
     }
     assert data["usage"]["characters_used"] == 0 and data["usage"]["period"]
 

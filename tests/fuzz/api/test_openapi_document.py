@@ -58,4 +58,15 @@ def test_every_route_behind_a_credential_says_which_and_documents_its_refusals(s
 def test_audio_routes_document_audio_only(spec):
     speech = spec["paths"]["/v1/voices/{voice_id}/speech"]["post"]["responses"]["200"]["content"]
     audio = spec["paths"]["/v1/jobs/{job_id}/audio"]["get"]["responses"]["200"]["content"]
-    assert set(speech) == set(audio) == {"audio/mpeg", "audio/wav", "audio/flac", "audio/ogg"}
+    assert (
+        set(speech)
+        == set(audio)
+        == {
+            "audio/mpeg",
+            "audio/wav",
+            "audio/flac",
+            "audio/ogg",
+            "audio/pcm",
+            "audio/basic",
+        }
+    )
