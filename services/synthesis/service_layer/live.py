@@ -57,11 +57,7 @@ class LiveSpeaker:
             )
         speaker = self.speaker
         state, options, reservation = speaker.admit(caller, request, characters=max_characters)
-        try:
-            generation_id = speaker.new_generation_id()
-        except BaseException:
-            speaker.quotas.release(reservation)
-            raise
+        generation_id = speaker.numbered(reservation)
         totals = LiveTotals()
         session = self._session(
             caller, request, state, options, reservation, generation_id, max_characters, inputs, totals

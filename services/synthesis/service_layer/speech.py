@@ -266,6 +266,14 @@ class Speaker:
         if len(pending):
             yield self.marker.embed(pending, rate, generation_id, first_slot=emitted_slots)
 
+    def numbered(self, reservation: str) -> int:
+        """A new generation id for an admitted stream; if none can be had, its reservation is released."""
+        try:
+            return self.new_generation_id()
+        except BaseException:
+            self.quotas.release(reservation)
+            raise
+
     def new_generation_id(self) -> int:
         with self.uow.begin() as repo:
             return repo.next_generation_id()
@@ -462,11 +470,7 @@ class Speaker:
         """Checks and reserves now (errors before the first chunk); the iterator yields encoded
         pieces whose concatenation is one file. Usage is recorded only when the stream completes."""
         state, options, reservation = self.admit(caller, request)
-        try:
-            generation_id = self.new_generation_id()
-        except BaseException:
-            self.quotas.release(reservation)
-            raise
+        generation_id = self.numbered(reservation)
         live = replace(options, realtime=True)
         return generation_id, self._stream(caller, request, state, live, reservation, generation_id)
 
